@@ -1,0 +1,100 @@
+"""Linear blend skinning for FLAME-format models (torch, batched, CPU or CUDA).
+
+Same math as FLAME / smplx: blendshapes in canonical space, joints regressed from the
+shaped mesh, axis-angle joint rotations chained along the kinematic tree, then every vertex
+moved by the weight-blended rigid transforms of its joints.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def batch_rodrigues(rot_vecs: Tensor, eps: float = 1e-8) -> Tensor:
+    """Axis-angle (N, 3) -> rotation matrices (N, 3, 3).
+
+    The angle is the vector norm; near zero the axis is irrelevant and the result tends to I
+    (``eps`` keeps the division finite, the ``sin``/``1-cos`` factors vanish there).
+    """
+    angle = torch.linalg.vector_norm(rot_vecs + eps, dim=1, keepdim=True)  # (N, 1)
+    axis = rot_vecs / angle
+    cos = torch.cos(angle)[:, :, None]
+    sin = torch.sin(angle)[:, :, None]
+    rx, ry, rz = axis[:, 0], axis[:, 1], axis[:, 2]
+    zeros = torch.zeros_like(rx)
+    K = torch.stack([zeros, -rz, ry, rz, zeros, -rx, -ry, rx, zeros], dim=1).view(-1, 3, 3)
+    ident = torch.eye(3, dtype=rot_vecs.dtype, device=rot_vecs.device)[None]
+    return ident + sin * K + (1 - cos) * torch.bmm(K, K)
+
+
+def blend_shapes(coeffs: Tensor, dirs: Tensor) -> Tensor:
+    """Blendshape offsets: coeffs (B, K), dirs (V, 3, K) -> (B, V, 3)."""
+    return torch.einsum("bk,mdk->bmd", coeffs, dirs)
+
+
+def vertices_to_joints(J_regressor: Tensor, vertices: Tensor) -> Tensor:
+    """J_regressor (J, V), vertices (B, V, 3) -> joints (B, J, 3)."""
+    return torch.einsum("jv,bvd->bjd", J_regressor, vertices)
+
+
+def batch_rigid_transform(rot_mats: Tensor, joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
+    """Chain local joint rotations along the tree.
+
+    rot_mats (B, J, 3, 3) local rotations about each joint, joints (B, J, 3) rest positions,
+    parents (J,) with parents[0] = -1.
+    Returns posed joints (B, J, 3) and relative transforms A (B, J, 4, 4) that map a rest-pose
+    point to its posed position when the point is fully bound to that joint.
+    """
+    B, J = joints.shape[:2]
+    rel_joints = joints.clone()
+    rel_joints[:, 1:] = joints[:, 1:] - joints[:, parents[1:]]
+    local = torch.zeros(B, J, 4, 4, dtype=joints.dtype, device=joints.device)
+    local[..., :3, :3] = rot_mats
+    local[..., :3, 3] = rel_joints
+    local[..., 3, 3] = 1.0
+    chain = [local[:, 0]]
+    for i in range(1, J):
+        chain.append(chain[int(parents[i])] @ local[:, i])
+    world = torch.stack(chain, dim=1)  # (B, J, 4, 4)
+    posed_joints = world[..., :3, 3]
+    # Remove the rest-pose joint location so A acts on rest-pose coordinates.
+    rest_in_world = torch.einsum("bjik,bjk->bji", world[..., :3, :3], joints)
+    A = world.clone()
+    A[..., :3, 3] = world[..., :3, 3] - rest_in_world
+    return posed_joints, A
+
+
+def skin_vertices(vertices: Tensor, lbs_weights: Tensor, A: Tensor) -> Tensor:
+    """Blend per-joint transforms: vertices (B, V, 3), weights (V, J), A (B, J, 4, 4) -> (B, V, 3)."""
+    T = torch.einsum("vj,bjmn->bvmn", lbs_weights, A)  # (B, V, 4, 4)
+    return torch.einsum("bvmn,bvn->bvm", T[..., :3, :3], vertices) + T[..., :3, 3]
+
+
+def lbs(
+    v_shaped: Tensor,
+    pose: Tensor,
+    J_regressor: Tensor,
+    parents: Tensor,
+    lbs_weights: Tensor,
+    posedirs: Tensor | None = None,
+    joints_from: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Pose a shaped mesh.
+
+    v_shaped (B, V, 3): template + identity + expression offsets.
+    pose (B, J, 3): axis-angle per joint (global first).
+    posedirs (P = (J-1)*9, V*3) or None: pose correctives driven by (R - I) of non-root joints.
+    joints_from (B, V', 3) or None: mesh the joints are regressed from (defaults to v_shaped).
+    Returns vertices (B, V, 3) and posed joints (B, J, 3).
+    """
+    B, J = pose.shape[:2]
+    joints = vertices_to_joints(J_regressor, v_shaped if joints_from is None else joints_from)
+    rot_mats = batch_rodrigues(pose.reshape(-1, 3)).view(B, J, 3, 3)
+    v_posed = v_shaped
+    if posedirs is not None:
+        ident = torch.eye(3, dtype=pose.dtype, device=pose.device)
+        pose_feature = (rot_mats[:, 1:] - ident).reshape(B, -1)
+        v_posed = v_shaped + (pose_feature @ posedirs).view(B, -1, 3)
+    posed_joints, A = batch_rigid_transform(rot_mats, joints, parents)
+    return skin_vertices(v_posed, lbs_weights, A), posed_joints
