@@ -1,0 +1,73 @@
+"""Head-model timings: synthetic head generation, subdivision, batched forward (CPU or CUDA).
+
+    python bench/bench_head.py [--device cuda] [--json bench/head.json]
+
+Prints a table and writes JSON; medians of repeated runs, first (warm-up) run excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def median_ms(fn, repeats: int, sync=lambda: None) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from avatarcheck.head.layer import HeadLayer
+    from avatarcheck.head.subdivided import subdivide_head
+    from avatarcheck.head.synthetic.build import synthetic_head
+
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    head = synthetic_head()
+    sub, _ = subdivide_head(head)
+    rows = {
+        "synthetic_head generate (ms)": median_ms(lambda: synthetic_head.__wrapped__(), args.repeats),
+        "subdivide_head (ms)": median_ms(lambda: subdivide_head(head), args.repeats),
+    }
+    for model, label in ((head, f"coarse V={head.num_vertices}"), (sub, f"subdivided V={sub.num_vertices}")):
+        layer = HeadLayer(model, device=dev)
+        for batch in (1, 64):
+            w = torch.rand(batch, 52, device=dev)
+            rot = torch.randn(batch, 3, device=dev) * 0.2
+            with torch.no_grad():
+                ms = median_ms(lambda: layer(w, global_rot=rot), args.repeats, sync)
+            rows[f"forward {label} B={batch} (ms)"] = ms
+            rows[f"forward {label} B={batch} (frames/s)"] = batch / ms * 1e3
+    meta = {"device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d")}
+    width = max(map(len, rows))
+    print(f"# head benchmark on {meta['device']} (torch {meta['torch']}, {meta['threads']} threads)")
+    for k, v in rows.items():
+        print(f"{k:<{width}}  {v:10.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
