@@ -118,3 +118,18 @@ def test_nan_weights_rejected(layer):
     a[0, 3] = np.nan
     with pytest.raises(InputError, match="arkit52.*finite"):
         layer(a)
+
+
+@pytest.mark.cuda
+def test_cuda_forward_matches_cpu(head, layer):
+    from avatarcheck.head.layer import HeadLayer
+
+    gpu = HeadLayer(head, device="cuda")
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0, 1, (8, 52)).astype(np.float32)
+    rot = rng.normal(0, 0.3, (8, 3)).astype(np.float32)
+    eyes = rng.normal(0, 0.2, (8, 6)).astype(np.float32)
+    cpu_v = layer(w, global_rot=rot, eyes=eyes).vertices
+    gpu_v = gpu(torch.from_numpy(w).cuda(), global_rot=rot, eyes=eyes).vertices
+    assert gpu_v.device.type == "cuda"
+    torch.testing.assert_close(gpu_v.cpu(), cpu_v, atol=1e-5, rtol=1e-5)

@@ -38,8 +38,9 @@ class SyntheticHeadParams:
     upper_lid_share: float = 0.7  # share of the lower opening the upper lid travels
 
     # Sampling density.
-    n_global: int = 2500  # skull points before the eye regions are cut out
-    front_density: float = 1.45  # >1 concentrates skull points on the face
+    n_global: int = 2250  # skull points before the eye regions are cut out
+    front_density: float = 1.3  # >1 concentrates skull points on the face
+    neck_density: float = 1.3  # >1 concentrates skull points on the neck
     margin_spacing: float = 0.055  # lid-angle spacing of points at the eye opening
     ring_growth: float = 1.11  # spacing growth per ring away from the opening
     eyeball_rings: int = 21

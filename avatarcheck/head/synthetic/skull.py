@@ -70,11 +70,30 @@ def skull_front_z(x: float, y: float, p: SyntheticHeadParams) -> float:
     return float(z)
 
 
-def fibonacci_directions(n: int, front_density: float) -> np.ndarray:
-    """n near-uniform unit directions (n, 3), warped towards +z by ``front_density`` (1 = uniform)."""
+def _warp_towards(d: np.ndarray, axis: np.ndarray, gamma: float) -> np.ndarray:
+    """Pull unit directions towards ``axis``: polar angle p about it becomes pi * (p / pi)^gamma.
+
+    A smooth bijection of the sphere (for gamma >= 1) that raises point density near ``axis``.
+    """
+    cos_p = np.clip(d @ axis, -1.0, 1.0)
+    polar = np.arccos(cos_p)
+    perp = d - cos_p[:, None] * axis
+    norm = np.linalg.norm(perp, axis=1, keepdims=True)
+    perp = np.where(norm > 1e-12, perp / np.maximum(norm, 1e-12), 0.0)
+    warped = np.pi * (polar / np.pi) ** gamma
+    return np.cos(warped)[:, None] * axis + np.sin(warped)[:, None] * perp
+
+
+def fibonacci_directions(n: int, front_density: float, neck_density: float = 1.0) -> np.ndarray:
+    """n near-uniform unit directions (n, 3), then warped towards the face (+z) and the neck (-y).
+
+    The skull is a radial function of direction, so the neck (far from the centre) needs more
+    directions per solid angle than the face to get comparable edge lengths.
+    """
     i = np.arange(n) + 0.5
-    polar = np.arccos(1.0 - 2.0 * i / n)  # angle from +z
-    polar = np.pi * (polar / np.pi) ** front_density
+    polar = np.arccos(1.0 - 2.0 * i / n)
     azimuth = np.pi * (1.0 + 5.0 ** 0.5) * i
     s = np.sin(polar)
-    return np.stack([s * np.cos(azimuth), s * np.sin(azimuth), np.cos(polar)], axis=1)
+    d = np.stack([s * np.cos(azimuth), s * np.sin(azimuth), np.cos(polar)], axis=1)
+    d = _warp_towards(d, np.array([0.0, -1.0, 0.0]), neck_density)
+    return _warp_towards(d, np.array([0.0, 0.0, 1.0]), front_density)
