@@ -1,0 +1,576 @@
+"""Read a user's real FLAME / LAM assets into a ``HeadModel``, and a pickle-free ``.npz`` form.
+
+**Loading a pickle can run code.** A pickle names callables (``os.system`` as easily as
+``numpy.ndarray``) and the unpickler calls them. FLAME ships its model and masks as Python-2
+pickles, some referencing ``chumpy``, so this module reads them with an unpickler that only
+allowlists array classes: numpy array/dtype/scalar reconstruction, scipy.sparse csc/csr/coo
+matrices and chumpy's array classes, the last two replaced by inert stand-ins that only record
+their pickled state (no chumpy or scipy code runs). Any other reference is refused with an
+``InputError`` before it is called. ``avatarcheck head convert DIR --out head.npz`` converts a
+folder once; the ``.npz`` is read with ``allow_pickle=False``.
+
+Layouts read (V vertices, F faces):
+
+=====================  ======================================================================
+file                   contents
+=====================  ======================================================================
+flame2023.pkl,         dict: ``v_template`` (V, 3), ``f`` (F, 3) uint32, ``shapedirs``
+generic_model.pkl,     (V, 3, 400) = 300 shape + 100 expression, ``posedirs`` (V, 3, 36),
+flame2020.pkl          ``J_regressor`` (5, V) sparse or dense, ``kintree_table`` (2, 5),
+                       ``weights`` (V, 5)
+FLAME_masks.pkl        dict: region name -> (K,) vertex indices
+``*arkit*.npy|.npz``   ARKit-52 basis, (52, V, 3) or (V, 3, 52), optional ``names`` (52,)
+head .npz              ``save_head_npz``: every ``HeadModel`` field, ``set__<name>`` sets
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT, arkit_index
+from avatarcheck.errors import InputError
+from avatarcheck.head.model import HeadModel
+from avatarcheck.io.atomic import save_npz_atomic
+
+try:  # numpy >= 2 moved numpy.core to numpy._core; importing numpy.core there warns.
+    from numpy._core.multiarray import _reconstruct as _np_reconstruct
+    from numpy._core.multiarray import scalar as _np_scalar
+    from numpy._core.numeric import _frombuffer as _np_frombuffer
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct as _np_reconstruct
+    from numpy.core.multiarray import scalar as _np_scalar
+    from numpy.core.numeric import _frombuffer as _np_frombuffer
+
+PathLike = str | os.PathLike
+
+MODEL_PICKLES: tuple[str, ...] = ("flame2023.pkl", "generic_model.pkl", "flame2020.pkl")
+MASKS_PICKLE = "FLAME_masks.pkl"
+ARKIT_BASIS_FILES: tuple[str, ...] = ("arkit_basis.npy", "arkit_basis.npz")
+NUM_FLAME_SHAPE = 300  # FLAME's shapedirs: the first 300 components are identity, the rest expression
+KINTREE_ROOT = np.iinfo(np.uint32).max  # FLAME writes the root's parent as uint32(-1)
+NPZ_FORMAT = "avatarcheck-head/1"
+_CONVERT_HINT = "avatarcheck head convert DIR --out head.npz"
+
+
+# --------------------------------------------------------------------------------------------
+# The safe unpickler
+
+
+class _ChumpyStandIn:
+    """Inert replacement for any ``chumpy`` class: keeps the pickled state, runs no chumpy code.
+
+    chumpy's ``Ch`` (a plain ``object`` subclass without ``__reduce__``) pickles as
+    ``NEWOBJ(Ch)`` (protocol 2) or ``copy_reg._reconstructor(Ch, object, None)`` (0/1) followed
+    by ``BUILD(state)``, where ``state = __getstate__()`` is a copy of its ``__dict__`` minus
+    ``_parents`` and ``_cache``; a leaf ``Ch`` keeps its float64 array under ``'x'``.
+    """
+
+    pickled_name = "chumpy.?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_ChumpyStandIn":
+        obj = super().__new__(cls)
+        obj.state = {}
+        obj.args = args  # INST/REDUCE on an old-style reference would pass arguments here
+        return obj
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state if isinstance(state, dict) else {"state": state}
+
+    def array(self, source: PathLike, field: str) -> np.ndarray:
+        x = self.state.get("x")
+        if isinstance(x, _ChumpyStandIn):
+            return x.array(source, field)
+        if isinstance(x, (np.ndarray, int, float)):
+            return np.asarray(x)
+        raise InputError(source, field, "a chumpy Ch holding its array under 'x' (a leaf Ch)",
+                         f"{self.pickled_name} with pickled state keys {sorted(map(str, self.state))}")
+
+
+class _SparseStandIn:
+    """Captures a pickled scipy.sparse matrix's state; rebuilt through scipy's public constructor.
+
+    The pickled ``__dict__`` is scipy-internal (``_shape`` today, ``shape`` in old releases,
+    ``coords`` vs ``row``/``col`` for COO), so it is not poured into today's classes.
+    """
+
+    fmt = "csc"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_SparseStandIn":
+        obj = super().__new__(cls)
+        obj.state = {}
+        return obj
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state if isinstance(state, dict) else {}
+
+    def to_scipy(self, source: PathLike, field: str) -> sp.spmatrix:
+        s = self.state
+        shape = s.get("_shape", s.get("shape"))
+        try:
+            shape = tuple(int(n) for n in shape)
+            if self.fmt == "coo":
+                row, col = s["coords"] if "coords" in s else (s["row"], s["col"])
+                return sp.coo_matrix((s["data"], (row, col)), shape=shape)
+            ctor = sp.csc_matrix if self.fmt == "csc" else sp.csr_matrix
+            return ctor((s["data"], s["indices"], s["indptr"]), shape=shape)
+        except (KeyError, TypeError, ValueError) as err:
+            got = f"unreadable pickled state ({type(err).__name__}: {err}); keys {sorted(map(str, s))}"
+            raise InputError(source, field, f"a scipy.sparse {self.fmt} matrix", got) from None
+
+
+class _CscStandIn(_SparseStandIn):
+    fmt = "csc"
+
+
+class _CsrStandIn(_SparseStandIn):
+    fmt = "csr"
+
+
+class _CooStandIn(_SparseStandIn):
+    fmt = "coo"
+
+
+_CHUMPY_CLASSES: dict[str, type] = {}
+
+
+def _chumpy_class(module: str, name: str) -> type:
+    """One stand-in subclass per chumpy class name, so errors can say which class it was."""
+    key = f"{module}.{name}"
+    if key not in _CHUMPY_CLASSES:
+        _CHUMPY_CLASSES[key] = type(f"ChumpyStandIn_{name}", (_ChumpyStandIn,), {"pickled_name": key})
+    return _CHUMPY_CLASSES[key]
+
+
+def _reconstructor(cls: type, base: type, state: Any) -> Any:
+    """``copy_reg._reconstructor`` restricted to what protocol 0/1 writes for our stand-ins."""
+    if base is not object or state is not None or not issubclass(cls, (_ChumpyStandIn, _SparseStandIn)):
+        raise pickle.UnpicklingError(f"copy_reg._reconstructor({cls!r}, {base!r}, ...) is not allowed")
+    return cls.__new__(cls)
+
+
+def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
+    """Python 3 protocol <= 2 pickles write ``bytes`` as ``_codecs.encode(text, 'latin1')``."""
+    if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode("latin1")  # `errors` ignored: strict
+
+
+_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+_SCIPY_MODULES = ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr",
+                  "scipy.sparse._csr", "scipy.sparse.coo", "scipy.sparse._coo")
+_SPARSE = {"csc_matrix": _CscStandIn, "csc_array": _CscStandIn, "csr_matrix": _CsrStandIn,
+           "csr_array": _CsrStandIn, "coo_matrix": _CooStandIn, "coo_array": _CooStandIn}
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    **{(m, "_reconstruct"): _np_reconstruct for m in _NUMPY_MODULES},
+    **{(m, "scalar"): _np_scalar for m in _NUMPY_MODULES},
+    **{(m, "_frombuffer"): _np_frombuffer for m in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    **{(m, cls): standin for m in _SCIPY_MODULES for cls, standin in _SPARSE.items()},
+    ("copy_reg", "_reconstructor"): _reconstructor,
+    ("copyreg", "_reconstructor"): _reconstructor,
+    ("__builtin__", "object"): object,
+    ("builtins", "object"): object,
+    # chumpy's Ch keeps a set of dirty term names in its state
+    ("__builtin__", "set"): set,
+    ("builtins", "set"): set,
+    ("_codecs", "encode"): _latin1_encode,
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Resolves only allowlisted globals; every other reference raises before it is called.
+
+    Every global a pickle can call (GLOBAL, STACK_GLOBAL, INST, EXT*) goes through
+    ``find_class``; persistent ids are refused by the base class.
+    """
+
+    def __init__(self, file: Any, source: PathLike) -> None:
+        super().__init__(file, encoding="latin1")  # FLAME's pickles were written by Python 2
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        if (module == "chumpy" or module.startswith("chumpy.")) and name.isidentifier():
+            return _chumpy_class(module, name)
+        raise InputError(
+            self.source, f"pickle reference {module}.{name}",
+            "only array classes (numpy, scipy.sparse, chumpy): loading a pickle can run code, so "
+            "this loader refuses anything else",
+            f"a reference to {module}.{name} (refused, not called). Genuine FLAME pickles hold only "
+            f"arrays; convert a trusted folder once with `{_CONVERT_HINT}` and load the .npz instead")
+
+
+def _safe_unpickle(path: Path) -> Any:
+    """Unpickle ``path`` through the allowlist; any failure becomes an ``InputError`` naming it."""
+    with open(path, "rb") as handle:
+        try:
+            return _SafeUnpickler(handle, path).load()
+        except InputError:
+            raise
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                KeyError, IndexError, MemoryError, UnicodeError, RecursionError) as err:
+            raise InputError(path, "pickle", "a readable FLAME pickle",
+                             f"{type(err).__name__}: {err}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# FLAME model pickle
+
+
+def _as_array(value: Any, source: PathLike, field: str) -> np.ndarray:
+    """A pickled value (ndarray, chumpy stand-in, sparse stand-in) as a dense numeric array."""
+    if isinstance(value, _ChumpyStandIn):
+        value = value.array(source, field)
+    if isinstance(value, _SparseStandIn):
+        value = value.to_scipy(source, field).toarray()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise InputError(source, field, "a numeric array", f"{type(value).__name__}: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(source, field, "a numeric array", f"{type(value).__name__} with dtype {arr.dtype}")
+    return arr
+
+
+def _need_shape(arr: np.ndarray, source: PathLike, field: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    if arr.ndim != len(shape) or any(w is not None and h != w for h, w in zip(arr.shape, shape)):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise InputError(source, field, f"array of shape {want}", f"shape {tuple(arr.shape)}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError(source, field, "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf entries")
+    return arr
+
+
+def parents_from_kintree(kintree: np.ndarray, source: PathLike = "kintree_table") -> np.ndarray:
+    """FLAME's ``kintree_table`` (2, J) -> parents (J,) int64 with the root as -1.
+
+    Row 0 holds each joint's parent id, row 1 the joint's own id; the root's parent is
+    ``uint32(-1)`` = 4294967295 (or -1 when re-saved as signed), so ``[-1, 0, 1, 1, 1]`` for FLAME.
+    """
+    kt = np.asarray(kintree)
+    if kt.ndim != 2 or kt.shape[0] != 2 or kt.dtype.kind not in "iu":
+        raise InputError(source, "kintree_table", "integer array of shape (2, J)", f"{kt.dtype} {tuple(kt.shape)}")
+    parent_ids, ids = kt[0].astype(np.int64), kt[1].astype(np.int64)
+    index_of = {int(j): i for i, j in enumerate(ids)}
+    parents = np.empty(len(ids), np.int64)
+    for i, p in enumerate(parent_ids):
+        if p in (-1, int(KINTREE_ROOT)):
+            parents[i] = -1
+        elif int(p) in index_of:
+            parents[i] = index_of[int(p)]
+        else:
+            raise InputError(source, "kintree_table", f"parent ids among joint ids {ids.tolist()} or {KINTREE_ROOT}",
+                             f"parent {int(p)} for joint {i}")
+    return parents
+
+
+def posedirs_to_smplx(posedirs: np.ndarray) -> np.ndarray:
+    """FLAME's ``posedirs`` (V, 3, P) -> smplx layout (P, V*3): row p, column ``3 * v + c``."""
+    return np.ascontiguousarray(posedirs.reshape(-1, posedirs.shape[-1]).T)
+
+
+def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
+    """The ``HeadModel`` arrays from an unpickled FLAME dict (floats as float32)."""
+    if not isinstance(raw, dict):
+        raise InputError(path, "pickle", "a dict of FLAME arrays", type(raw).__name__)
+    missing = [k for k in ("v_template", "f", "shapedirs", "J_regressor", "kintree_table", "weights") if k not in raw]
+    if missing:
+        raise InputError(path, missing[0], "a FLAME model key (v_template, f, shapedirs, J_regressor, "
+                         "kintree_table, weights)", f"a dict with keys {sorted(map(str, raw))}")
+
+    def arr(key: str, shape: tuple[int | None, ...]) -> np.ndarray:
+        return _need_shape(_as_array(raw[key], path, key), path, key, shape)
+
+    v = arr("v_template", (None, 3)).astype(np.float32)
+    n_v = v.shape[0]
+    faces = arr("f", (None, 3))
+    if faces.dtype.kind == "f":  # some re-saved copies store faces as floats
+        if not np.array_equal(faces, np.round(faces)):
+            raise InputError(path, "f", "integer vertex indices", "non-integer values")
+    faces = faces.astype(np.int64)
+    # 300 identity + 100 expression components in FLAME 2020/2023; a smaller file keeps the same
+    # rule (first 300 are identity, anything beyond is expression).
+    dirs = arr("shapedirs", (n_v, 3, None)).astype(np.float32)
+    shapedirs, exprdirs = dirs[:, :, :NUM_FLAME_SHAPE], dirs[:, :, NUM_FLAME_SHAPE:]
+    J_regressor = arr("J_regressor", (None, n_v)).astype(np.float32)
+    n_j = J_regressor.shape[0]
+    parents = parents_from_kintree(_as_array(raw["kintree_table"], path, "kintree_table"), path)
+    if len(parents) != n_j:
+        raise InputError(path, "kintree_table", f"{n_j} joints (J_regressor rows)", f"{len(parents)} joints")
+    posedirs = None
+    if raw.get("posedirs") is not None:
+        posedirs = posedirs_to_smplx(arr("posedirs", (n_v, 3, (n_j - 1) * 9)).astype(np.float32))
+    return dict(
+        v_template=v, faces=faces, shapedirs=np.ascontiguousarray(shapedirs),
+        exprdirs=np.ascontiguousarray(exprdirs) if exprdirs.shape[2] else None,
+        posedirs=posedirs, J_regressor=J_regressor, parents=parents,
+        lbs_weights=arr("weights", (n_v, n_j)).astype(np.float32))
+
+
+def _build_head(source: PathLike, **fields: Any) -> HeadModel:
+    """``HeadModel(**fields)``, its validation errors re-issued against the file they came from."""
+    try:
+        return HeadModel(**fields)
+    except InputError as err:
+        raise InputError(source, err.field, err.expected, err.got) from None
+
+
+def load_flame_pickle(path: PathLike, arkit_basis: np.ndarray | None = None,
+                      vertex_sets: dict[str, np.ndarray] | None = None, name: str | None = None) -> HeadModel:
+    """FLAME's own model pickle (2020 ``generic_model.pkl`` / 2023 ``flame2023.pkl``) -> HeadModel.
+
+    ``arkit_basis`` (52, V, 3): FLAME has none; zeros with a warning when not given.
+    """
+    path = Path(path)
+    fields = _model_fields(_safe_unpickle(path), path)
+    n_v = fields["v_template"].shape[0]
+    if arkit_basis is None:
+        warnings.warn(f"{path}: no ARKit-52 basis given; using zeros, so ARKit weights will not move "
+                      "this head", stacklevel=2)
+        arkit_basis = np.zeros((NUM_ARKIT, n_v, 3), np.float32)
+    return _build_head(path, **fields, arkit_basis=arkit_basis, vertex_sets=vertex_sets or {},
+                       name=name or path.stem)
+
+
+# --------------------------------------------------------------------------------------------
+# FLAME masks
+
+
+def flame_mask_name(name: str) -> str:
+    """FLAME's region names onto this package's: ``left_eyeball`` -> ``eyeball_left``.
+
+    FLAME's "left" is the subject's left (+x), the same convention as ours, so only the word
+    order changes; names without a side (``face``, ``lips``, ``neck``, ...) are kept.
+    """
+    for side in ("left", "right"):
+        if name.startswith(side + "_"):
+            return f"{name[len(side) + 1:]}_{side}"
+    return name
+
+
+def load_flame_masks(path: PathLike) -> dict[str, np.ndarray]:
+    """``FLAME_masks.pkl`` (dict region -> (K,) indices) -> {our set name: (K,) int64}."""
+    path = Path(path)
+    raw = _safe_unpickle(path)
+    if not isinstance(raw, dict):
+        raise InputError(path, "pickle", "a dict of region name -> vertex indices", type(raw).__name__)
+    out: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        field = f"masks[{key!r}]"
+        ids = _as_array(value, path, field)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or (ids.size and ids.min() < 0):
+            raise InputError(path, field, "1-D non-negative integer vertex indices", f"{ids.dtype} {tuple(ids.shape)}")
+        ours = flame_mask_name(str(key))
+        if ours in out:
+            raise InputError(path, field, "one region per name", f"a second region mapping to {ours!r}")
+        out[ours] = ids.astype(np.int64)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# ARKit basis
+
+
+def _npz_member(data: Any, path: Path, key: str) -> np.ndarray:
+    try:
+        return data[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # object arrays, truncation
+        raise InputError(path, key, "a plain (pickle-free) array", f"{type(err).__name__}: {err}") from None
+
+
+def _channel_order(names: np.ndarray, path: Path) -> np.ndarray:
+    """Row ``i`` of the file is channel ``order[i]`` in ``ARKIT_NAMES`` order."""
+    if names.dtype.kind == "S":
+        names = np.char.decode(names, "utf-8")
+    if names.dtype.kind != "U" or names.ndim != 1:
+        raise InputError(path, "names", f"({NUM_ARKIT},) strings", f"{names.dtype} {tuple(names.shape)}")
+    order, unknown = [], []
+    for n in names.tolist():
+        try:
+            order.append(arkit_index(n))
+        except KeyError:
+            unknown.append(n)
+    if unknown:
+        raise InputError(path, "names", "ARKit-52 channel names (any capitalisation)", f"unknown {unknown}")
+    dup = sorted({ARKIT_NAMES[i] for i in order if order.count(i) > 1})
+    missing = [ARKIT_NAMES[i] for i in range(NUM_ARKIT) if i not in order]
+    if dup or missing or len(order) != NUM_ARKIT:
+        raise InputError(path, "names", f"each of the {NUM_ARKIT} ARKit channels once",
+                         f"{len(order)} names; duplicated {dup}, missing {missing}")
+    return np.asarray(order)
+
+
+def load_arkit_basis(path: PathLike, num_vertices: int) -> np.ndarray:
+    """An ARKit-52 basis file -> (52, V, 3) float32 in ``ARKIT_NAMES`` order.
+
+    ``.npy``: (52, V, 3) or (V, 3, 52). ``.npz``: key ``arkit_basis`` (or its only array) and an
+    optional ``names`` (52,) in any order and capitalisation (``EyeBlinkLeft``), reordered by name.
+    """
+    path = Path(path)
+    names = None
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise InputError(path, "file", "a .npy or .npz ARKit basis", f"{type(err).__name__}: {err}") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            keys = list(data.files)
+            arrays = [k for k in keys if k != "names"]
+            if "arkit_basis" in keys:
+                key = "arkit_basis"
+            elif len(arrays) == 1:
+                key = arrays[0]
+            else:
+                raise InputError(path, "arkit_basis", "a key 'arkit_basis' (or a single array)", f"keys {keys}")
+            basis = _npz_member(data, path, key)
+            if "names" in keys:
+                names = _npz_member(data, path, "names")
+    else:
+        key, basis = "arkit_basis", data
+    # names first: with a channel missing, "missing tongueOut" says more than a shape mismatch
+    order = None if names is None else _channel_order(names, path)
+    want = f"({NUM_ARKIT}, {num_vertices}, 3) or ({num_vertices}, 3, {NUM_ARKIT})"
+    if basis.dtype.kind not in "biuf":
+        raise InputError(path, key, f"a numeric array of shape {want}", f"dtype {basis.dtype}")
+    if basis.shape == (NUM_ARKIT, num_vertices, 3):
+        pass
+    elif basis.shape == (num_vertices, 3, NUM_ARKIT):
+        basis = basis.transpose(2, 0, 1)
+    else:
+        raise InputError(path, key, f"array of shape {want}", f"shape {tuple(basis.shape)}")
+    if not np.isfinite(basis).all():
+        raise InputError(path, key, "finite values", f"{int((~np.isfinite(basis)).sum())} NaN/inf entries")
+    basis = np.ascontiguousarray(basis, dtype=np.float32)
+    if order is not None:
+        reordered = np.empty_like(basis)
+        reordered[order] = basis
+        basis = reordered
+    return basis
+
+
+# --------------------------------------------------------------------------------------------
+# LAM / FLAME asset folder
+
+
+def _find_arkit_file(folder: Path) -> Path | None:
+    for name in ARKIT_BASIS_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    found = sorted(p for p in folder.iterdir()
+                   if p.is_file() and "arkit" in p.name.lower() and p.suffix.lower() in (".npy", ".npz"))
+    if len(found) > 1:
+        raise InputError(folder, "ARKit basis", f"one *arkit*.npy/.npz file (or {' / '.join(ARKIT_BASIS_FILES)})",
+                         f"{[p.name for p in found]}")
+    return found[0] if found else None
+
+
+def load_flame_folder(folder: PathLike) -> HeadModel:
+    """LAM's FLAME folder -> HeadModel.
+
+    Reads the model pickle (first of ``MODEL_PICKLES``), ``FLAME_masks.pkl`` if present (as
+    vertex sets) and an ARKit basis (``arkit_basis.npy|.npz`` or a single ``*arkit*.npy|.npz``;
+    zeros with a warning when absent). ``head_template_mesh.obj`` and
+    ``landmark_embedding_with_eyes.npy`` are not used yet. A model pickle's path works too.
+    """
+    given = Path(folder)
+    if given.is_file():  # a model pickle given directly: its siblings are the assets
+        folder, model_path = given.parent, given
+    else:
+        folder = given
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no FLAME asset folder", str(folder))
+        model_path = next((folder / n for n in MODEL_PICKLES if (folder / n).is_file()), None)
+        if model_path is None:
+            raise FileNotFoundError(errno.ENOENT, f"no FLAME model pickle ({', '.join(MODEL_PICKLES)}) in",
+                                    str(folder))
+    fields = _model_fields(_safe_unpickle(model_path), model_path)
+    n_v = fields["v_template"].shape[0]
+
+    sets: dict[str, np.ndarray] = {}
+    masks_path = folder / MASKS_PICKLE
+    if masks_path.is_file():
+        sets = load_flame_masks(masks_path)
+        for key, ids in sets.items():
+            if ids.size and ids.max() >= n_v:
+                raise InputError(masks_path, f"masks[{key!r}]", f"indices below {n_v} (the model's vertex count)",
+                                 f"max index {int(ids.max())}")
+
+    arkit_path = _find_arkit_file(folder)
+    if arkit_path is None:
+        warnings.warn(f"{folder}: no ARKit basis file ({' / '.join(ARKIT_BASIS_FILES)} or *arkit*.npy/.npz); "
+                      "using zeros, so ARKit weights will not move this head", stacklevel=2)
+        arkit = np.zeros((NUM_ARKIT, n_v, 3), np.float32)
+    else:
+        arkit = load_arkit_basis(arkit_path, n_v)
+    return _build_head(model_path, **fields, arkit_basis=arkit, vertex_sets=sets,
+                       name=folder.resolve().name or model_path.stem)
+
+
+# --------------------------------------------------------------------------------------------
+# Pickle-free .npz round trip
+
+_ARRAY_FIELDS = ("v_template", "faces", "shapedirs", "arkit_basis", "J_regressor", "parents", "lbs_weights")
+_OPTIONAL_FIELDS = ("exprdirs", "posedirs")
+_SET_PREFIX = "set__"
+
+
+def save_head_npz(model: HeadModel, path: PathLike) -> None:
+    """Every ``HeadModel`` field to a compressed ``.npz`` (atomic write, no pickled objects).
+
+    Optional arrays that are ``None`` are left out; vertex sets go under ``set__<name>``.
+    """
+    arrays: dict[str, np.ndarray] = {"format": np.array(NPZ_FORMAT), "name": np.array(model.name)}
+    for key in _ARRAY_FIELDS + _OPTIONAL_FIELDS:
+        value = getattr(model, key)
+        if value is not None:
+            arrays[key] = value
+    for name, ids in model.vertex_sets.items():
+        arrays[_SET_PREFIX + name] = ids
+    save_npz_atomic(path, **arrays)
+
+
+def load_head_npz(path: PathLike) -> HeadModel:
+    """A ``save_head_npz`` file -> HeadModel (``allow_pickle=False``; validated like any model)."""
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise InputError(path, "file", "a head .npz written by save_head_npz",
+                         f"{type(err).__name__}: {err}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputError(path, "file", "a head .npz written by save_head_npz", "a single .npy array")
+    with data:
+        keys = set(data.files)
+        if "format" in keys:
+            fmt = _npz_member(data, path, "format")
+            if fmt.dtype.kind != "U" or str(fmt[()]) != NPZ_FORMAT:
+                raise InputError(path, "format", repr(NPZ_FORMAT), repr(fmt.tolist()))
+        fields: dict[str, Any] = {}
+        for key in _ARRAY_FIELDS:
+            if key not in keys:
+                raise InputError(path, key, "an array (written by save_head_npz)", f"missing; keys {sorted(keys)}")
+            fields[key] = _npz_member(data, path, key)
+        for key in _OPTIONAL_FIELDS:
+            fields[key] = _npz_member(data, path, key) if key in keys else None
+        fields["vertex_sets"] = {k[len(_SET_PREFIX):]: _npz_member(data, path, k)
+                                 for k in sorted(keys) if k.startswith(_SET_PREFIX)}
+        fields["name"] = str(_npz_member(data, path, "name")[()]) if "name" in keys else path.stem
+    return _build_head(path, **fields)
