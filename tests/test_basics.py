@@ -1,5 +1,7 @@
 """Small shared pieces: ARKit names, atomic writes, ray casting, HeadModel validation."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -35,6 +37,10 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
     save_npy_atomic(target.with_suffix(".npy"), np.arange(3))
+    mode = target.with_suffix(".npy").stat().st_mode & 0o777
+    mask = os.umask(0)
+    os.umask(mask)
+    assert mode == 0o666 & ~mask  # like a plain open(), not mkstemp's 0600
     np.testing.assert_array_equal(np.load(target.with_suffix(".npy")), np.arange(3))
 
 
