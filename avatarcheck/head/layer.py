@@ -23,6 +23,7 @@ from avatarcheck.head.model import HeadModel
 class HeadOutput:
     vertices: Tensor  # (B, V, 3)
     joints: Tensor  # (B, J, 3) posed joints
+    vertex_linear: Tensor  # (B, V, 3, 3) blended LBS linear part per vertex (rotation when rigid)
 
 
 class HeadLayer(torch.nn.Module):
@@ -85,12 +86,15 @@ class HeadLayer(torch.nn.Module):
         eyes: Tensor | np.ndarray | None = None,
         translation: Tensor | np.ndarray | None = None,
         expression: Tensor | np.ndarray | None = None,
+        vertex_offsets: Tensor | np.ndarray | None = None,
     ) -> HeadOutput:
         """Pose the head for B frames.
 
         arkit52 (B, 52) ARKit weights in ``ARKIT_NAMES`` order; shape (B, S' <= S);
         global_rot, neck, jaw (B, 3) axis-angle; eyes (B, 6) = left then right axis-angle;
         translation (B, 3); expression (B, E' <= E) FLAME PCA (only if the model has exprdirs).
+        vertex_offsets (V, 3) or (B, V, 3): canonical-space offsets added after the blendshapes
+        and before skinning, excluded from the joint regression (LAM's per-splat offsets).
         Missing inputs are zeros. A 1-D input is treated as one frame.
         """
         arkit = self._coeffs(arkit52, "arkit52", NUM_ARKIT, None)
@@ -134,8 +138,17 @@ class HeadLayer(torch.nn.Module):
         if pose.shape[1] != self.num_joints:
             raise InputError(f"HeadLayer({self.model_name})", "parents",
                              "FLAME's 5 joints (global, neck, jaw, eye L, eye R)", f"{self.num_joints} joints")
-        verts, joints = lbs(v_shaped, pose, self.J_regressor, self.parents, self.lbs_weights, self.posedirs)
+        joints_from = None
+        if vertex_offsets is not None:
+            off = torch.as_tensor(vertex_offsets, dtype=dt, device=dev)
+            V = self.v_template.shape[0]
+            if off.shape not in ((V, 3), (batch, V, 3)) or not torch.isfinite(off).all():
+                raise InputError(f"HeadLayer({self.model_name}).forward", "vertex_offsets",
+                                 f"finite shape ({V}, 3) or ({batch}, {V}, 3)", f"shape {tuple(off.shape)}")
+            joints_from, v_shaped = v_shaped, v_shaped + off
+        verts, joints, linear = lbs(v_shaped, pose, self.J_regressor, self.parents, self.lbs_weights,
+                                    self.posedirs, joints_from=joints_from)
         if fields["translation"] is not None:
             verts = verts + fields["translation"][:, None]
             joints = joints + fields["translation"][:, None]
-        return HeadOutput(vertices=verts, joints=joints)
+        return HeadOutput(vertices=verts, joints=joints, vertex_linear=linear)

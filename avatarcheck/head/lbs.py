@@ -65,10 +65,15 @@ def batch_rigid_transform(rot_mats: Tensor, joints: Tensor, parents: Tensor) -> 
     return posed_joints, A
 
 
-def skin_vertices(vertices: Tensor, lbs_weights: Tensor, A: Tensor) -> Tensor:
-    """Blend per-joint transforms: vertices (B, V, 3), weights (V, J), A (B, J, 4, 4) -> (B, V, 3)."""
+def skin_vertices(vertices: Tensor, lbs_weights: Tensor, A: Tensor) -> tuple[Tensor, Tensor]:
+    """Blend per-joint transforms: vertices (B, V, 3), weights (V, J), A (B, J, 4, 4).
+
+    Returns skinned vertices (B, V, 3) and each vertex's blended linear part (B, V, 3, 3)
+    (what a rigid splat binding rotates covariances with).
+    """
     T = torch.einsum("vj,bjmn->bvmn", lbs_weights, A)  # (B, V, 4, 4)
-    return torch.einsum("bvmn,bvn->bvm", T[..., :3, :3], vertices) + T[..., :3, 3]
+    linear = T[..., :3, :3]
+    return torch.einsum("bvmn,bvn->bvm", linear, vertices) + T[..., :3, 3], linear
 
 
 def lbs(
@@ -79,14 +84,15 @@ def lbs(
     lbs_weights: Tensor,
     posedirs: Tensor | None = None,
     joints_from: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     """Pose a shaped mesh.
 
     v_shaped (B, V, 3): template + identity + expression offsets.
     pose (B, J, 3): axis-angle per joint (global first).
     posedirs (P = (J-1)*9, V*3) or None: pose correctives driven by (R - I) of non-root joints.
     joints_from (B, V', 3) or None: mesh the joints are regressed from (defaults to v_shaped).
-    Returns vertices (B, V, 3) and posed joints (B, J, 3).
+    Returns vertices (B, V, 3), posed joints (B, J, 3) and per-vertex blended linear parts
+    (B, V, 3, 3).
     """
     B, J = pose.shape[:2]
     joints = vertices_to_joints(J_regressor, v_shaped if joints_from is None else joints_from)
@@ -97,4 +103,5 @@ def lbs(
         pose_feature = (rot_mats[:, 1:] - ident).reshape(B, -1)
         v_posed = v_shaped + (pose_feature @ posedirs).view(B, -1, 3)
     posed_joints, A = batch_rigid_transform(rot_mats, joints, parents)
-    return skin_vertices(v_posed, lbs_weights, A), posed_joints
+    verts, linear = skin_vertices(v_posed, lbs_weights, A)
+    return verts, posed_joints, linear

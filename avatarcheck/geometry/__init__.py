@@ -1,0 +1,1 @@
+"""Mesh geometry helpers: ray casting, edge statistics, normals, rotations."""
