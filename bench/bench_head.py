@@ -13,7 +13,6 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
 
 

@@ -130,7 +130,6 @@ def test_blink_occludes_visible_eyeball_at_mesh_level(head, layer, side):
 
 
 def test_half_blink_leaves_part_of_the_iris_visible(head, layer):
-    ids = head.vertex_set("eyeball_left")
     skin_faces = head.faces[np.isin(head.faces, head.vertex_set("skin")).all(axis=1)]
     centre = head.J_regressor[3].astype(np.float64) @ head.v_template
     v = layer(arkit_vector(eyeBlinkLeft=0.5)).vertices[0].double().numpy()

@@ -2,11 +2,9 @@
 
 **Loading a pickle can run code.** A pickle names callables (``os.system`` as easily as
 ``numpy.ndarray``) and the unpickler calls them. FLAME ships its model and masks as Python-2
-pickles, some referencing ``chumpy``, so this module reads them with an unpickler that only
-allowlists array classes: numpy array/dtype/scalar reconstruction, scipy.sparse csc/csr/coo
-matrices and chumpy's array classes, the last two replaced by inert stand-ins that only record
-their pickled state (no chumpy or scipy code runs). Any other reference is refused with an
-``InputError`` before it is called. ``avatarcheck head convert DIR --out head.npz`` converts a
+pickles, some referencing ``chumpy``, so this module reads them with the allowlisting
+unpickler of ``avatarcheck.io.safe_pickle`` (arrays only; chumpy and scipy.sparse through inert
+stand-ins; anything else refused with an ``InputError`` before it is called). ``avatarcheck head convert DIR --out head.npz`` converts a
 folder once; the ``.npz`` is read with ``allow_pickle=False``.
 
 Layouts read (V vertices, F faces):
@@ -28,7 +26,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import warnings
 import zipfile
 import zlib
@@ -36,21 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT, arkit_index
 from avatarcheck.errors import InputError
 from avatarcheck.head.model import HeadModel
 from avatarcheck.io.atomic import save_npz_atomic
-
-try:  # numpy >= 2 moved numpy.core to numpy._core; importing numpy.core there warns.
-    from numpy._core.multiarray import _reconstruct as _np_reconstruct
-    from numpy._core.multiarray import scalar as _np_scalar
-    from numpy._core.numeric import _frombuffer as _np_frombuffer
-except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct as _np_reconstruct
-    from numpy.core.multiarray import scalar as _np_scalar
-    from numpy.core.numeric import _frombuffer as _np_frombuffer
+from avatarcheck.io.safe_pickle import ChumpyStandIn, SparseStandIn, safe_unpickle
 
 PathLike = str | os.PathLike
 
@@ -60,171 +48,6 @@ ARKIT_BASIS_FILES: tuple[str, ...] = ("arkit_basis.npy", "arkit_basis.npz")
 NUM_FLAME_SHAPE = 300  # FLAME's shapedirs: the first 300 components are identity, the rest expression
 KINTREE_ROOT = np.iinfo(np.uint32).max  # FLAME writes the root's parent as uint32(-1)
 NPZ_FORMAT = "avatarcheck-head/1"
-_CONVERT_HINT = "avatarcheck head convert DIR --out head.npz"
-
-
-# --------------------------------------------------------------------------------------------
-# The safe unpickler
-
-
-class _ChumpyStandIn:
-    """Inert replacement for any ``chumpy`` class: keeps the pickled state, runs no chumpy code.
-
-    chumpy's ``Ch`` (a plain ``object`` subclass without ``__reduce__``) pickles as
-    ``NEWOBJ(Ch)`` (protocol 2) or ``copy_reg._reconstructor(Ch, object, None)`` (0/1) followed
-    by ``BUILD(state)``, where ``state = __getstate__()`` is a copy of its ``__dict__`` minus
-    ``_parents`` and ``_cache``; a leaf ``Ch`` keeps its float64 array under ``'x'``.
-    """
-
-    pickled_name = "chumpy.?"
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "_ChumpyStandIn":
-        obj = super().__new__(cls)
-        obj.state = {}
-        obj.args = args  # INST/REDUCE on an old-style reference would pass arguments here
-        return obj
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state if isinstance(state, dict) else {"state": state}
-
-    def array(self, source: PathLike, field: str) -> np.ndarray:
-        x = self.state.get("x")
-        if isinstance(x, _ChumpyStandIn):
-            return x.array(source, field)
-        if isinstance(x, (np.ndarray, int, float)):
-            return np.asarray(x)
-        raise InputError(source, field, "a chumpy Ch holding its array under 'x' (a leaf Ch)",
-                         f"{self.pickled_name} with pickled state keys {sorted(map(str, self.state))}")
-
-
-class _SparseStandIn:
-    """Captures a pickled scipy.sparse matrix's state; rebuilt through scipy's public constructor.
-
-    The pickled ``__dict__`` is scipy-internal (``_shape`` today, ``shape`` in old releases,
-    ``coords`` vs ``row``/``col`` for COO), so it is not poured into today's classes.
-    """
-
-    fmt = "csc"
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "_SparseStandIn":
-        obj = super().__new__(cls)
-        obj.state = {}
-        return obj
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state if isinstance(state, dict) else {}
-
-    def to_scipy(self, source: PathLike, field: str) -> sp.spmatrix:
-        s = self.state
-        shape = s.get("_shape", s.get("shape"))
-        try:
-            shape = tuple(int(n) for n in shape)
-            if self.fmt == "coo":
-                row, col = s["coords"] if "coords" in s else (s["row"], s["col"])
-                return sp.coo_matrix((s["data"], (row, col)), shape=shape)
-            ctor = sp.csc_matrix if self.fmt == "csc" else sp.csr_matrix
-            return ctor((s["data"], s["indices"], s["indptr"]), shape=shape)
-        except (KeyError, TypeError, ValueError) as err:
-            got = f"unreadable pickled state ({type(err).__name__}: {err}); keys {sorted(map(str, s))}"
-            raise InputError(source, field, f"a scipy.sparse {self.fmt} matrix", got) from None
-
-
-class _CscStandIn(_SparseStandIn):
-    fmt = "csc"
-
-
-class _CsrStandIn(_SparseStandIn):
-    fmt = "csr"
-
-
-class _CooStandIn(_SparseStandIn):
-    fmt = "coo"
-
-
-_CHUMPY_CLASSES: dict[str, type] = {}
-
-
-def _chumpy_class(module: str, name: str) -> type:
-    """One stand-in subclass per chumpy class name, so errors can say which class it was."""
-    key = f"{module}.{name}"
-    if key not in _CHUMPY_CLASSES:
-        _CHUMPY_CLASSES[key] = type(f"ChumpyStandIn_{name}", (_ChumpyStandIn,), {"pickled_name": key})
-    return _CHUMPY_CLASSES[key]
-
-
-def _reconstructor(cls: type, base: type, state: Any) -> Any:
-    """``copy_reg._reconstructor`` restricted to what protocol 0/1 writes for our stand-ins."""
-    if base is not object or state is not None or not issubclass(cls, (_ChumpyStandIn, _SparseStandIn)):
-        raise pickle.UnpicklingError(f"copy_reg._reconstructor({cls!r}, {base!r}, ...) is not allowed")
-    return cls.__new__(cls)
-
-
-def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
-    """Python 3 protocol <= 2 pickles write ``bytes`` as ``_codecs.encode(text, 'latin1')``."""
-    if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
-        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not allowed")
-    return text.encode("latin1")  # `errors` ignored: strict
-
-
-_NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
-_SCIPY_MODULES = ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr",
-                  "scipy.sparse._csr", "scipy.sparse.coo", "scipy.sparse._coo")
-_SPARSE = {"csc_matrix": _CscStandIn, "csc_array": _CscStandIn, "csr_matrix": _CsrStandIn,
-           "csr_array": _CsrStandIn, "coo_matrix": _CooStandIn, "coo_array": _CooStandIn}
-
-_ALLOWED: dict[tuple[str, str], Any] = {
-    **{(m, "_reconstruct"): _np_reconstruct for m in _NUMPY_MODULES},
-    **{(m, "scalar"): _np_scalar for m in _NUMPY_MODULES},
-    **{(m, "_frombuffer"): _np_frombuffer for m in ("numpy.core.numeric", "numpy._core.numeric")},
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    **{(m, cls): standin for m in _SCIPY_MODULES for cls, standin in _SPARSE.items()},
-    ("copy_reg", "_reconstructor"): _reconstructor,
-    ("copyreg", "_reconstructor"): _reconstructor,
-    ("__builtin__", "object"): object,
-    ("builtins", "object"): object,
-    # chumpy's Ch keeps a set of dirty term names in its state
-    ("__builtin__", "set"): set,
-    ("builtins", "set"): set,
-    ("_codecs", "encode"): _latin1_encode,
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Resolves only allowlisted globals; every other reference raises before it is called.
-
-    Every global a pickle can call (GLOBAL, STACK_GLOBAL, INST, EXT*) goes through
-    ``find_class``; persistent ids are refused by the base class.
-    """
-
-    def __init__(self, file: Any, source: PathLike) -> None:
-        super().__init__(file, encoding="latin1")  # FLAME's pickles were written by Python 2
-        self.source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        if (module == "chumpy" or module.startswith("chumpy.")) and name.isidentifier():
-            return _chumpy_class(module, name)
-        raise InputError(
-            self.source, f"pickle reference {module}.{name}",
-            "only array classes (numpy, scipy.sparse, chumpy): loading a pickle can run code, so "
-            "this loader refuses anything else",
-            f"a reference to {module}.{name} (refused, not called). Genuine FLAME pickles hold only "
-            f"arrays; convert a trusted folder once with `{_CONVERT_HINT}` and load the .npz instead")
-
-
-def _safe_unpickle(path: Path) -> Any:
-    """Unpickle ``path`` through the allowlist; any failure becomes an ``InputError`` naming it."""
-    with open(path, "rb") as handle:
-        try:
-            return _SafeUnpickler(handle, path).load()
-        except InputError:
-            raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                KeyError, IndexError, MemoryError, UnicodeError, RecursionError) as err:
-            raise InputError(path, "pickle", "a readable FLAME pickle",
-                             f"{type(err).__name__}: {err}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,9 +56,9 @@ def _safe_unpickle(path: Path) -> Any:
 
 def _as_array(value: Any, source: PathLike, field: str) -> np.ndarray:
     """A pickled value (ndarray, chumpy stand-in, sparse stand-in) as a dense numeric array."""
-    if isinstance(value, _ChumpyStandIn):
+    if isinstance(value, ChumpyStandIn):
         value = value.array(source, field)
-    if isinstance(value, _SparseStandIn):
+    if isinstance(value, SparseStandIn):
         value = value.to_scipy(source, field).toarray()
     try:
         arr = np.asarray(value)
@@ -336,7 +159,7 @@ def load_flame_pickle(path: PathLike, arkit_basis: np.ndarray | None = None,
     ``arkit_basis`` (52, V, 3): FLAME has none; zeros with a warning when not given.
     """
     path = Path(path)
-    fields = _model_fields(_safe_unpickle(path), path)
+    fields = _model_fields(safe_unpickle(path), path)
     n_v = fields["v_template"].shape[0]
     if arkit_basis is None:
         warnings.warn(f"{path}: no ARKit-52 basis given; using zeros, so ARKit weights will not move "
@@ -365,7 +188,7 @@ def flame_mask_name(name: str) -> str:
 def load_flame_masks(path: PathLike) -> dict[str, np.ndarray]:
     """``FLAME_masks.pkl`` (dict region -> (K,) indices) -> {our set name: (K,) int64}."""
     path = Path(path)
-    raw = _safe_unpickle(path)
+    raw = safe_unpickle(path)
     if not isinstance(raw, dict):
         raise InputError(path, "pickle", "a dict of region name -> vertex indices", type(raw).__name__)
     out: dict[str, np.ndarray] = {}
@@ -499,7 +322,7 @@ def load_flame_folder(folder: PathLike) -> HeadModel:
         if model_path is None:
             raise FileNotFoundError(errno.ENOENT, f"no FLAME model pickle ({', '.join(MODEL_PICKLES)}) in",
                                     str(folder))
-    fields = _model_fields(_safe_unpickle(model_path), model_path)
+    fields = _model_fields(safe_unpickle(model_path), model_path)
     n_v = fields["v_template"].shape[0]
 
     sets: dict[str, np.ndarray] = {}

@@ -41,7 +41,7 @@ def _local_spacing(dirs: np.ndarray, around: np.ndarray, radius: float = 0.45) -
 def build_skin(p: SyntheticHeadParams, frames: list[EyeFrame]) -> SkinMesh:
     skull_dirs = fibonacci_directions(p.n_global, p.front_density, p.neck_density)
     keep = np.ones(len(skull_dirs), bool)
-    ring_dirs, margin_ids, start = [], {}, 0
+    margin_ids, start = {}, 0
     eye_dirs = []
     for f in frames:
         rings, clear_offset = eye_rings(p, stop_spacing=f.k * _local_spacing(skull_dirs, f.e))
