@@ -110,7 +110,9 @@ def head_export(
         from avatarcheck.io.images import write_png
         from avatarcheck.render.mesh_preview import render_mesh_preview
 
-        colors = label_colors(m)
+        from avatarcheck.splats.trained import region_colors
+
+        colors = region_colors(m)
         written.append(out / "head_preview.png")
         write_png(written[-1], np.concatenate([
             render_mesh_preview(verts, m.faces, size=size, vertex_colors=colors),
@@ -135,17 +137,56 @@ def head_convert(
     console.print(json.dumps({"wrote": str(out), "vertices": m.num_vertices, "faces": m.num_faces}))
 
 
-def label_colors(m) -> np.ndarray:
-    """Per-vertex preview colours (V, 3): skin, lids, sclera, iris, pupil."""
-    c = np.tile(np.array([[0.87, 0.72, 0.62]]), (m.num_vertices, 1))
-    palette = {"lid_upper": (0.86, 0.62, 0.58), "lid_lower": (0.86, 0.62, 0.58),
-               "sclera": (0.97, 0.97, 0.95), "iris": (0.25, 0.45, 0.75), "pupil": (0.05, 0.05, 0.05)}
-    for region, rgb in palette.items():
-        for side in ("left", "right"):
-            ids = m.vertex_sets.get(f"{region}_{side}")
-            if ids is not None:
-                c[ids] = rgb
-    return c
+@app.command("render")
+def render_cmd(
+    out: Path = typer.Option(Path("out/render"), help="output folder for frame_NNNN.png"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    arkit: list[str] = typer.Option([], "--arkit", help="NAME=WEIGHT, repeatable (eyeBlinkLeft=1)"),
+    sweep: Optional[str] = typer.Option(None, help="ARKit channel swept from 0 to 1 over --frames"),
+    frames: int = typer.Option(1, min=1, max=10_000, help="number of frames (with --sweep)"),
+    yaw: float = typer.Option(0.0, help="camera yaw in degrees (+ towards the subject's left)"),
+    pitch: float = typer.Option(0.0, help="camera pitch in degrees"),
+    head_yaw: float = typer.Option(0.0, help="head rotation about y in degrees (global pose)"),
+    size: int = typer.Option(512, min=16, max=4096, help="image size in pixels"),
+    shader: str = typer.Option("rgb", help="rgb | magenta (eyeballs painted magenta)"),
+    backend: str = typer.Option("auto", help="auto | cpu | cuda"),
+    binding: str = typer.Option("lam", help="lam (centres only, as released) | rigid"),
+    no_eyeballs: bool = typer.Option(False, help="drop eyeball splats (occluder coverage render)"),
+    batch: int = typer.Option(16, min=1, help="frames posed per batch"),
+) -> None:
+    """Render the splat avatar to PNGs (RGB composited on white)."""
+    from rich.progress import Progress
+
+    from avatarcheck.arkit import arkit_index
+    from avatarcheck.avatar import build_avatar, synthetic_avatar
+    from avatarcheck.io.images import write_png
+    from avatarcheck.render.api import render
+
+    try:
+        weights = parse_arkit(arkit)
+        av = synthetic_avatar() if avatar is None else build_avatar(load_avatar(avatar))
+        n = frames if sweep else 1
+        w = np.repeat(weights, n, axis=0)
+        if sweep:
+            try:
+                w[:, arkit_index(sweep)] = np.linspace(0.0, 1.0, n)
+            except KeyError:
+                raise InputError("--sweep", sweep, "an ARKit-52 channel name", repr(sweep)) from None
+        rot = np.tile([[0.0, np.radians(head_yaw), 0.0]], (n, 1)).astype(np.float32)
+        cam = av.camera(size=size, yaw_deg=yaw, pitch_deg=pitch)
+        out.mkdir(parents=True, exist_ok=True)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"rendering {n} frame(s)", total=n)
+            for start in range(0, n, batch):
+                sl = slice(start, min(n, start + batch))
+                state = av.state(shader, binding, no_eyeballs, arkit52=w[sl], global_rot=rot[sl])
+                result = render(state, cam, backend)
+                for i, rgb in enumerate(result.rgb, start=start):
+                    write_png(out / f"frame_{i:04d}.png", rgb)
+                progress.advance(task, sl.stop - sl.start)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    console.print(f"wrote {n} frame(s) to {out} ({result.backend} backend)")
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,120 @@
+"""CPU reference rasteriser timings on a synthetic head-sized splat cloud.
+
+    python bench/bench_raster.py [--splats 20000] [--fov 20] [--sizes 256 512 1024] [--json bench/raster.json]
+
+Scene: N isotropic splats on a Fibonacci sphere of radius 0.1 m, camera 0.6 m away looking at its
+centre, pinhole with the given horizontal field of view, sigma = 0.75 x neighbour spacing,
+opacity 0.95, colours [R, G, B, E]. Times the projection (gsplat's torch EWA code) and
+``rasterize_cpu`` separately: medians of repeated runs, after a warm-up run that also pays for the
+numba JIT (reported on its own). Prints a table and optionally writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+
+import numba
+import numpy as np
+import torch
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def sphere_scene(n: int, radius: float = 0.1, seed: int = 0):
+    """n splats on a Fibonacci sphere: means, quats (identity), scales, opacities, colours (n, 4)."""
+    i = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * i / n
+    r = np.sqrt(1.0 - z * z)
+    phi = math.pi * (3.0 - math.sqrt(5.0)) * i
+    means = radius * np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+    spacing = math.sqrt(4.0 * math.pi * radius**2 / n)
+    rng = np.random.default_rng(seed)
+    quats = np.tile(np.array([1.0, 0.0, 0.0, 0.0]), (n, 1))
+    scales = np.full((n, 3), 0.75 * spacing)
+    opacities = np.full(n, 0.95)
+    colors = np.concatenate([rng.uniform(0.2, 1.0, (n, 3)), (rng.uniform(size=(n, 1)) < 0.1)], axis=1)
+    f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))  # noqa: E731
+    return f32(means), f32(quats), f32(scales), f32(opacities), f32(colors)
+
+
+def camera(size: int, fov_deg: float, distance: float = 0.6):
+    """Camera at (0, 0, -distance) looking down +z at the origin (OpenCV axes): viewmat, K."""
+    viewmat = torch.eye(4)
+    viewmat[2, 3] = distance
+    f = 0.5 * size / math.tan(math.radians(fov_deg) / 2)
+    K = torch.tensor([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
+    return viewmat, K
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--splats", type=int, default=20000)
+    ap.add_argument("--fov", type=float, default=20.0)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from avatarcheck.render import gsplat_adapter
+    from avatarcheck.render.cpu_raster import rasterize_cpu, warmup
+
+    jit_s = warmup()
+    means, quats, scales, opacities, colors = sphere_scene(args.splats)
+    op_np, col_np = opacities.numpy(), colors.numpy()
+    rows: dict[str, float] = {"numba JIT / cache load, first call (ms)": jit_s * 1e3}
+    for size in args.sizes:
+        viewmat, K = camera(size, args.fov)
+
+        def proj():
+            with torch.no_grad():
+                covars = gsplat_adapter.covariances(quats, scales)
+                return gsplat_adapter.project(means, covars, viewmat, K, size, size)
+
+        p = proj()
+        args_r = (p.means2d.numpy(), p.conics.numpy(), op_np, col_np, p.depths.numpy(), p.radii.numpy(),
+                  size, size)
+        _, alpha = rasterize_cpu(*args_r)
+        rows[f"{size}px projection (ms)"] = median_ms(proj, args.repeats)
+        rows[f"{size}px rasterize_cpu (ms)"] = median_ms(lambda: rasterize_cpu(*args_r), args.repeats)
+        rows[f"{size}px coverage (alpha > 0.5, %)"] = float((alpha > 0.5).mean() * 100)
+    meta = {"cpu": cpu_name(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "torch_threads": torch.get_num_threads(), "numba": numba.__version__, "torch": torch.__version__,
+            "python": platform.python_version(), "splats": args.splats, "fov_deg": args.fov,
+            "date": time.strftime("%Y-%m-%d")}
+    width = max(map(len, rows))
+    print(f"# CPU raster benchmark on {meta['cpu']}: {args.splats} splats, fov {args.fov} deg, "
+          f"{meta['numba_threads']} numba threads, {meta['torch_threads']} torch threads")
+    for k, v in rows.items():
+        print(f"{k:<{width}}  {v:10.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
