@@ -8,24 +8,14 @@ Prints a table and writes JSON; medians of repeated runs, first (warm-up) run ex
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import statistics
 import time
 
 import torch
 
+from _timing import median_ms, report
 
-def median_ms(fn, repeats: int, sync=lambda: None) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+
 
 
 def main() -> None:
@@ -59,13 +49,8 @@ def main() -> None:
     meta = {"device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d")}
-    width = max(map(len, rows))
-    print(f"# head benchmark on {meta['device']} (torch {meta['torch']}, {meta['threads']} threads)")
-    for k, v in rows.items():
-        print(f"{k:<{width}}  {v:10.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "results": rows}, f, indent=2)
+    report(f"# head benchmark on {meta['device']} (torch {meta['torch']}, {meta['threads']} threads)",
+           rows, meta, args.json)
 
 
 if __name__ == "__main__":

@@ -12,26 +12,18 @@ numba JIT (reported on its own). Prints a table and optionally writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
-import statistics
 import time
 
 import numba
 import numpy as np
 import torch
 
+from _timing import median_ms, report
 
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+
 
 
 def sphere_scene(n: int, radius: float = 0.1, seed: int = 0):
@@ -106,14 +98,8 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(), "numba": numba.__version__, "torch": torch.__version__,
             "python": platform.python_version(), "splats": args.splats, "fov_deg": args.fov,
             "date": time.strftime("%Y-%m-%d")}
-    width = max(map(len, rows))
-    print(f"# CPU raster benchmark on {meta['cpu']}: {args.splats} splats, fov {args.fov} deg, "
-          f"{meta['numba_threads']} numba threads, {meta['torch_threads']} torch threads")
-    for k, v in rows.items():
-        print(f"{k:<{width}}  {v:10.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "results": rows}, f, indent=2)
+    report(f"# CPU raster benchmark on {meta['cpu']}: {args.splats} splats, fov {args.fov} deg, "
+           f"{meta['numba_threads']} numba threads, {meta['torch_threads']} torch threads", rows, meta, args.json)
 
 
 if __name__ == "__main__":

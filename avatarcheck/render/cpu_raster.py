@@ -380,6 +380,13 @@ def _check_size(source: str, field: str, value: Any) -> int:
     return int(value)
 
 
+def _checked_float32(source: str, field: str, x: Any, shape: tuple[int | None, ...], text: str) -> np.ndarray:
+    """``_float32`` then ``_check_shape``: the array, or an ``InputError`` naming the field."""
+    arr = _float32(source, field, x)
+    _check_shape(source, field, arr, shape, text)
+    return arr
+
+
 def _float32(source: str, field: str, x: Any) -> np.ndarray:
     arr = _to_numpy(x)
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
@@ -418,19 +425,14 @@ def rasterize_cpu(means2d: Any, conics: Any, opacities: Any, colors: Any, depths
     width = _check_size(src, "width", width)
     height = _check_size(src, "height", height)
     tile_size = _check_size(src, "tile_size", tile_size)
-    m2 = _float32(src, "means2d", means2d)
-    _check_shape(src, "means2d", m2, (None, 2), "shape (N, 2)")
+    m2 = _checked_float32(src, "means2d", means2d, (None, 2), "shape (N, 2)")
     n = m2.shape[0]
-    con = _float32(src, "conics", conics)
-    _check_shape(src, "conics", con, (n, 3), f"shape ({n}, 3)")
-    opa = _float32(src, "opacities", opacities)
-    _check_shape(src, "opacities", opa, (n,), f"shape ({n},)")
-    col = _float32(src, "colors", colors)
-    _check_shape(src, "colors", col, (n, None), f"shape ({n}, D) with D >= 1")
+    con = _checked_float32(src, "conics", conics, (n, 3), f"shape ({n}, 3)")
+    opa = _checked_float32(src, "opacities", opacities, (n,), f"shape ({n},)")
+    col = _checked_float32(src, "colors", colors, (n, None), f"shape ({n}, D) with D >= 1")
     if col.shape[1] < 1:
         raise InputError(src, "colors", f"shape ({n}, D) with D >= 1", f"shape {col.shape}")
-    dep = _float32(src, "depths", depths)
-    _check_shape(src, "depths", dep, (n,), f"shape ({n},)")
+    dep = _checked_float32(src, "depths", depths, (n,), f"shape ({n},)")
     rad = _to_numpy(radii)
     if not np.issubdtype(rad.dtype, np.integer):
         raise InputError(src, "radii", "an integer array", f"dtype {rad.dtype}")
@@ -541,23 +543,16 @@ def rasterize_splats(means: Any, quats: Any, scales: Any, opacities: Any, colors
     src = "rasterize_splats"
     width = _check_size(src, "width", width)
     height = _check_size(src, "height", height)
-    m = _float32(src, "means", means)
-    _check_shape(src, "means", m, (None, 3), "shape (N, 3)")
+    m = _checked_float32(src, "means", means, (None, 3), "shape (N, 3)")
     n = m.shape[0]
-    q = _float32(src, "quats", quats)
-    _check_shape(src, "quats", q, (n, 4), f"shape ({n}, 4) wxyz")
-    s = _float32(src, "scales", scales)
-    _check_shape(src, "scales", s, (n, 3), f"shape ({n}, 3)")
-    o = _float32(src, "opacities", opacities)
-    _check_shape(src, "opacities", o, (n,), f"shape ({n},)")
-    c = _float32(src, "colors", colors)
-    _check_shape(src, "colors", c, (n, None), f"shape ({n}, D) with D >= 1")
+    q = _checked_float32(src, "quats", quats, (n, 4), f"shape ({n}, 4) wxyz")
+    s = _checked_float32(src, "scales", scales, (n, 3), f"shape ({n}, 3)")
+    o = _checked_float32(src, "opacities", opacities, (n,), f"shape ({n},)")
+    c = _checked_float32(src, "colors", colors, (n, None), f"shape ({n}, D) with D >= 1")
     if c.shape[1] < 1:
         raise InputError(src, "colors", f"shape ({n}, D) with D >= 1", f"shape {c.shape}")
-    vm = _float32(src, "viewmat", viewmat)
-    _check_shape(src, "viewmat", vm, (4, 4), "shape (4, 4)")
-    k = _float32(src, "K", K)
-    _check_shape(src, "K", k, (3, 3), "shape (3, 3)")
+    vm = _checked_float32(src, "viewmat", viewmat, (4, 4), "shape (4, 4)")
+    k = _checked_float32(src, "K", K, (3, 3), "shape (3, 3)")
     for field, arr in (("means", m), ("quats", q), ("scales", s), ("opacities", o), ("colors", c),
                        ("viewmat", vm), ("K", k)):
         _check_finite(src, field, arr)

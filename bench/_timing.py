@@ -1,0 +1,32 @@
+"""Shared by the bench scripts: median wall time of repeated calls, and the table/JSON report."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_ms(fn: Callable[[], object], repeats: int, sync: Callable[[], object] = lambda: None) -> float:
+    """Median milliseconds of ``repeats`` calls after one warm-up call (JIT, caches, allocator)."""
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def report(title: str, rows: dict[str, float], meta: dict, json_path: str | None) -> None:
+    """Print ``rows`` as an aligned two-column table under ``title``; write them with ``meta`` as JSON."""
+    width = max(map(len, rows))
+    print(title)
+    for k, v in rows.items():
+        print(f"{k:<{width}}  {v:10.2f}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"meta": meta, "results": rows}, f, indent=2)
