@@ -139,8 +139,11 @@ def test_trained_like_cloud_is_density_calibrated(avatar):
     i = 1234
     nbrs = {int(x) for f in sub.faces[(sub.faces == i).any(axis=1)] for x in f} - {i}
     mean_edge = np.mean([np.linalg.norm(sub.v_template[j] - sub.v_template[i]) for j in nbrs])
-    np.testing.assert_allclose(cloud.scales[i, :2], 0.75 * mean_edge, rtol=1e-5)
-    np.testing.assert_allclose(cloud.scales[:, 2], 0.3 * cloud.scales[:, 0], rtol=1e-6)
+    from avatarcheck.splats.trained import TrainedCloudParams
+
+    k = TrainedCloudParams().density_scale
+    np.testing.assert_allclose(cloud.scales[i, :2], k * mean_edge, rtol=1e-5)
+    np.testing.assert_allclose(cloud.scales[:, 2], TrainedCloudParams().normal_ratio * cloud.scales[:, 0], rtol=1e-6)
     # The flat axis (third column of the rotation) is the surface normal: outward on the eyeball.
     R = quat_to_matrix(torch.from_numpy(cloud.quats)).numpy()
     eye = sub.vertex_set("eyeball_left")

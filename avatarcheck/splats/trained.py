@@ -31,7 +31,9 @@ PALETTE: dict[str, tuple[float, float, float]] = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainedCloudParams:
-    density_scale: float = 0.75  # tangent sigma / mean incident edge length
+    # tangent sigma / mean incident edge length: 0.6 just saturates the one-layer lid at a full blink
+    # (E max ~0.06) and no longer does once a chibi stretches it ~1.4x without a scale pull-back.
+    density_scale: float = 0.6
     normal_ratio: float = 0.3  # normal sigma / tangent sigma
     opacity: float = 0.98
     max_scale: float = 0.01  # LAM clamps activated scales to 1 cm
