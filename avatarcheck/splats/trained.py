@@ -31,9 +31,11 @@ PALETTE: dict[str, tuple[float, float, float]] = {
 
 @dataclasses.dataclass(frozen=True)
 class TrainedCloudParams:
-    # tangent sigma / mean incident edge length: 0.6 just saturates the one-layer lid at a full blink
-    # (E max ~0.06) and no longer does once a chibi stretches it ~1.4x without a scale pull-back.
-    density_scale: float = 0.6
+    # tangent sigma / mean incident edge length. 0.7 just saturates the one-layer lid at a full
+    # blink in a 256 px eye camera (E max 0.07) and no longer does once a strength-2 chibi stretches
+    # it without a scale pull-back (E max 0.20-0.22). Coverage is resolution-dependent (gsplat's
+    # 0.3 px^2 blur fattens splats at low resolution): at 384 px the unedited lid seam shows too.
+    density_scale: float = 0.7
     normal_ratio: float = 0.3  # normal sigma / tangent sigma
     opacity: float = 0.98
     max_scale: float = 0.01  # LAM clamps activated scales to 1 cm
