@@ -1,0 +1,1 @@
+"""Mesh edits (chibi field) and the assets and corrections that follow a neural-renderer override."""

@@ -1,0 +1,349 @@
+"""The chibi field: a smooth, separable head deformation (vertical stretch x radial swell).
+
+Heads are FLAME-layout, metres, y up, face towards +z.
+
+Profiles
+--------
+Two bump functions ``b_R(t)`` (radial) and ``b_Y(t)`` (vertical) on ``t in [0, 1]`` are
+C1 piecewise-cubic Hermite splines through the knots ``t in {0, 0.3, 0.5, 0.75, 1.0}``::
+
+    b_R: values [0, 0.20, 0.55, 1.0, 0.50]   slopes [0, 1.2,  2.0, 0, 0]    (peak 1 at t = 0.75)
+    b_Y: values [0, 0.60, 1.00, 0.7, 0.35]   slopes [0, 2.0,  0,  -1.3, 0]  (peak 1 at t = 0.5)
+
+On every piece the end slopes have the sign of the piece's secant d and satisfy the
+Fritsch-Carlson condition ``(m_0/d)^2 + (m_1/d)^2 <= 9``, so each piece is monotone between
+its knots and neither bump overshoots its peak value 1.  (The radial values are chosen so
+that at s = 2 with the pear anchor the mean radial scale over the upper half of a
+head-sized ellipsoid is about 1.4.)  ``b(0) = b'(0) = 0`` (C1 join with the identity below the
+anchor) and ``b'(1) = 0`` (C1 join with the constant continuation above the top).
+With strength ``s``::
+
+    S_R(t) = 1 + s (radial_peak   - 1) b_R(t)
+    S_Y(t) = 1 + s (vertical_peak - 1) b_Y(t)
+
+so ``max_t S_R = 1 + s (radial_peak - 1)`` (1.3 at s = 1) and ``S_R(0) = S_Y(0) = 1``.
+For ``t > 1`` the profiles hold their ``t = 1`` value (zero-derivative continuation).
+
+Field
+-----
+``chibi_field(vertices, params)`` records::
+
+    y_bottom = y_min + y_anchor_frac_baked (y_max - y_min)      (pear 0.20, hourglass 0.50)
+    y_top    = y_max
+    H        = y_top - y_bottom    (> 0, else InputError)
+    (cx, cz) = centre of the x/z bounding box of the vertices with y >= y_bottom
+
+For a point ``(x, y, z)`` let ``u = y - y_bottom`` and ``t = u / H``.
+
+* ``u <= 0`` (at or below the anchor plane): identity.
+* ``u > 0``::
+
+      y' = y_bottom + integral_0^u S_Y(w / H) dw = y_bottom + H A(t)
+      A(t) = t + s (vertical_peak - 1) B_Y(min(t, 1)) + max(t - 1, 0) s (vertical_peak - 1) b_Y(1)
+      x' = cx + S_R(min(t, 1)) (x - cx)
+      z' = cz + S_R(min(t, 1)) (z - cz)
+
+  where ``B_Y`` is the exact antiderivative of the cubic spline ``b_Y`` with ``B_Y(0) = 0``.
+  The radial scale is evaluated at the ORIGINAL height.
+
+Jacobian (``d out_i / d in_j``, rows x', y', z'; columns x, y, z), for ``u > 0``::
+
+    [[S_R,   S_R'(t) (x - cx) / H,   0  ],
+     [0,     S_Y(t),                 0  ],
+     [0,     S_R'(t) (z - cz) / H,   S_R]]
+
+with ``S_R'(t) = 0`` for ``t > 1``; the identity for ``u <= 0``.  Because ``S_R(0) = S_Y(0) = 1``
+and ``S_R'(0) = 0`` the field and its Jacobian are continuous across the anchor plane
+(the field is C1 everywhere).  ``S_Y > 0`` makes ``y'`` strictly increasing in ``y``.
+Strength 0 is the identity exactly (the code returns the input unchanged).
+
+Basis re-evaluation (the seed's asset #2, ``chibi_arkit_bs.npy``)::
+
+    reevaluate_basis(field, v, B)[k] = D(v + B[k]) - D(v)
+    linearised_basis(field, v, B)[k] = J(v) B[k]
+
+computed in float64, returned float32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import CubicHermiteSpline
+
+from avatarcheck.errors import InputError
+
+__all__ = [
+    "ChibiParams",
+    "ChibiField",
+    "PRESETS",
+    "KNOTS",
+    "chibi_params",
+    "chibi_field",
+    "radial_profile",
+    "vertical_profile",
+    "reevaluate_basis",
+    "linearised_basis",
+    "field_summary",
+    "replace_strength",
+]
+
+KNOTS = np.array([0.0, 0.3, 0.5, 0.75, 1.0])
+_BR_VALUES = np.array([0.0, 0.20, 0.55, 1.0, 0.50])
+_BR_SLOPES = np.array([0.0, 1.2, 2.0, 0.0, 0.0])
+_BY_VALUES = np.array([0.0, 0.60, 1.0, 0.7, 0.35])
+_BY_SLOPES = np.array([0.0, 2.0, 0.0, -1.3, 0.0])
+
+#: t at which each bump reaches its peak value 1
+RADIAL_PEAK_T = 0.75
+VERTICAL_PEAK_T = 0.5
+
+_B_R = CubicHermiteSpline(KNOTS, _BR_VALUES, _BR_SLOPES, extrapolate=False)
+_DB_R = _B_R.derivative()
+_B_Y = CubicHermiteSpline(KNOTS, _BY_VALUES, _BY_SLOPES, extrapolate=False)
+_IB_Y = _B_Y.antiderivative()  # B_Y(0) = 0
+_IB_Y_1 = float(_IB_Y(1.0))
+_B_Y_1 = float(_BY_VALUES[-1])
+
+#: preset name -> y_anchor_frac_baked
+PRESETS: dict[str, float] = {"pear": 0.20, "hourglass": 0.50}
+
+
+@dataclass(frozen=True)
+class ChibiParams:
+    """Chibi field parameters.
+
+    ``radial_peak`` / ``vertical_peak`` are the scales at the profile peaks for strength 1;
+    ``strength`` s blends the peak: peak scale = 1 + s (peak - 1).
+    """
+
+    strength: float = 2.0
+    y_anchor_frac_baked: float = 0.20
+    radial_peak: float = 1.3
+    vertical_peak: float = 1.15
+
+    @property
+    def radial_amp(self) -> float:
+        """s (radial_peak - 1): S_R = 1 + radial_amp * b_R."""
+        return float(self.strength) * (float(self.radial_peak) - 1.0)
+
+    @property
+    def vertical_amp(self) -> float:
+        """s (vertical_peak - 1): S_Y = 1 + vertical_amp * b_Y."""
+        return float(self.strength) * (float(self.vertical_peak) - 1.0)
+
+
+def chibi_params(preset: str, strength: float = 2.0) -> ChibiParams:
+    """ChibiParams for a named preset (``"pear"`` anchor 0.20, ``"hourglass"`` anchor 0.50)."""
+    if preset not in PRESETS:
+        raise InputError("chibi_params", "preset", f"one of {sorted(PRESETS)}", repr(preset))
+    return ChibiParams(strength=float(strength), y_anchor_frac_baked=PRESETS[preset])
+
+
+def _validate_params(params: ChibiParams, source: str) -> None:
+    for name in ("strength", "y_anchor_frac_baked", "radial_peak", "vertical_peak"):
+        val = getattr(params, name)
+        if not isinstance(val, (int, float, np.floating, np.integer)) or not math.isfinite(float(val)):
+            raise InputError(source, name, "a finite number", repr(val))
+    frac = float(params.y_anchor_frac_baked)
+    if not 0.0 <= frac < 1.0:
+        raise InputError(source, "y_anchor_frac_baked", "a fraction in [0, 1)", repr(frac))
+    # profiles must stay positive: min over b in [0, 1] of 1 + amp b is min(1, 1 + amp)
+    for name, amp in (("radial_peak", params.radial_amp), ("vertical_peak", params.vertical_amp)):
+        if 1.0 + amp <= 0.0:
+            raise InputError(source, f"strength * ({name} - 1)", "> -1 (scales must stay positive)",
+                             repr(amp))
+
+
+def _bump(spline: CubicHermiteSpline, t: np.ndarray) -> np.ndarray:
+    """Evaluate a bump on t clamped to [0, 1] (float64)."""
+    return spline(np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0))
+
+
+def radial_profile(t: np.ndarray, params: ChibiParams) -> np.ndarray:
+    """S_R(t) (same shape as t): 1 for t <= 0, held at S_R(1) for t > 1."""
+    return 1.0 + params.radial_amp * _bump(_B_R, t)
+
+
+def vertical_profile(t: np.ndarray, params: ChibiParams) -> np.ndarray:
+    """S_Y(t) (same shape as t): 1 for t <= 0, held at S_Y(1) for t > 1."""
+    return 1.0 + params.vertical_amp * _bump(_B_Y, t)
+
+
+def _radial_profile_dt(t: np.ndarray, params: ChibiParams) -> np.ndarray:
+    """dS_R/dt: 0 outside (0, 1)."""
+    t = np.asarray(t, dtype=np.float64)
+    d = params.radial_amp * _DB_R(np.clip(t, 0.0, 1.0))
+    return np.where((t > 0.0) & (t < 1.0), d, 0.0)
+
+
+def _vertical_integral(t: np.ndarray, params: ChibiParams) -> np.ndarray:
+    """A(t) = integral_0^t S_Y(tau) dtau for t >= 0 (linear continuation past t = 1)."""
+    t = np.asarray(t, dtype=np.float64)
+    tc = np.clip(t, 0.0, 1.0)
+    over = np.maximum(t - 1.0, 0.0)
+    return t + params.vertical_amp * (_IB_Y(tc) + over * _B_Y_1)
+
+
+def _check_points(points: np.ndarray, source: str, field: str) -> np.ndarray:
+    try:
+        p = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(source, field, "a numeric (N, 3) array", type(points).__name__) from exc
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise InputError(source, field, "shape (N, 3)", str(tuple(p.shape)))
+    if not np.all(np.isfinite(p)):
+        bad = int(np.count_nonzero(~np.isfinite(p).all(axis=1)))
+        raise InputError(source, field, "finite values", f"{bad} rows with NaN/inf")
+    return p
+
+
+@dataclass(frozen=True)
+class ChibiField:
+    """A chibi deformation bound to one mesh's y-range and vertical axis (see module docstring)."""
+
+    params: ChibiParams
+    y_bottom: float
+    y_top: float
+    cx: float
+    cz: float
+
+    def __post_init__(self) -> None:
+        _validate_params(self.params, "ChibiField")
+        for name in ("y_bottom", "y_top", "cx", "cz"):
+            if not math.isfinite(float(getattr(self, name))):
+                raise InputError("ChibiField", name, "a finite number", repr(getattr(self, name)))
+        if not self.y_top > self.y_bottom:
+            raise InputError("ChibiField", "y_top - y_bottom", "> 0 (non-degenerate y-range)",
+                             repr(float(self.y_top) - float(self.y_bottom)))
+
+    @property
+    def height(self) -> float:
+        """H = y_top - y_bottom."""
+        return float(self.y_top) - float(self.y_bottom)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.params.radial_amp == 0.0 and self.params.vertical_amp == 0.0
+
+    def t(self, y: np.ndarray) -> np.ndarray:
+        """Normalised height t = (y - y_bottom) / H (unclamped)."""
+        return (np.asarray(y, dtype=np.float64) - self.y_bottom) / self.height
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Deform points (N, 3) -> (N, 3) float64."""
+        p = _check_points(points, "ChibiField", "points")
+        if self.is_identity:
+            return p.copy()
+        out = p.copy()
+        above = p[:, 1] > self.y_bottom
+        if not np.any(above):
+            return out
+        q = p[above]
+        t = self.t(q[:, 1])
+        sr = radial_profile(t, self.params)
+        out[above, 0] = self.cx + sr * (q[:, 0] - self.cx)
+        out[above, 2] = self.cz + sr * (q[:, 2] - self.cz)
+        out[above, 1] = self.y_bottom + self.height * _vertical_integral(t, self.params)
+        return out
+
+    def jacobian(self, points: np.ndarray) -> np.ndarray:
+        """Analytic Jacobian (N, 3, 3) float64, J[n, i, j] = d out_i / d in_j."""
+        p = _check_points(points, "ChibiField.jacobian", "points")
+        n = p.shape[0]
+        jac = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
+        if self.is_identity:
+            return jac
+        above = p[:, 1] > self.y_bottom
+        if not np.any(above):
+            return jac
+        q = p[above]
+        t = self.t(q[:, 1])
+        sr = radial_profile(t, self.params)
+        dsr = _radial_profile_dt(t, self.params) / self.height
+        sub = np.zeros((q.shape[0], 3, 3))
+        sub[:, 0, 0] = sr
+        sub[:, 2, 2] = sr
+        sub[:, 1, 1] = vertical_profile(t, self.params)
+        sub[:, 0, 1] = dsr * (q[:, 0] - self.cx)
+        sub[:, 2, 1] = dsr * (q[:, 2] - self.cz)
+        jac[above] = sub
+        return jac
+
+
+def chibi_field(vertices: np.ndarray, params: ChibiParams | None = None) -> ChibiField:
+    """Bind a chibi field to a mesh: vertices (V, 3) -> ChibiField (anchor, top, vertical axis)."""
+    params = ChibiParams() if params is None else params
+    _validate_params(params, "chibi_field")
+    v = _check_points(vertices, "chibi_field", "vertices")
+    if v.shape[0] == 0:
+        raise InputError("chibi_field", "vertices", "at least one vertex", "0 vertices")
+    y_min, y_max = float(v[:, 1].min()), float(v[:, 1].max())
+    y_bottom = y_min + float(params.y_anchor_frac_baked) * (y_max - y_min)
+    if not y_max > y_bottom:
+        raise InputError("chibi_field", "vertices y-range (y_top - y_bottom)",
+                         "> 0 (non-degenerate y-range)", repr(y_max - y_bottom))
+    upper = v[v[:, 1] >= y_bottom]
+    cx = 0.5 * (float(upper[:, 0].min()) + float(upper[:, 0].max()))
+    cz = 0.5 * (float(upper[:, 2].min()) + float(upper[:, 2].max()))
+    return ChibiField(params=params, y_bottom=y_bottom, y_top=y_max, cx=cx, cz=cz)
+
+
+def _check_basis(vertices: np.ndarray, basis: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    v = _check_points(vertices, source, "vertices")
+    try:
+        b = np.asarray(basis, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(source, "basis", "a numeric (K, V, 3) array", type(basis).__name__) from exc
+    if b.ndim != 3 or b.shape[1:] != v.shape:
+        raise InputError(source, "basis", f"shape (K, {v.shape[0]}, 3)", str(tuple(b.shape)))
+    if not np.all(np.isfinite(b)):
+        raise InputError(source, "basis", "finite values", "NaN/inf entries")
+    return v, b
+
+
+def reevaluate_basis(field: ChibiField, vertices: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Basis re-evaluated on the deformed mesh: (K, V, 3) float32, [k] = D(v + b_k) - D(v)."""
+    v, b = _check_basis(vertices, basis, "reevaluate_basis")
+    k = b.shape[0]
+    if k == 0:
+        return np.zeros(b.shape, dtype=np.float32)
+    dv = field(v)
+    moved = field((v[None] + b).reshape(-1, 3)).reshape(b.shape)
+    return (moved - dv[None]).astype(np.float32)
+
+
+def linearised_basis(field: ChibiField, vertices: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """First-order re-evaluation: (K, V, 3) float32, [k] = J(v) b_k."""
+    v, b = _check_basis(vertices, basis, "linearised_basis")
+    jac = field.jacobian(v)
+    return np.einsum("vij,kvj->kvi", jac, b).astype(np.float32)
+
+
+def field_summary(field: ChibiField, vertices: np.ndarray) -> dict:
+    """Numbers for reports: peak scales, anchor, and mean radial scale over the mesh's upper half."""
+    v = _check_points(vertices, "field_summary", "vertices")
+    y_min, y_max = float(v[:, 1].min()), float(v[:, 1].max())
+    upper = v[v[:, 1] >= 0.5 * (y_min + y_max)]
+    sr_upper = radial_profile(field.t(upper[:, 1]), field.params) if len(upper) else np.ones(0)
+    return {
+        "strength": float(field.params.strength),
+        "y_anchor_frac_baked": float(field.params.y_anchor_frac_baked),
+        "y_bottom": float(field.y_bottom),
+        "y_top": float(field.y_top),
+        "axis_xz": [float(field.cx), float(field.cz)],
+        "radial_scale_peak": float(radial_profile(np.array(RADIAL_PEAK_T), field.params)),
+        "radial_peak_t": RADIAL_PEAK_T,
+        "vertical_scale_peak": float(vertical_profile(np.array(VERTICAL_PEAK_T), field.params)),
+        "vertical_peak_t": VERTICAL_PEAK_T,
+        "radial_scale_mean_upper_half": float(sr_upper.mean()) if len(sr_upper) else 1.0,
+        "vertical_stretch_total": float(_vertical_integral(np.array(1.0), field.params)),
+    }
+
+
+def replace_strength(params: ChibiParams, strength: float) -> ChibiParams:
+    """Same params at another strength."""
+    return dataclasses.replace(params, strength=float(strength))
