@@ -189,5 +189,30 @@ def render_cmd(
     console.print(f"wrote {n} frame(s) to {out} ({result.backend} backend)")
 
 
+@app.command("bake")
+def bake_cmd(
+    preset: str = typer.Option("pear", help="pear (anchor 0.20) | hourglass (anchor 0.50)"),
+    strength: float = typer.Option(2.0, help="chibi_strength s (radial peak 1 + 0.3 s)"),
+    out: Optional[Path] = typer.Option(None, help="output folder (default out/chibi_<preset>)"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
+) -> None:
+    """Bake the chibi edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
+    from avatarcheck.avatar import build_avatar, synthetic_avatar
+    from avatarcheck.edit.assets import bake_chibi
+    from avatarcheck.edit.chibi import chibi_params
+
+    try:
+        av = synthetic_avatar() if avatar is None else build_avatar(load_avatar(avatar))
+        folder = out or Path("out") / f"chibi_{preset}"
+        manifest = bake_chibi(av, chibi_params(preset, strength), folder, jacobians=jacobians, name=preset)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    r = manifest["scale_ratio"]
+    console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")
+    console.print(f"use: LAM_EDIT_XYZ_OBJ={folder}/chibi_textured_mesh.obj LAM_CHIBI_ARKIT_BS="
+                  f"{folder}/chibi_arkit_bs.npy LAM_CHIBI_SCALE_RATIO={folder}/chibi_scale_ratio.npy")
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -49,3 +49,14 @@ def test_bad_arkit_name_is_a_clear_error(tmp_path):
 def test_missing_avatar_folder_is_a_clear_error(tmp_path):
     r = runner.invoke(app, ["head", "info", "--avatar", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "nope" in r.output
+
+
+def test_bake_command_writes_assets(tmp_path):
+    import json
+
+    r = runner.invoke(app, ["bake", "--preset", "hourglass", "--strength", "2.0", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["params"]["y_anchor_frac_baked"] == 0.5 and "median" in r.output
+    bad = runner.invoke(app, ["bake", "--preset", "cube", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "cube" in bad.output and not (tmp_path / "x").exists()
