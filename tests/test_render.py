@@ -128,3 +128,12 @@ def test_cli_render_sweep(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
     bad = CliRunner().invoke(app, ["render", "--out", str(tmp_path), "--sweep", "eyeBlinkMiddle"])
     assert bad.exit_code == 2 and "eyeBlinkMiddle" in bad.output
+
+
+def test_cpu_backend_honours_the_camera_planes(avatar, camera):
+    import dataclasses
+
+    s = avatar.state("rgb", arkit52=blink(0.0)[None])
+    too_near_far = dataclasses.replace(camera, far=0.5 * float(np.linalg.norm(camera.position)))
+    assert render(s, too_near_far, "cpu").alpha.max() == 0.0  # everything beyond the far plane
+    assert render(s, camera, "cpu").alpha.max() > 0.99

@@ -20,6 +20,7 @@ import torch
 from avatarcheck.errors import InputError
 from avatarcheck.geometry.mesh import mean_incident_edge_length
 from avatarcheck.geometry.rotations import matrix_to_quat, quat_to_matrix
+from avatarcheck.head.subdivide import unique_edges
 
 
 def scale_ratio(canonical: np.ndarray, edited: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -92,8 +93,6 @@ def lash_ring(faces: np.ndarray, blink_displacement: np.ndarray, eps: float = 1e
     (an edge with one face: the eye opening's margin). Sorted indices (K,); on FLAME about 220.
     """
     moved = np.linalg.norm(np.asarray(blink_displacement, np.float64), axis=1) > eps
-    f = np.asarray(faces, np.int64)
-    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    uniq, count = np.unique(edges, axis=0, return_counts=True)
-    rim = np.unique(uniq[count == 1])
+    edges, face_edges = unique_edges(faces, len(moved))
+    rim = np.unique(edges[np.bincount(face_edges.ravel(), minlength=len(edges)) == 1])
     return rim[moved[rim]]

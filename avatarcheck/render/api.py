@@ -76,7 +76,8 @@ def render(state: SplatState, camera: Camera, backend: str = "auto",
     alpha = np.empty((state.num_frames, camera.height, camera.width), np.float32)
     for b in range(state.num_frames):
         c, a = rasterize_splats(state.means[b], state.quats[b], state.scales[b], state.opacities[b],
-                                state.colors[b], camera.viewmat, camera.K, camera.width, camera.height)
+                                state.colors[b], camera.viewmat, camera.K, camera.width, camera.height,
+                                camera.near, camera.far)
         colors[b] = c + (1.0 - a)[..., None] * bg_np  # gsplat: colour + T * background
         alpha[b] = a
     return RenderOutput(colors, alpha, used)

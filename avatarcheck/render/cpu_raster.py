@@ -526,7 +526,9 @@ def warmup() -> float:
 
 
 def rasterize_splats(means: Any, quats: Any, scales: Any, opacities: Any, colors: Any,
-                     viewmat: Any, K: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+                     viewmat: Any, K: Any, width: int, height: int,
+                     near_plane: float = gsplat_adapter.NEAR_PLANE,
+                     far_plane: float = gsplat_adapter.FAR_PLANE) -> tuple[np.ndarray, np.ndarray]:
     """World-space splats through one pinhole camera: gsplat's EWA projection, then :func:`rasterize_cpu`.
 
     Args (numpy arrays or torch tensors):
@@ -537,7 +539,7 @@ def rasterize_splats(means: Any, quats: Any, scales: Any, opacities: Any, colors
     Returns:
         colors (H, W, D) float32 without background, alpha (H, W) float32.
 
-    Projection uses gsplat's torch code (eps2d 0.3, near 0.01, far 100, radius ceil(3.33 sigma))
+    Projection uses gsplat's torch code (eps2d 0.3, near/far planes, radius ceil(3.33 sigma))
     via :mod:`avatarcheck.render.gsplat_adapter`.
     """
     src = "rasterize_splats"
@@ -564,7 +566,7 @@ def rasterize_splats(means: Any, quats: Any, scales: Any, opacities: Any, colors
     with torch.no_grad():
         covars = gsplat_adapter.covariances(torch.from_numpy(q), torch.from_numpy(s))
         p = gsplat_adapter.project(torch.from_numpy(m), covars, torch.from_numpy(vm), torch.from_numpy(k),
-                                   width, height)
+                                   width, height, near_plane=near_plane, far_plane=far_plane)
     return rasterize_cpu(p.means2d.numpy(), p.conics.numpy(), o, c, p.depths.numpy(), p.radii.numpy(),
                          width, height)
 
