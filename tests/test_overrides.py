@@ -122,3 +122,25 @@ def test_chibi_blink_leaks_without_the_ratio_and_closes_with_it(avatar, baked, p
     assert base_area == 0 and base_max < 0.1
     assert pre_area > 5 and pre_max > 0.15, "pre-fix chibi should show iris through the closed lid"
     assert post_area == 0 and post_max < 0.1
+
+
+def test_lash_ring_boost_scales_the_ring_only(avatar):
+    from avatarcheck.arkit import arkit_index
+    from avatarcheck.edit.corrections import lash_ring
+
+    s = OverrideSettings.from_env({"LAM_LASH_RING_BOOST": "1.4"})
+    assert s.lash_ring_boost == 1.4
+    boosted = apply_overrides(avatar, s)
+    factor = boosted.cloud.scales / avatar.cloud.scales
+    # The ring, derived per eye here and united (the layer sums both blink masks).
+    sub = avatar.head_sub
+    want = np.union1d(*(lash_ring(sub.faces, sub.arkit_basis[arkit_index(n)])
+                        for n in ("eyeBlinkLeft", "eyeBlinkRight")))
+    ring = np.flatnonzero(~np.isclose(factor[:, 0], 1.0))
+    np.testing.assert_array_equal(ring, want)
+    np.testing.assert_allclose(factor[want], 1.4, rtol=1e-6)
+    assert not (avatar.cloud.labels[want] > 1).any()  # never an eyeball splat
+    with pytest.raises(InputError, match="LAM_LASH_RING_BOOST"):
+        OverrideSettings.from_env({"LAM_LASH_RING_BOOST": "wide"})
+    with pytest.raises(InputError, match="lash_ring_boost"):
+        apply_overrides(avatar, OverrideSettings(lash_ring_boost=float("nan")))

@@ -10,7 +10,12 @@ LAM_CHIBI_ARKIT_BS      ``arkit_bs``           ARKit basis (52, V, 3) re-evaluat
 LAM_CHIBI_SCALE_RATIO   ``scale_ratio``        per-splat sigma multiplier (V_sub,)
 LAM_CHIBI_SCALE_BOOST   ``scale_boost``        one constant sigma multiplier
 LAM_J_PER_VERT_NPY      ``jacobians``          per-splat 3x3: anisotropic covariance pull-back
+LAM_LASH_RING_BOOST     ``lash_ring_boost``    extra sigma multiplier on the lash ring only
 ======================  =====================  =========================================
+
+The first five are the seed's. ``LAM_LASH_RING_BOOST`` is ours: the seed's open thread (a
+targeted boost on the boundary vertices of the blink-displacement mask, the "lash ring", to close
+the last upper-lid seam), applied after the ratio so the two compose multiplicatively.
 
 This module is the one place that reads environment variables. ``audit`` lists every coupled
 channel an override left uncorrected: overriding xyz without a scale pull-back is a finding.
@@ -28,7 +33,9 @@ import numpy as np
 from avatarcheck.avatar import Avatar
 from avatarcheck.errors import InputError
 from avatarcheck.head.subdivide import subdivide_attributes
-from avatarcheck.edit.corrections import anisotropic_correction, check_positive_factors, scale_by
+from avatarcheck.arkit import arkit_index
+from avatarcheck.edit.corrections import anisotropic_correction, check_positive_factors, lash_ring, scale_by
+from avatarcheck.head.model import HeadModel
 
 ENV_VARS: dict[str, str] = {
     "edit_xyz_obj": "LAM_EDIT_XYZ_OBJ",
@@ -36,7 +43,9 @@ ENV_VARS: dict[str, str] = {
     "scale_ratio": "LAM_CHIBI_SCALE_RATIO",
     "scale_boost": "LAM_CHIBI_SCALE_BOOST",
     "jacobians": "LAM_J_PER_VERT_NPY",
+    "lash_ring_boost": "LAM_LASH_RING_BOOST",
 }
+FLOAT_FIELDS = ("scale_boost", "lash_ring_boost")
 # Per-splat channels the network predicts in lockstep with xyz (the override audit's table).
 COUPLED_TO_XYZ: tuple[str, ...] = ("scales", "rotations")
 # A multiplicative pull-back stays within this factor; beyond it a log was probably added.
@@ -50,6 +59,7 @@ class OverrideSettings:
     scale_ratio: Path | None = None
     scale_boost: float | None = None
     jacobians: Path | None = None
+    lash_ring_boost: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "OverrideSettings":
@@ -60,11 +70,11 @@ class OverrideSettings:
             raw = env.get(var, "").strip()
             if not raw:
                 continue
-            if field == "scale_boost":
+            if field in FLOAT_FIELDS:
                 try:
                     values[field] = float(raw)
                 except ValueError:
-                    raise InputError(f"${var}", "scale_boost", "a number (a sigma multiplier)", repr(raw)) from None
+                    raise InputError(f"${var}", field, "a number (a sigma multiplier)", repr(raw)) from None
             else:
                 values[field] = Path(raw)
         return cls(**values)
@@ -147,13 +157,27 @@ def apply_overrides(avatar: Avatar, settings: OverrideSettings) -> Avatar:
                                        str(settings.scale_ratio), "scale_ratio")
         scales = scale_by(scales, ratio)
     if settings.scale_boost is not None:
-        if not np.isfinite(settings.scale_boost) or settings.scale_boost <= 0:
-            raise InputError("LAM_CHIBI_SCALE_BOOST", "scale_boost", "a finite positive multiplier",
-                             str(settings.scale_boost))
-        scales = scale_by(scales, settings.scale_boost)
+        scales = scale_by(scales, _check_multiplier(settings.scale_boost, "scale_boost"))
+    if settings.lash_ring_boost is not None:
+        boost = np.ones(n_sub, np.float32)
+        boost[lash_ring_vertices(head_sub)] = _check_multiplier(settings.lash_ring_boost, "lash_ring_boost")
+        scales = scale_by(scales, boost)
     check_plausible_scales(cloud.scales, scales)
     edited = cloud.replace(scales=scales, quats=quats)
     return dataclasses.replace(avatar, head=head, head_sub=head_sub, cloud=edited)
+
+
+def _check_multiplier(value: float, field: str) -> float:
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(ENV_VARS[field], field, "a finite positive multiplier", str(value))
+    return float(value)
+
+
+def lash_ring_vertices(head_sub: HeadModel) -> np.ndarray:
+    """The lash ring of a (subdivided) head: both eyes' blink masks on the mesh boundary, (K,)."""
+    moved = sum(np.linalg.norm(head_sub.arkit_basis[arkit_index(name)], axis=1)
+                for name in ("eyeBlinkLeft", "eyeBlinkRight"))
+    return lash_ring(head_sub.faces, moved[:, None])
 
 
 def check_plausible_scales(before: np.ndarray, after: np.ndarray, source: str = "scale corrections") -> None:

@@ -1,0 +1,62 @@
+"""Regenerate the README's figures: ``python3 docs/make_figures.py`` (CPU, about a minute).
+
+chibi_blink_fix.png: full blink, magenta shader, 256 px eye camera; rows = edits (pear, hourglass at
+strength 2.0), columns = unedited / chibi pre-fix (xyz + basis) / chibi post-fix (+ scale ratio).
+Each tile is labelled with E max and the number of pixels with E > 0.1.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from avatarcheck.arkit import arkit_index
+from avatarcheck.avatar import synthetic_avatar
+from avatarcheck.edit.assets import BASIS_FILE, MESH_FILE, RATIO_FILE, bake_chibi
+from avatarcheck.edit.chibi import chibi_params
+from avatarcheck.edit.overrides import OverrideSettings, apply_overrides
+from avatarcheck.io.images import write_png
+from avatarcheck.render.api import render
+
+HERE = Path(__file__).parent
+SIZE = 256
+
+
+def tile(avatar, blink: np.ndarray, label: str) -> np.ndarray:
+    out = render(avatar.state("magenta", arkit52=blink), avatar.eye_camera(SIZE), "cpu")
+    E = out.extra[0, ..., 0]
+    img = Image.fromarray((np.clip(out.rgb[0], 0, 1) * 255 + 0.5).astype(np.uint8))
+    # The eye camera frames both eyes in a square; keep the band that holds them.
+    img = img.crop((0, SIZE // 4, SIZE, 3 * SIZE // 4))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, SIZE, 24), fill=(0, 0, 0))
+    draw.text((4, 0), label, fill=(255, 255, 255))
+    draw.text((4, 12), f"E max {E.max():.2f}, {int((E > 0.1).sum())} px > 0.1", fill=(255, 255, 255))
+    return np.asarray(img)
+
+
+def chibi_blink_fix(path: Path) -> None:
+    av = synthetic_avatar()
+    blink = np.zeros((1, 52), np.float32)
+    blink[0, [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")]] = 1.0
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in ("pear", "hourglass"):
+            d = Path(tmp) / preset
+            bake_chibi(av, chibi_params(preset, 2.0), d, name=preset)
+            pre = OverrideSettings(edit_xyz_obj=d / MESH_FILE, arkit_bs=d / BASIS_FILE)
+            post = OverrideSettings(edit_xyz_obj=d / MESH_FILE, arkit_bs=d / BASIS_FILE, scale_ratio=d / RATIO_FILE)
+            rows.append(np.concatenate([
+                tile(av, blink, "unedited"),
+                tile(apply_overrides(av, pre), blink, f"{preset} 2.0, no ratio"),
+                tile(apply_overrides(av, post), blink, f"{preset} 2.0, with ratio"),
+            ], axis=1))
+    write_png(path, np.concatenate(rows, axis=0))
+
+
+if __name__ == "__main__":
+    chibi_blink_fix(HERE / "chibi_blink_fix.png")
+    print("wrote", HERE / "chibi_blink_fix.png")
