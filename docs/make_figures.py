@@ -1,5 +1,7 @@
-"""Regenerate the README's figures: ``python3 docs/make_figures.py`` (CPU, about a minute).
+"""Regenerate the README's figures: ``python3 docs/make_figures.py`` (CPU, a few seconds).
 
+head_rgb.png: the embedded avatar, rgb shader, front and 35 degrees yaw.
+blink_magenta.png: eyes open / full blink / half blink, magenta shader, 200 px eye camera.
 chibi_blink_fix.png: full blink, magenta shader, 256 px eye camera; rows = edits (pear, hourglass at
 strength 2.0), columns = unedited / chibi pre-fix (xyz + basis) / chibi post-fix (+ scale ratio).
 Each tile is labelled with E max and the number of pixels with E > 0.1.
@@ -38,10 +40,29 @@ def tile(avatar, blink: np.ndarray, label: str) -> np.ndarray:
     return np.asarray(img)
 
 
+def blink_weights(*levels: float) -> np.ndarray:
+    """(len(levels), 52) ARKit weights with both eyeBlink channels at each level."""
+    w = np.zeros((len(levels), 52), np.float32)
+    w[:, [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")]] = np.asarray(levels)[:, None]
+    return w
+
+
+def head_rgb(path: Path) -> None:
+    av = synthetic_avatar()
+    state = av.state("rgb", arkit52=blink_weights(0.0))
+    views = [render(state, av.camera(256, yaw_deg=yaw), "cpu").rgb[0] for yaw in (0.0, 35.0)]
+    write_png(path, np.concatenate(views, axis=1))
+
+
+def blink_magenta(path: Path) -> None:
+    av = synthetic_avatar()
+    out = render(av.state("magenta", arkit52=blink_weights(0.0, 1.0, 0.5)), av.eye_camera(200), "cpu")
+    write_png(path, np.concatenate(list(out.rgb), axis=1))
+
+
 def chibi_blink_fix(path: Path) -> None:
     av = synthetic_avatar()
-    blink = np.zeros((1, 52), np.float32)
-    blink[0, [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")]] = 1.0
+    blink = blink_weights(1.0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in ("pear", "hourglass"):
@@ -58,5 +79,6 @@ def chibi_blink_fix(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    chibi_blink_fix(HERE / "chibi_blink_fix.png")
-    print("wrote", HERE / "chibi_blink_fix.png")
+    for make in (head_rgb, blink_magenta, chibi_blink_fix):
+        make(HERE / f"{make.__name__}.png")
+        print("wrote", HERE / f"{make.__name__}.png")

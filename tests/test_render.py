@@ -119,7 +119,7 @@ def test_gsplat_cuda_matches_cpu_reference(avatar):
 def test_cli_render_sweep(tmp_path):
     from avatarcheck.cli import app
 
-    r = CliRunner().invoke(app, ["render", "--out", str(tmp_path), "--size", "96", "--sweep", "eyeBlinkLeft",
+    r = CliRunner().invoke(app, ["render", "--out", str(tmp_path), "--size", "128", "--sweep", "eyeBlinkLeft",
                                  "--frames", "3", "--shader", "magenta", "--backend", "cpu"])
     assert r.exit_code == 0, r.output
     imgs = [np.asarray(Image.open(tmp_path / f"frame_{i:04d}.png")).astype(int) for i in range(3)]

@@ -9,7 +9,7 @@ import dataclasses
 class SyntheticHeadParams:
     # Skull: an ellipsoid about the origin (y up, face towards +z), jaw tapered, neck column below.
     half_width: float = 0.074
-    half_height: float = 0.108
+    half_height: float = 0.138  # crown ~11 cm above the eye line, as on a real head (and FLAME)
     half_depth_front: float = 0.094
     half_depth_back: float = 0.102
     jaw_taper: float = 0.22  # relative narrowing of the lower face
