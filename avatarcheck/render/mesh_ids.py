@@ -1,0 +1,64 @@
+"""Which triangle of a mesh each pixel sees: a z-buffered ID rasteriser (numba).
+
+The gate needs geometric truth independent of any splat: where the posed mesh says a lid is in
+front of the eyeball, E must be near zero whatever the splats do. Same camera convention as the
+splat renderers (OpenCV, pixel centres at +0.5); triangles are not culled by orientation.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from avatarcheck.render.camera import Camera
+
+
+@numba.njit(cache=True)
+def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
+                near: float) -> np.ndarray:
+    ids = np.full((height, width), -1, np.int64)
+    zbuf = np.full((height, width), np.inf)
+    for f in range(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        za, zb, zc = depth[a], depth[b], depth[c]
+        if za <= near or zb <= near or zc <= near:
+            continue
+        x0, y0, x1, y1, x2, y2 = xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1]
+        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+        if area == 0.0:
+            continue
+        lo_x = max(int(np.floor(min(x0, x1, x2) - 0.5)), 0)
+        hi_x = min(int(np.ceil(max(x0, x1, x2) - 0.5)), width - 1)
+        lo_y = max(int(np.floor(min(y0, y1, y2) - 0.5)), 0)
+        hi_y = min(int(np.ceil(max(y0, y1, y2) - 0.5)), height - 1)
+        for py in range(lo_y, hi_y + 1):
+            cy = py + 0.5
+            for px in range(lo_x, hi_x + 1):
+                cx = px + 0.5
+                w0 = ((x1 - cx) * (y2 - cy) - (x2 - cx) * (y1 - cy)) / area
+                w1 = ((x2 - cx) * (y0 - cy) - (x0 - cx) * (y2 - cy)) / area
+                w2 = 1.0 - w0 - w1
+                if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
+                    continue
+                # Perspective-correct depth: interpolate 1/z in screen space.
+                z = 1.0 / (w0 / za + w1 / zb + w2 / zc)
+                if z < zbuf[py, px]:
+                    zbuf[py, px] = z
+                    ids[py, px] = f
+    return ids
+
+
+def triangle_ids(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
+    """vertices (V, 3) world, faces (F, 3) -> (H, W) int64: the nearest face per pixel, -1 for none.
+
+    Triangles with a vertex at or behind the near plane are skipped (heads are far from it).
+    """
+    v = np.asarray(vertices, np.float64)
+    cam = v @ camera.viewmat[:3, :3].T.astype(np.float64) + camera.viewmat[:3, 3]
+    depth = cam[:, 2].copy()
+    uv = cam @ camera.K.T.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = uv[:, :2] / uv[:, 2:3]
+    xy = np.where(np.isfinite(xy), xy, 0.0)
+    return _raster_ids(np.ascontiguousarray(xy), depth, np.ascontiguousarray(faces, np.int64),
+                       camera.width, camera.height, float(camera.near))

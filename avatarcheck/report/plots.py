@@ -1,0 +1,301 @@
+"""Colour maps and small inline-SVG charts for the HTML report (numpy only, no matplotlib).
+
+Charts come back as SVG markup to embed in the page, so a report folder stays self-contained:
+no scripts, no external files. SVG text is escaped here; the caller marks it safe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+import numpy as np
+
+# matplotlib's "inferno" sampled at t = 0, 0.1, ..., 1. Perceptually uniform and dark at zero, so
+# a lid with no leak reads black and any eyeball showing through stands out, also in greyscale.
+_INFERNO = np.array([
+    [0.001462, 0.000466, 0.013866],
+    [0.087411, 0.044556, 0.224813],
+    [0.258234, 0.038571, 0.406485],
+    [0.416331, 0.090203, 0.432943],
+    [0.578304, 0.148039, 0.404411],
+    [0.735683, 0.215906, 0.330245],
+    [0.865006, 0.316822, 0.226055],
+    [0.954506, 0.468744, 0.099874],
+    [0.987622, 0.645320, 0.039886],
+    [0.964394, 0.843848, 0.273391],
+    [0.988362, 0.998364, 0.644924],
+], np.float32)
+
+# Diverging blue - white - red (ColorBrewer RdBu ends, pure white centre) at t = -1, -0.5, 0, 0.5, 1.
+_DIVERGING = np.array([
+    [0.129, 0.400, 0.675],
+    [0.573, 0.773, 0.871],
+    [1.000, 1.000, 1.000],
+    [0.957, 0.647, 0.510],
+    [0.698, 0.094, 0.169],
+], np.float32)
+
+# Outside the lid region a pixel keeps 35 % of its colour over a dark grey: the region reads as
+# an island even where E = 0 (black inside, grey outside), and leak outside it stays visible.
+_DIM_KEEP, _DIM_GREY = 0.35, 0.22
+
+# Okabe-Ito colours (colour-blind safe); the gate's variants get fixed ones across charts.
+VARIANT_COLORS = {"baseline": "#555555", "prefix": "#D55E00", "postfix": "#0072B2"}
+_EXTRA_COLORS = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
+def colormap(t: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """t (...) in [0, 1] (clipped, NaN -> 0) -> (..., 3) float32, linear between evenly spaced anchors."""
+    n = len(table)
+    x = np.clip(np.nan_to_num(np.asarray(t, np.float32), nan=0.0), 0.0, 1.0) * (n - 1)
+    i = np.minimum(np.floor(x).astype(np.int64), n - 2)
+    f = (x - i)[..., None]
+    return (table[i] * (1.0 - f) + table[i + 1] * f).astype(np.float32)
+
+
+def heatmap_image(E: np.ndarray, region: np.ndarray | None = None, *, vmax: float = 1.0) -> np.ndarray:
+    """Colour-mapped eyeball coverage for the report.
+
+    E (H, W) float, the eyeball ("E") channel in [0, 1] (values outside are clipped, NaN -> 0).
+    region (H, W) bool or None: the lid-covered region the leak is measured over; pixels outside
+    it are dimmed toward grey. vmax: E value mapped to the top of the colour map (a shared scale
+    keeps cells comparable). Returns (H, W, 3) float32 in [0, 1] (``write_png`` takes it as is).
+    """
+    e = np.asarray(E, np.float32)
+    if e.ndim != 2:
+        raise ValueError(f"heatmap_image: E must be (H, W), got shape {e.shape}")
+    if not vmax > 0:
+        raise ValueError(f"heatmap_image: vmax must be > 0, got {vmax}")
+    rgb = colormap(e / vmax, _INFERNO)
+    if region is not None:
+        r = np.asarray(region, bool)
+        if r.shape != e.shape:
+            raise ValueError(f"heatmap_image: region shape {r.shape} != E shape {e.shape}")
+        rgb = np.where(r[..., None], rgb, _DIM_KEEP * rgb + (1.0 - _DIM_KEEP) * _DIM_GREY)
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def ratio_colors(ratio: np.ndarray, *, span: float = 2.0) -> np.ndarray:
+    """ratio (V,) positive scale ratios -> (V, 3) float32 RGB in [0, 1].
+
+    White at 1, blue below (shrunk), red above (stretched), symmetric in log space: ``r`` and
+    ``1/r`` get mirror colours, and ``span`` (and ``1/span``) saturate. Non-finite or
+    non-positive ratios are grey (no meaningful colour).
+    """
+    if not span > 1:
+        raise ValueError(f"ratio_colors: span must be > 1, got {span}")
+    r = np.asarray(ratio, np.float64)
+    valid = np.isfinite(r) & (r > 0)
+    t = np.log(np.where(valid, r, 1.0)) / math.log(span)       # -1 .. 1 in the saturated range
+    rgb = colormap(0.5 + 0.5 * np.clip(t, -1.0, 1.0), _DIVERGING)
+    return np.where(valid[..., None], rgb, np.float32(0.5)).astype(np.float32)
+
+
+def variant_color(variant: str, index: int = 0) -> str:
+    """A fixed CSS colour for the gate's variants; others cycle through a colour-blind-safe list."""
+    return VARIANT_COLORS.get(variant, _EXTRA_COLORS[index % len(_EXTRA_COLORS)])
+
+
+def rgb_hex(rgb: Sequence[float]) -> str:
+    """(3,) float in [0, 1] -> "#rrggbb"."""
+    return "#" + "".join(f"{int(round(min(max(float(c), 0.0), 1.0) * 255)):02x}" for c in rgb[:3])
+
+
+# --- axes ---------------------------------------------------------------------------------------
+
+def nice_step(span: float, n: int) -> float:
+    """A 1/2/2.5/5 x 10^k step giving about ``n`` intervals over ``span`` (> 0)."""
+    raw = span / max(n, 1)
+    mag = 10.0 ** math.floor(math.log10(raw))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * mag >= raw * (1 - 1e-9):
+            return m * mag
+    return 10.0 * mag
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5, *, expand: bool = False) -> tuple[float, float, list[float]]:
+    """(lo', hi', ticks): tick values at a nice step; with ``expand`` lo/hi grow to tick multiples."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi <= lo:  # a flat series still needs a visible range
+        hi = lo + (abs(lo) if lo else 1.0)
+    step = nice_step(hi - lo, n)
+    if expand:
+        lo, hi = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    first = math.ceil(lo / step - 1e-9)
+    ticks = [round(k * step, 12) for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+    return lo, hi, ticks
+
+
+def fmt_tick(v: float) -> str:
+    """Short tick label: 0.05, 1.5, 250, 1e+04 (no float noise)."""
+    return f"{v:.4g}" if v else "0"
+
+
+def _f(v: float) -> str:
+    # One decimal is sub-pixel at report sizes and keeps long curves small.
+    return f"{v:.1f}"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Plot-area geometry and data -> pixel mapping."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def px(self, x: float) -> float:
+        return self.left + (x - self.x0) / (self.x1 - self.x0) * (self.width - self.left - self.right)
+
+    def py(self, y: float) -> float:
+        return self.height - self.bottom - (y - self.y0) / (self.y1 - self.y0) * (self.height - self.top - self.bottom)
+
+
+def _axes(fr: _Frame, xticks: Sequence[float], yticks: Sequence[float], x_label: str, y_label: str) -> list[str]:
+    """Grid lines, tick labels, the plot box and the axis labels."""
+    out = ['<g class="axes" font-size="11" fill="#444">']
+    yb, yt = fr.height - fr.bottom, fr.top
+    for t in yticks:
+        y = fr.py(t)
+        out.append(f'<line x1="{fr.left}" y1="{_f(y)}" x2="{fr.width - fr.right}" y2="{_f(y)}" stroke="#e3e3e3"/>')
+        out.append(f'<text x="{fr.left - 6}" y="{_f(y + 4)}" text-anchor="end">{escape(fmt_tick(t))}</text>')
+    for t in xticks:
+        x = fr.px(t)
+        out.append(f'<line x1="{_f(x)}" y1="{yb}" x2="{_f(x)}" y2="{yb + 5}" stroke="#888"/>')
+        out.append(f'<text x="{_f(x)}" y="{yb + 18}" text-anchor="middle">{escape(fmt_tick(t))}</text>')
+    out.append(f'<rect x="{fr.left}" y="{yt}" width="{fr.width - fr.left - fr.right}" height="{yb - yt}" '
+               'fill="none" stroke="#888"/>')
+    out.append(f'<text x="{(fr.left + fr.width - fr.right) / 2:.1f}" y="{fr.height - 6}" '
+               f'text-anchor="middle">{escape(x_label)}</text>')
+    out.append(f'<text transform="translate(14 {(yt + yb) / 2:.1f}) rotate(-90)" '
+               f'text-anchor="middle">{escape(y_label)}</text>')
+    out.append("</g>")
+    return out
+
+
+def _svg_open(width: int, height: int, title: str, chart_id: str, css_class: str) -> str:
+    # No xmlns: inline SVG in HTML gets its namespace from the parser, and the page stays free of URLs.
+    return (f'<svg class="{css_class}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+            f'role="img" aria-labelledby="{escape(chart_id)}-title" font-family="system-ui, sans-serif">'
+            f'<title id="{escape(chart_id)}-title">{escape(title)}</title>')
+
+
+# --- line chart -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Series:
+    """One polyline: x (N,), y (N,) (non-finite points are skipped), a CSS colour, an optional dash."""
+
+    label: str
+    x: Sequence[float]
+    y: Sequence[float]
+    color: str
+    dash: str | None = None
+
+
+def _finite_points(s: Series) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in zip(s.x, s.y) if math.isfinite(x) and math.isfinite(y)]
+
+
+def _legend(series: Sequence[Series], left: int, y: int) -> list[str]:
+    out, x = ['<g class="legend" font-size="12" fill="#222">'], left
+    for s in series:
+        dash = f' stroke-dasharray="{escape(s.dash)}"' if s.dash else ""
+        out.append(f'<line x1="{x}" y1="{y}" x2="{x + 22}" y2="{y}" stroke="{escape(s.color)}" '
+                   f'stroke-width="2.5"{dash}/>')
+        out.append(f'<text x="{x + 27}" y="{y + 4}">{escape(s.label)}</text>')
+        x += 40 + 7 * len(s.label)  # ~7 px per character at 12 px
+    out.append("</g>")
+    return out
+
+
+def _moment_marks(fr: _Frame, markers: Sequence[tuple[float, str]]) -> list[str]:
+    out = ['<g class="moments" font-size="11" fill="#333">']
+    for i, (x, label) in enumerate(markers):
+        if not fr.x0 <= x <= fr.x1:
+            continue
+        px = fr.px(x)
+        out.append(f'<line class="moment" x1="{_f(px)}" y1="{fr.top}" x2="{_f(px)}" y2="{fr.height - fr.bottom}" '
+                   'stroke="#333" stroke-dasharray="4 3"/>')
+        # Staggered so that labels of nearby moments do not overprint.
+        out.append(f'<text class="moment-label" x="{_f(px + 3)}" y="{fr.top + 12 + 13 * (i % 3)}" '
+                   'stroke="#fff" stroke-width="3" paint-order="stroke">'
+                   f'{escape(label)}</text>')
+    out.append("</g>")
+    return out
+
+
+def line_chart_svg(series: Sequence[Series], *, markers: Sequence[tuple[float, str]] = (), title: str,
+                   x_label: str, y_label: str, chart_id: str, width: int = 1000, height: int = 320,
+                   y_min: float = 0.0) -> str:
+    """Inline SVG line chart: one ``<polyline>`` per series, a dashed ``line.moment`` per marker.
+
+    markers: (x, label) vertical reference lines (the gate's moments). The y range starts at
+    ``y_min`` and grows to a nice tick above the data; x spans the data and the markers.
+    """
+    pts = [_finite_points(s) for s in series]
+    xs = [p[0] for ps in pts for p in ps] + [float(m[0]) for m in markers]
+    ys = [p[1] for ps in pts for p in ps]
+    x0, x1, xticks = nice_ticks(min(xs, default=0.0), max(xs, default=1.0), 8)
+    y0, y1, yticks = nice_ticks(y_min, max(ys + [y_min]), 5, expand=True)
+    fr = _Frame(width, height, left=64, right=16, top=34, bottom=40, x0=x0, x1=x1, y0=y0, y1=y1)
+    out = [_svg_open(width, height, title, chart_id, "chart line-chart")]
+    out += _axes(fr, xticks, yticks, x_label, y_label)
+    out += _moment_marks(fr, markers)
+    for s, ps in zip(series, pts):
+        coords = " ".join(f"{_f(fr.px(x))},{_f(fr.py(y))}" for x, y in ps)
+        dash = f' stroke-dasharray="{escape(s.dash)}"' if s.dash else ""
+        out.append(f'<polyline class="series" data-label="{escape(s.label)}" points="{coords}" fill="none" '
+                   f'stroke="{escape(s.color)}" stroke-width="1.8" stroke-linejoin="round"{dash}/>')
+    out += _legend(series, fr.left, 16)
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --- histogram ------------------------------------------------------------------------------------
+
+def histogram_svg(counts: Sequence[int], edges: Sequence[float], *, title: str, chart_id: str,
+                  x_label: str = "scale ratio (edited / canonical)", ref: float | None = 1.0,
+                  width: int = 760, height: int = 220) -> str:
+    """Inline SVG bar chart of a histogram: counts (B,), edges (B + 1,) increasing.
+
+    Bars are coloured like the ratio head image (``ratio_colors`` at the bin centre); ``ref``
+    draws a dashed line (ratio 1 = unchanged density). Returns "" for an empty histogram.
+    """
+    c = np.asarray(counts, np.float64)
+    e = np.asarray(edges, np.float64)
+    if len(c) == 0:
+        return ""
+    if e.shape != (len(c) + 1,):
+        raise ValueError(f"histogram_svg: {len(c)} counts need {len(c) + 1} edges, got {e.shape}")
+    x0 = float(e[0])
+    x1 = float(e[-1]) if e[-1] > e[0] else x0 + 1.0
+    _, _, xticks = nice_ticks(x0, x1, 8)   # bars fill the plot: ticks inside the edges only
+    y0, y1, yticks = nice_ticks(0.0, float(c.max()) if c.max() > 0 else 1.0, 4, expand=True)
+    fr = _Frame(width, height, left=64, right=16, top=12, bottom=40, x0=x0, x1=x1, y0=y0, y1=y1)
+    colors = ratio_colors(0.5 * (e[:-1] + e[1:]))
+    out = [_svg_open(width, height, title, chart_id, "chart histogram")]
+    out += _axes(fr, xticks, yticks, x_label, "vertices")
+    out.append('<g class="bars" stroke="#666" stroke-width="0.5">')
+    for k in range(len(c)):
+        xa, xb, yt = fr.px(e[k]), fr.px(e[k + 1]), fr.py(c[k])
+        out.append(f'<rect x="{_f(xa)}" y="{_f(yt)}" width="{_f(max(xb - xa, 0.5))}" '
+                   f'height="{_f(fr.py(0) - yt)}" fill="{rgb_hex(colors[k])}"><title>'
+                   f'{escape(fmt_tick(e[k]))} to {escape(fmt_tick(e[k + 1]))}: {int(c[k])}</title></rect>')
+    out.append("</g>")
+    if ref is not None and x0 <= ref <= x1:
+        out.append(f'<line class="ref" x1="{_f(fr.px(ref))}" y1="{fr.top}" x2="{_f(fr.px(ref))}" '
+                   f'y2="{fr.height - fr.bottom}" stroke="#222" stroke-dasharray="4 3"/>')
+    out.append("</svg>")
+    return "".join(out)
