@@ -1,0 +1,100 @@
+"""Render a batch of frames of one avatar the way the gate looks at them, and measure each eye.
+
+Per batch: three splat renders (magenta [R, G, B, E]; eyeball-only, one channel per eye, for the
+regions; the occluder: no eyeball splats and nothing behind the eyeball centres, for coverage) and
+one triangle-ID raster of the posed mesh (which pixels the lid covers).
+
+The camera is head-locked: the take's head rotation is not applied (the gate is about lids, and a
+moving head would move the eyes out of a tight eye camera); its 52 channels and eye rotations are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from avatarcheck.avatar import Avatar
+from avatarcheck.gate.metrics import eye_metrics, eye_region
+from avatarcheck.render.api import render
+from avatarcheck.render.camera import Camera
+from avatarcheck.render.mesh_ids import triangle_ids
+from avatarcheck.render.shaders import shade
+from avatarcheck.render.state import SplatState
+
+EYES = ("left", "right")
+
+
+@dataclasses.dataclass
+class FrameEval:
+    """One frame: images (H, W[, 3]) and per-eye metrics."""
+
+    rgb: np.ndarray               # (H, W, 3) magenta-shaded colour over white
+    E: np.ndarray                 # (H, W) eyeball share
+    occluder_alpha: np.ndarray    # (H, W)
+    regions: dict[str, np.ndarray]
+    covered: dict[str, np.ndarray]
+    metrics: dict[str, dict[str, float]]
+
+
+def eyeball_face_eye(avatar: Avatar) -> np.ndarray:
+    """(F_sub,) int8: 0 left eyeball face, 1 right eyeball face, -1 anything else."""
+    faces = avatar.head_sub.faces
+    out = np.full(len(faces), -1, np.int8)
+    for k, eye in enumerate(EYES):
+        on = np.zeros(avatar.head_sub.num_vertices, bool)
+        on[avatar.head_sub.vertex_set(f"eyeball_{eye}")] = True
+        out[on[faces].all(axis=1)] = k
+    return out
+
+
+def occluder_keep(avatar: Avatar, means: np.ndarray, posed_vertices: np.ndarray) -> np.ndarray:
+    """(B, N) bool: splats that may occlude an eyeball: not eyeballs, and in front of both eyeball centres.
+
+    means (B, N, 3) posed splat centres; posed_vertices (B, V_sub, 3). Without the depth cut the back
+    of the skull would show through an open eye and every opening would read as fully covered. The
+    cut uses posed positions: a lid that slides down over the eye starts behind the centre plane.
+    The camera is head-locked and looks down -z, so "in front" is a larger z.
+    """
+    sub = avatar.head_sub
+    centre_z = np.min([posed_vertices[:, sub.vertex_set(f"eyeball_{eye}"), 2].mean(axis=1) for eye in EYES], axis=0)
+    not_eyeball = ~avatar.cloud.mask("eyeball_left", "eyeball_right")
+    return not_eyeball[None] & (np.asarray(means)[..., 2] > centre_z[:, None])
+
+
+def evaluate_frames(avatar: Avatar, arkit52: np.ndarray, eyes: np.ndarray, camera: Camera, backend: str = "auto",
+                    visible: float = 0.1, dilate_px: int = 2) -> list[FrameEval]:
+    """arkit52 (B, 52), eyes (B, 6) axis-angle (left, right) -> B FrameEvals."""
+    arkit52 = np.asarray(arkit52, np.float32)
+    eyes = np.asarray(eyes, np.float32)
+    state = avatar.state("magenta", arkit52=arkit52, eyes=eyes)
+    main = render(state, camera, backend)
+
+    cloud = avatar.cloud
+    per_eye = np.stack([cloud.mask(f"eyeball_{eye}") for eye in EYES], axis=1).astype(np.float32)  # (N, 2)
+    B = len(arkit52)
+    only_eyes = SplatState(state.means, state.quats, state.scales,
+                           state.opacities * torch.as_tensor(per_eye.any(axis=1)),
+                           torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous())
+    shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
+
+    posed = avatar.layer(arkit52=arkit52, eyes=eyes).vertices.detach().cpu().numpy()
+    keep = torch.as_tensor(occluder_keep(avatar, state.means.detach().cpu().numpy(), posed))
+    occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
+                          torch.as_tensor(shade(cloud, "magenta"))[None, :, :1].expand(B, -1, -1).contiguous())
+    occ_alpha = render(occluder, camera, backend).alpha
+
+    face_eye = eyeball_face_eye(avatar)
+    out = []
+    for b in range(B):
+        ids = triangle_ids(posed[b], avatar.head_sub.faces, camera)
+        seen_eye = np.where(ids >= 0, face_eye[np.maximum(ids, 0)], -1)
+        E = main.colors[b, ..., 3]
+        regions, covered, metrics = {}, {}, {}
+        for k, eye in enumerate(EYES):
+            regions[eye] = eye_region(shares[b, ..., k], dilate_px)
+            covered[eye] = regions[eye] & (seen_eye != k)
+            metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
+        out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))
+    return out

@@ -1,0 +1,177 @@
+"""What a gate run produced: plain dataclasses that round-trip through JSON (``result.json``).
+
+The pytest plugin, the CLI and the HTML report share this one model. Paths to images are
+relative to the report folder, so a report folder can be moved or uploaded as a CI artifact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avatarcheck.io.atomic import write_bytes_atomic
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CheckResult:
+    """One threshold check: ``value <op> threshold`` for one (edit, variant, moment, eye, check).
+
+    ``passed`` is the raw outcome; ``expected`` is what the gate declares ("pass", or "fail" for
+    the pre-fix variant's closed-eye leak checks: the gate must detect the seed's artefact);
+    ``ok`` is ``passed == (expected == "pass")``, what the test item reports.
+    """
+
+    item_id: str          # "pear/prefix/full_blink/leak_area"
+    edit: str             # "unedited" | "pear" | "hourglass" ...
+    variant: str          # "baseline" | "prefix" | "postfix"
+    moment: str           # "eye_wide" | "full_blink" | "half_blink_down"
+    check: str            # name in the gate file ("leak_area", "coverage", ...)
+    stat: str             # the metric compared ("leak_area", "coverage_p1", ...)
+    eye: str              # "left" | "right" (the worse eye is reported for "both")
+    value: float
+    op: str               # "<=" | ">="
+    threshold: float
+    passed: bool
+    expected: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class OrderingResult:
+    """A declared ordering between variants, e.g. pear pre-fix leaks more than hourglass pre-fix."""
+
+    item_id: str
+    stat: str
+    moment: str
+    greater: str          # "pear/prefix"
+    lesser: str           # "hourglass/prefix"
+    greater_value: float
+    lesser_value: float
+    ok: bool
+    message: str
+
+
+@dataclass
+class GoldenResult:
+    """Golden-image comparison of one (edit, variant, moment) magenta render."""
+
+    item_id: str
+    edit: str
+    variant: str
+    moment: str
+    backend: str
+    golden_path: str      # relative to the golden root, e.g. "three-moment/synthetic/pear/prefix/full_blink.cpu.png"
+    status: str           # "pass" | "fail" | "missing" | "updated"
+    ssim: float | None
+    flip: float | None
+    max_abs: float | None
+    tolerances: dict[str, float]
+    message: str
+    golden_image: str | None = None   # report-relative copies for the golden / result / diff triplet
+    result_image: str | None = None
+    diff_image: str | None = None
+
+
+@dataclass
+class MomentImages:
+    """Images and per-eye metrics of one (edit, variant, moment) render."""
+
+    edit: str
+    variant: str
+    moment: str
+    frame: int
+    magenta: str          # report-relative PNG (magenta shader)
+    heatmap: str          # report-relative PNG (E over the eye regions, colour-mapped)
+    metrics: dict[str, dict[str, float]]   # eye -> {"leak_mean", "leak_p99", "leak_max", "leak_area", ...}
+
+
+@dataclass
+class LeakCurve:
+    """Leak over the whole take (every ``stride``-th frame) for one (edit, variant)."""
+
+    edit: str
+    variant: str
+    frames: list[int]
+    leak_mean: dict[str, list[float]]     # eye -> per-frame leak mean over the lid-covered region
+    leak_max: dict[str, list[float]]
+
+
+@dataclass
+class EditSummary:
+    """The edit's assets: ratio statistics, histogram, a ratio-coloured head image, audit findings."""
+
+    edit: str
+    preset: str
+    strength: float
+    ratio_stats: dict[str, float]         # min / median / max / mean
+    ratio_hist_counts: list[int]
+    ratio_hist_edges: list[float]
+    ratio_image: str | None               # report-relative PNG of the head coloured by ratio
+    audit: dict[str, list[dict[str, str]]]  # variant -> [{"channel", "severity", "message"}]
+
+
+@dataclass
+class GateResult:
+    gate: str
+    avatar: str
+    take: str
+    backend: str
+    device: str
+    image_size: int
+    moments: dict[str, dict[str, Any]]    # name -> {"frame", "reason", "values"}
+    checks: list[CheckResult] = field(default_factory=list)
+    orderings: list[OrderingResult] = field(default_factory=list)
+    goldens: list[GoldenResult] = field(default_factory=list)
+    images: list[MomentImages] = field(default_factory=list)
+    curves: list[LeakCurve] = field(default_factory=list)
+    edits: list[EditSummary] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
+    created: str = ""                     # ISO 8601 time of the run
+    notes: list[str] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def ok(self) -> bool:
+        return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
+                and all(g.status in ("pass", "updated") for g in self.goldens))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_bytes_atomic(path, self.to_json().encode())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "GateResult":
+        d = dict(d)
+        for key, sub in (("checks", CheckResult), ("orderings", OrderingResult), ("goldens", GoldenResult),
+                         ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary)):
+            d[key] = [sub(**x) for x in d.get(key, [])]
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "GateResult":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def merge(self, other: "GateResult") -> "GateResult":
+        """Union of two partial results of the same run (pytest-xdist workers), de-duplicated by id."""
+        out = dataclasses.replace(self)
+        for key, ident in (("checks", "item_id"), ("orderings", "item_id"), ("goldens", "item_id"),
+                           ("images", None), ("curves", None), ("edits", "edit")):
+            seen: dict[Any, Any] = {}
+            for x in getattr(self, key) + getattr(other, key):
+                k = getattr(x, ident) if ident else (x.edit, x.variant, getattr(x, "moment", ""))
+                seen.setdefault(k, x)
+            setattr(out, key, list(seen.values()))
+        out.timings = {k: self.timings.get(k, 0.0) + other.timings.get(k, 0.0)
+                       for k in set(self.timings) | set(other.timings)}
+        out.notes = list(dict.fromkeys(self.notes + other.notes))
+        return out

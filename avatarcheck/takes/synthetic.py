@@ -1,0 +1,214 @@
+"""Seeded synthetic takes that look like a person in front of Live Link Face.
+
+Everything is a continuous function of time sampled at the take's rate, so a seed describes the
+same performance at any fps. What a take contains (the moments a gate needs, guaranteed):
+
+- full blinks every few seconds, both eyes reaching 1.0 together: fast close (80-110 ms), a short
+  hold (>= 2 frames), slower open (150-200 ms); the right eye a few ms and a few percent off;
+- one eye-wide peak (eyeWide 0.85-1.0) with the blink near 0, brows up, gaze slightly up;
+- one half-blink (eyeBlink ~0.5) while looking strongly down (eyeLookDown ~0.75-0.9);
+- saccades between fixations: eyeLookIn/Out/Up/Down follow each eye's yaw/pitch (one of each
+  pair is zero), and the eye rotation columns are those same angles;
+- slow head motion, speech-like jaw/mouth, smile with cheek/eye squint, small noise; all weights
+  clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from avatarcheck.arkit import ARKIT_NAMES, arkit_index
+from avatarcheck.errors import InputError
+from avatarcheck.takes.take import Take
+
+#: Eye yaw / pitch (radians) at which the eyeLook channels read 1 (linear below; ARKit's real
+#: mapping is nonlinear but monotonic, which is all the moments rely on).
+YAW_FULL = 0.6
+PITCH_FULL = 0.45
+MIN_DURATION_S = 6.0
+MIN_FPS = 10.0
+
+#: The takes shipped in ``recordings/``: (file name, seed, frames), all at 60 fps.
+RECORDINGS: tuple[tuple[str, int, int], ...] = (
+    ("synthetic_take_01.csv", 1, 720),
+    ("synthetic_take_02.csv", 2, 840),
+    ("synthetic_take_03.csv", 3, 900),
+)
+RECORDINGS_FPS = 60.0
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _envelope(t: np.ndarray, start: float, rise: float, hold: float, fall: float) -> np.ndarray:
+    """0 -> 1 over ``rise`` s from ``start``, 1 for ``hold`` s, back to 0 over ``fall`` s."""
+    return np.minimum(_smoothstep((t - start) / rise), 1.0 - _smoothstep((t - start - rise - hold) / fall))
+
+
+def _blink(t: np.ndarray, start: float, close: float, hold: float, open_: float) -> np.ndarray:
+    """One lid closure: exactly 1.0 during ``hold`` (so full closure is sampled, not just approached)."""
+    return _envelope(t, start, close, hold, open_)
+
+
+def _band(rng: np.random.Generator, t: np.ndarray, lo_hz: float, hi_hz: float, n: int = 5) -> np.ndarray:
+    """Smooth random signal in [-1, 1]: a few sinusoids with random frequencies and phases."""
+    freqs = rng.uniform(lo_hz, hi_hz, n)
+    phases = rng.uniform(0, 2 * np.pi, n)
+    amps = rng.uniform(0.5, 1.0, n)
+    return (amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t[None] + phases[:, None])).sum(0) / amps.sum()
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: str | None = None) -> Take:
+    """A deterministic take for ``seed`` (numpy ``default_rng``): (num_frames, 52) weights plus
+    head and eye rotations at ``fps``, timestamps from 0. Needs at least 6 s and fps >= 10."""
+    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
+        raise InputError("synthetic_take", "num_frames", "a positive integer", repr(num_frames))
+    if not (np.isfinite(fps) and fps >= MIN_FPS):
+        raise InputError("synthetic_take", "fps", f"a frame rate >= {MIN_FPS:g}", repr(fps))
+    duration = num_frames / fps
+    if duration < MIN_DURATION_S:
+        raise InputError("synthetic_take", "num_frames",
+                         f"at least {MIN_DURATION_S:g} s of frames ({int(np.ceil(MIN_DURATION_S * fps))} at {fps:g} fps)",
+                         f"{num_frames} ({duration:.2f} s)")
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames) / fps
+    w = np.zeros((num_frames, 52))
+    ch = {name: i for i, name in enumerate(ARKIT_NAMES)}
+
+    # --- the script: eye-wide window early, half-blink-down window late, blinks around them ----
+    wide = (rng.uniform(0.16, 0.26) * duration, 0.18, rng.uniform(0.25, 0.45), 0.35)
+    half = (rng.uniform(0.58, 0.68) * duration, 0.25, rng.uniform(0.5, 0.8), 0.3)
+    wide_env, half_env = _envelope(t, *wide), _envelope(t, *half)
+    reserved = [(s - 0.3, s + r + h + f + 0.3) for s, r, h, f in (wide, half)]
+    blinks = _schedule_blinks(rng, duration, fps, reserved)
+
+    # --- head: slow sway, a nod down while reading down, back a little when surprised ----------
+    head = np.stack([
+        0.08 * _band(rng, t, 0.05, 0.25, 3) + 0.02 * _band(rng, t, 0.3, 0.8, 3),
+        0.04 * _band(rng, t, 0.05, 0.25, 3) + 0.06 * half_env - 0.03 * wide_env,
+        0.03 * _band(rng, t, 0.05, 0.2, 3),
+    ], axis=1)
+
+    # --- gaze: fixations joined by fast saccades ------------------------------------------------
+    yaw, pitch = _saccades(rng, t, duration)
+    tremor = 0.002
+    yaw = yaw * (1 - 0.7 * half_env) + tremor * _band(rng, t, 3.0, 8.0)
+    pitch = pitch * (1 - wide_env) - 0.08 * wide_env
+    pitch = pitch * (1 - half_env) + rng.uniform(0.34, 0.40) * half_env + tremor * _band(rng, t, 3.0, 8.0)
+    vergence = 0.012 + 0.004 * _band(rng, t, 0.05, 0.3, 2)  # both eyes turn slightly inwards
+    roll = -0.25 * head[:, 2]  # ocular counter-roll against head roll
+    eye_left = np.stack([yaw + vergence, pitch + 0.003, roll], axis=1)
+    eye_right = np.stack([yaw - vergence, pitch - 0.003, roll], axis=1)
+    for side, eye, inward in (("Left", eye_left, 1.0), ("Right", eye_right, -1.0)):
+        # yaw > 0 turns towards the subject's right: the left eye's nose side, the right eye's outside
+        w[:, ch[f"eyeLookIn{side}"]] = np.clip(inward * eye[:, 0] / YAW_FULL, 0, 1)
+        w[:, ch[f"eyeLookOut{side}"]] = np.clip(-inward * eye[:, 0] / YAW_FULL, 0, 1)
+        w[:, ch[f"eyeLookDown{side}"]] = np.clip(eye[:, 1] / PITCH_FULL, 0, 1)
+        w[:, ch[f"eyeLookUp{side}"]] = np.clip(-eye[:, 1] / PITCH_FULL, 0, 1)
+
+    # --- lids: baseline, suppressed when wide, ~0.5 in the look-down, full blinks ---------------
+    base = 0.04 + 0.025 * _band(rng, t, 0.05, 0.3, 3)
+    half_level = rng.uniform(0.46, 0.54)
+    wide_peak = rng.uniform(0.85, 0.98)
+    smile = _relu(0.12 + 0.1 * _band(rng, t, 0.05, 0.2, 3))
+    for side, offset, scale in (("Left", 0.0, 1.0), ("Right", rng.uniform(-0.004, 0.004), rng.uniform(0.95, 1.05))):
+        lid = base * (1 - 0.9 * wide_env)
+        lid = lid * (1 - half_env) + (half_level + rng.uniform(-0.025, 0.025)) * half_env
+        for start, close, hold, open_ in blinks:
+            # the other eye: a few ms later or earlier, close/open a few percent off, same hold
+            lid = np.maximum(lid, _blink(t, start + offset, close * scale, hold, open_ * rng.uniform(0.95, 1.05)))
+        w[:, ch[f"eyeBlink{side}"]] = lid
+        w[:, ch[f"eyeWide{side}"]] = wide_peak * (1.0 if side == "Left" else rng.uniform(0.96, 1.02)) * wide_env \
+            + 0.02 * _relu(_band(rng, t, 0.1, 0.4, 2))
+        w[:, ch[f"eyeSquint{side}"]] = 0.25 * smile + 0.1 * lid
+        w[:, ch[f"cheekSquint{side}"]] = 0.4 * smile
+        w[:, ch[f"mouthSmile{side}"]] = smile * (1.0 if side == "Left" else rng.uniform(0.9, 1.0))
+        w[:, ch[f"browOuterUp{side}"]] = 0.03 + 0.6 * wide_env * rng.uniform(0.9, 1.0)
+        w[:, ch[f"browDown{side}"]] = 0.04 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) * (1 - wide_env) + 0.15 * half_env
+
+    # --- mouth: speech-like bursts, a surprised jaw drop with the wide eyes ----------------------
+    talking = _relu(_band(rng, t, 0.05, 0.2, 3)) > 0.1
+    syllables = _relu(_band(rng, t, 2.0, 5.0, 6))
+    w[:, ch["jawOpen"]] = 0.04 + 0.3 * syllables * talking + 0.15 * wide_env
+    w[:, ch["mouthClose"]] = 0.03 + 0.05 * _relu(-_band(rng, t, 2.0, 5.0)) * talking
+    w[:, ch["mouthFunnel"]] = 0.12 * _relu(_band(rng, t, 1.0, 3.0)) * talking
+    w[:, ch["mouthPucker"]] = 0.1 * _relu(_band(rng, t, 1.0, 3.0)) * talking
+    w[:, ch["browInnerUp"]] = 0.05 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) + 0.75 * wide_env
+    filled = {"jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "browInnerUp"}
+    filled |= {n for n in ARKIT_NAMES if n.startswith(("eye", "cheekSquint", "mouthSmile", "browOuterUp", "browDown"))}
+    for name in ARKIT_NAMES:
+        if name not in filled and name != "tongueOut":
+            w[:, ch[name]] = rng.uniform(0.0, 0.04) + rng.uniform(0.0, 0.06) * _relu(_band(rng, t, 0.2, 2.0, 3))
+
+    # --- small sensor noise; eyeLook channels keep theirs from the gaze so In/Out stay exclusive --
+    noise = rng.normal(0.0, 0.003, w.shape) * (1.0 - np.clip(w, 0, 1))  # 1.0 plateaus stay exactly 1.0
+    look = [arkit_index(n) for n in ARKIT_NAMES if n.startswith("eyeLook")]
+    noise[:, look] = 0.0
+    weights = np.clip(w + noise, 0.0, 1.0).astype(np.float32)
+    name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g})"
+    return Take(weights, head.astype(np.float32), eye_left.astype(np.float32), eye_right.astype(np.float32),
+                t, float(fps), name)
+
+
+def _schedule_blinks(rng: np.random.Generator, duration: float, fps: float,
+                     reserved: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+    """(start, close, hold, open) per blink, a few seconds apart, clear of the reserved windows.
+
+    The hold lasts at least 2 frames + 10 ms, so both eyes are sampled at exactly 1.0 together
+    despite their small offset."""
+    blinks: list[tuple[float, float, float, float]] = []
+    start = rng.uniform(0.3, 1.0)
+    while True:
+        close, open_ = rng.uniform(0.08, 0.11), rng.uniform(0.15, 0.2)
+        hold = max(rng.uniform(0.03, 0.06), 2.0 / fps + 0.01)
+        end = start + close * 1.05 + hold + open_ * 1.05 + 0.01
+        if end > duration - 0.2:
+            break
+        clash = [b for a, b in reserved if start < b and end > a]
+        if clash:
+            start = max(clash) + rng.uniform(0.1, 0.5)
+            continue
+        blinks.append((start, close, hold, open_))
+        start = end + rng.uniform(1.8, 4.2)
+    if not blinks:  # short takes: one blink before the first window (always clear at >= 6 s)
+        blinks.append((0.2, 0.08, 2.0 / fps + 0.01, 0.15))
+    return blinks
+
+
+def _saccades(rng: np.random.Generator, t: np.ndarray, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaze yaw and pitch (radians, pitch > 0 down): fixations of 0.35-1.4 s joined by saccades
+    lasting 25 ms + 2.5 ms per degree (the main-sequence rule of thumb)."""
+    yaw = np.full_like(t, rng.uniform(-0.1, 0.1))
+    pitch = np.full_like(t, rng.uniform(-0.05, 0.08))
+    prev_y, prev_p = yaw[0], pitch[0]
+    start = rng.uniform(0.35, 1.4)
+    while start < duration:
+        y, p = rng.uniform(-0.22, 0.22), rng.uniform(-0.12, 0.13)
+        amplitude_deg = np.degrees(np.hypot(y - prev_y, p - prev_p))
+        ramp = _smoothstep((t - start) / (0.025 + 0.0025 * amplitude_deg))
+        yaw += (y - prev_y) * ramp
+        pitch += (p - prev_p) * ramp
+        prev_y, prev_p = y, p
+        start += rng.uniform(0.35, 1.4)
+    return yaw, pitch
+
+
+def write_recordings(folder: str | os.PathLike) -> list[Path]:
+    """(Re)write the shipped ``recordings/`` takes (``RECORDINGS``) as Live Link Face CSVs."""
+    from avatarcheck.takes.csv_io import write_livelink_csv
+
+    paths = []
+    for name, seed, frames in RECORDINGS:
+        path = Path(folder) / name
+        write_livelink_csv(path, synthetic_take(seed, frames, RECORDINGS_FPS))
+        paths.append(path)
+    return paths

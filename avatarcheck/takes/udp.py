@@ -1,0 +1,315 @@
+"""Live Link Face over UDP: packet build/parse, a receiver that records a take, a sender.
+
+Packet (big-endian, the app's version 6): ``uint8`` version, ``int32`` length + UTF-8 device id,
+``int32`` length + UTF-8 subject name, ``int32`` frame, ``float32`` sub-frame, ``int32`` rate
+numerator, ``int32`` rate denominator, ``uint8`` count (61), then 61 ``float32``: the 52
+blendshapes in the network order (Apple's, see ``livelink``) and the 9 head/eye rotations.
+
+The receiver never crashes on what arrives: a bad datagram is counted (by kind) and dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from avatarcheck.errors import InputError
+from avatarcheck.takes.livelink import NETWORK_BLENDSHAPES, NETWORK_TO_CANONICAL, ROTATION_COLUMNS, VALUE_COUNT
+from avatarcheck.takes.take import Take
+
+PACKET_VERSION = 6
+DEFAULT_PORT = 11111
+#: Longest device id / subject name accepted, in UTF-8 bytes (the app sends ~40).
+MAX_TEXT_BYTES = 256
+_TIME = struct.Struct(">ifiiB")  # frame, sub-frame, rate numerator, rate denominator, count
+MAX_PACKET_BYTES = 1 + 2 * (4 + MAX_TEXT_BYTES) + _TIME.size + 4 * VALUE_COUNT
+#: How far outside [0, 1] a packet's weight may stray and still be accepted (then clipped).
+WEIGHT_TOLERANCE = 1e-4
+_VALUE_NAMES = NETWORK_BLENDSHAPES + ROTATION_COLUMNS
+
+
+class PacketError(InputError):
+    """A datagram that is not a valid Live Link Face packet; ``kind`` buckets it for statistics
+    (truncated, oversized, trailing, version, text, time, rate, count, nan, range)."""
+
+    def __init__(self, source: str, field: str, expected: str, got: str, kind: str) -> None:
+        super().__init__(source, field, expected, got)
+        self.kind = kind
+
+
+@dataclass(frozen=True, eq=False)
+class Packet:
+    """One decoded packet; ``weights`` (52,) float32 in canonical order, rotations (3,) each."""
+
+    device_id: str
+    subject: str
+    frame: int
+    sub_frame: float
+    rate_num: int
+    rate_den: int
+    weights: np.ndarray
+    head_rotation: np.ndarray
+    eye_left: np.ndarray
+    eye_right: np.ndarray
+    version: int = PACKET_VERSION
+
+    @property
+    def rate(self) -> float:
+        return self.rate_num / self.rate_den
+
+    @property
+    def time_s(self) -> float:
+        """Seconds since 00:00:00:00 of the sender's timecode."""
+        return (self.frame + self.sub_frame) / self.rate
+
+
+def build_packet(weights: np.ndarray, head_rotation=(0.0, 0.0, 0.0), eye_left=(0.0, 0.0, 0.0),
+                 eye_right=(0.0, 0.0, 0.0), *, frame: int, sub_frame: float = 0.0, rate: tuple[int, int] = (60, 1),
+                 device_id: str = "avatarcheck", subject: str = "avatarcheck") -> bytes:
+    """A version-6 packet from (52,) canonical weights in [0, 1] and (3,) yaw/pitch/roll triples."""
+    src = "build_packet"
+    w = np.asarray(weights, np.float32)
+    if w.shape != (52,) or not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
+        raise InputError(src, "weights", "52 finite weights in [0, 1] (canonical order)", f"shape {w.shape}")
+    rots = [np.asarray(r, np.float32) for r in (head_rotation, eye_left, eye_right)]
+    if any(r.shape != (3,) or not np.isfinite(r).all() for r in rots):
+        raise InputError(src, "rotations", "three finite (yaw, pitch, roll) triples", str([r.shape for r in rots]))
+    if not (0 <= int(frame) < 2**31):
+        raise InputError(src, "frame", "an int32 frame number >= 0", repr(frame))
+    if not (0.0 <= float(np.float32(sub_frame)) < 1.0):
+        raise InputError(src, "sub_frame", "a fraction in [0, 1)", repr(sub_frame))
+    num, den = (int(x) for x in rate)
+    if not (0 < num < 2**31 and 0 < den < 2**31):
+        raise InputError(src, "rate", "a positive int32 numerator and denominator", repr(rate))
+    parts = [struct.pack(">B", PACKET_VERSION)]
+    for name, text in (("device_id", device_id), ("subject", subject)):
+        encoded = text.encode("utf-8")
+        if len(encoded) > MAX_TEXT_BYTES:
+            raise InputError(src, name, f"at most {MAX_TEXT_BYTES} UTF-8 bytes", f"{len(encoded)} bytes")
+        parts += [struct.pack(">i", len(encoded)), encoded]
+    network = w[list(NETWORK_TO_CANONICAL)]  # network slot k holds canonical channel NETWORK_TO_CANONICAL[k]
+    parts.append(_TIME.pack(int(frame), float(sub_frame), num, den, VALUE_COUNT))
+    parts.append(np.concatenate([network, *rots]).astype(">f4").tobytes())
+    return b"".join(parts)
+
+
+def parse_packet(data: bytes, source: str = "udp packet") -> Packet:
+    """Decode one datagram; raises ``PacketError`` (an ``InputError``) naming the byte offset and
+    field for garbage, truncation, oversize or trailing bytes, a wrong version or count, a bad
+    rate or sub-frame, a non-finite value or a weight outside [0, 1]."""
+    n = len(data)
+    if n > MAX_PACKET_BYTES:
+        raise PacketError(source, "length", f"at most {MAX_PACKET_BYTES} bytes", f"{n} bytes", "oversized")
+    off = 0
+
+    def need(k: int, what: str) -> None:
+        if off + k > n:
+            raise PacketError(source, f"byte {off} ({what})", f"{k} more bytes", f"a packet that ends at byte {n}",
+                              "truncated")
+
+    need(1, "version")
+    if data[0] != PACKET_VERSION:
+        raise PacketError(source, "byte 0 (version)", str(PACKET_VERSION), str(data[0]), "version")
+    off = 1
+    texts = []
+    for what in ("device id", "subject name"):
+        need(4, f"{what} length")
+        (length,) = struct.unpack_from(">i", data, off)
+        if not 0 <= length <= MAX_TEXT_BYTES:
+            raise PacketError(source, f"byte {off} ({what} length)", f"0..{MAX_TEXT_BYTES}", str(length), "text")
+        off += 4
+        need(length, what)
+        try:
+            texts.append(data[off:off + length].decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise PacketError(source, f"byte {off + err.start} ({what})", "UTF-8 text", repr(err.reason), "text") from None
+        off += length
+    need(_TIME.size, "frame time and count")
+    frame, sub, num, den, count = _TIME.unpack_from(data, off)
+    if frame < 0 or not (0.0 <= sub < 1.0):
+        raise PacketError(source, f"byte {off} (frame, sub-frame)", "a frame >= 0 and a sub-frame in [0, 1)",
+                          f"{frame}, {sub!r}", "time")
+    if num <= 0 or den <= 0:
+        raise PacketError(source, f"byte {off + 8} (rate)", "a positive rate numerator and denominator",
+                          f"{num}/{den}", "rate")
+    if count != VALUE_COUNT:
+        raise PacketError(source, f"byte {off + 16} (count)", str(VALUE_COUNT), str(count), "count")
+    off += _TIME.size
+    need(4 * VALUE_COUNT, "values")
+    values = np.frombuffer(data, ">f4", VALUE_COUNT, off).astype(np.float32)
+    off += 4 * VALUE_COUNT
+    if off != n:
+        raise PacketError(source, f"byte {off}", f"the end of the packet after {VALUE_COUNT} values",
+                          f"{n - off} trailing bytes", "trailing")
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        k = int(bad[0])
+        raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", "a finite number", repr(float(values[k])), "nan")
+    bad = np.flatnonzero((values[:52] < -WEIGHT_TOLERANCE) | (values[:52] > 1 + WEIGHT_TOLERANCE))
+    if len(bad):
+        k = int(bad[0])
+        raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", "a weight in [0, 1]", repr(float(values[k])),
+                          "range")
+    weights = np.empty(52, np.float32)
+    weights[list(NETWORK_TO_CANONICAL)] = np.clip(values[:52], 0.0, 1.0)
+    return Packet(texts[0], texts[1], frame, sub, num, den, weights, values[52:55], values[55:58], values[58:61])
+
+
+@dataclass
+class RecordStats:
+    """What a recording saw: datagrams received, frames kept, drops by reason."""
+
+    datagrams: int = 0
+    frames: int = 0
+    dropped: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    timed_out: bool = False
+    elapsed_s: float = 0.0
+    subject: str | None = None
+    device_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class NoFramesError(InputError):
+    """A recording ended without one valid frame; ``stats`` says what arrived instead."""
+
+    def __init__(self, source: str, expected: str, stats: RecordStats) -> None:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats.reasons.items())) or "none"
+        super().__init__(source, "frames", expected,
+                         f"{stats.datagrams} datagram(s), {stats.dropped} dropped (reasons: {reasons})")
+        self.stats = stats
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class UdpReceiver:
+    """A bound UDP socket that records Live Link Face packets into a take.
+
+    Binding happens in the constructor, so ``port=0`` gives an ephemeral port (``.port``) that a
+    sender can target before ``record`` runs; datagrams wait in the socket buffer meanwhile.
+    """
+
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+        self._sock = socket.socket(_family(host), socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, port))
+        except OSError:
+            self._sock.close()
+            raise
+        self.host: str = host
+        self.port: int = self._sock.getsockname()[1]
+
+    def __enter__(self) -> UdpReceiver:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def record(self, max_frames: int, timeout_s: float) -> tuple[Take, RecordStats]:
+        """Receive until ``max_frames`` valid frames or ``timeout_s`` seconds in all.
+
+        The first valid packet fixes the subject and rate; later packets from another subject,
+        at another rate, or not later in time than the last kept one are dropped and counted.
+        Raises ``NoFramesError`` when no valid frame arrived.
+        """
+        if max_frames < 1 or not timeout_s > 0:
+            raise InputError("record", "max_frames / timeout_s", "max_frames >= 1 and timeout_s > 0",
+                             f"{max_frames}, {timeout_s}")
+        stats = RecordStats()
+        reasons: Counter[str] = Counter()
+        packets: list[Packet] = []
+        start = time.monotonic()
+        deadline = start + timeout_s
+        while len(packets) < max_frames:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                stats.timed_out = True
+                break
+            self._sock.settimeout(remaining)
+            try:
+                data, addr = self._sock.recvfrom(65535)
+            except (socket.timeout, TimeoutError):
+                stats.timed_out = True
+                break
+            stats.datagrams += 1
+            try:
+                pkt = parse_packet(data, f"datagram {stats.datagrams} from {addr[0]}:{addr[1]}")
+            except PacketError as err:
+                reasons[err.kind] += 1
+                continue
+            if packets:
+                first, last = packets[0], packets[-1]
+                if pkt.subject != first.subject:
+                    reasons["subject"] += 1
+                    continue
+                if (pkt.rate_num, pkt.rate_den) != (first.rate_num, first.rate_den):
+                    reasons["rate"] += 1
+                    continue
+                if pkt.time_s <= last.time_s:
+                    reasons["order"] += 1
+                    continue
+            packets.append(pkt)
+        stats.elapsed_s = time.monotonic() - start
+        stats.reasons = dict(sorted(reasons.items()))
+        stats.dropped = sum(reasons.values())
+        stats.frames = len(packets)
+        source = f"udp://{self.host}:{self.port}"
+        if not packets:
+            raise NoFramesError(source, f"at least one valid Live Link Face packet within {timeout_s:g} s", stats)
+        stats.subject, stats.device_id = packets[0].subject, packets[0].device_id
+        take = Take(np.stack([p.weights for p in packets]), np.stack([p.head_rotation for p in packets]),
+                    np.stack([p.eye_left for p in packets]), np.stack([p.eye_right for p in packets]),
+                    np.array([p.time_s for p in packets]), packets[0].rate, f"{source} ({packets[0].subject})")
+        return take, stats
+
+
+def record_udp(port: int = DEFAULT_PORT, max_frames: int = 600, timeout_s: float = 10.0,
+               host: str = "127.0.0.1") -> tuple[Take, RecordStats]:
+    """Bind ``host:port``, record up to ``max_frames`` frames or ``timeout_s`` seconds, close."""
+    with UdpReceiver(port, host) as receiver:
+        return receiver.record(max_frames, timeout_s)
+
+
+def send_take(take: Take, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *, fps: float | None = None,
+              pace: bool = True, subject: str = "avatarcheck", device_id: str = "avatarcheck-sender") -> int:
+    """Send every frame of ``take`` as a packet; returns the number sent.
+
+    Frame numbers and sub-frames encode the take's timestamps at its own rate (as a fraction,
+    e.g. 30000/1001). With ``pace`` frames leave at ``fps`` (default: the take's) on a
+    perf-counter schedule; without it they go as fast as the socket takes them.
+    """
+    rate = Fraction(take.fps).limit_denominator(1001)
+    per_second = rate.numerator / rate.denominator
+    pace_fps = float(fps or take.fps)
+    if pace and not (math.isfinite(pace_fps) and pace_fps > 0):
+        raise InputError("send_take", "fps", "a positive pacing rate", repr(fps))
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
+        t0 = time.perf_counter()
+        for i in range(take.num_frames):
+            if pace:
+                delay = t0 + i / pace_fps - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            f = float(take.timestamps[i]) * per_second
+            frame = math.floor(f)
+            sub = float(np.float32(f - frame))
+            if sub >= 1.0:  # float32 rounding up to a whole frame
+                frame, sub = frame + 1, 0.0
+            sock.sendto(build_packet(take.weights[i], take.head_rotation[i], take.eye_left[i], take.eye_right[i],
+                                     frame=frame, sub_frame=sub, rate=(rate.numerator, rate.denominator),
+                                     device_id=device_id, subject=subject), (host, port))
+    return take.num_frames

@@ -1,0 +1,131 @@
+"""The three-moment gate end to end: ``pytest --gate three-moment`` in a folder with no tests of its own.
+
+Inner runs are subprocesses (numba and numpy extension modules cannot be re-imported in one
+process). They use the committed CPU goldens and sample the leak curve sparsely (a pyproject
+override), so each takes seconds.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from avatarcheck.gate.result import GateResult
+from avatarcheck.io.images import write_png
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "golden"
+FAST = '[tool.avatarcheck."three-moment".gate]\ncurve_stride = 120\n'
+
+
+def run_gate(pytester, *args, pyproject=FAST, golden=GOLDEN):
+    pytester.makefile(".toml", pyproject=pyproject)
+    report = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cpu", "-p", "no:cacheprovider",
+                                          "--golden-dir", str(golden), "--report-dir", str(report), *args)
+    return result, report
+
+
+def latest_result(report: Path) -> GateResult:
+    return GateResult.load(report / "latest" / "result.json")
+
+
+def test_the_gate_passes_on_the_synthetic_head_with_the_seeds_outcomes(pytester):
+    result, report = run_gate(pytester)
+    result.assert_outcomes(passed=53)
+    gate = latest_result(report)
+    assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
+    by_id = {c.item_id: c for c in gate.checks}
+    # Baseline and post-fix pass the closed-eye checks; pre-fix fails them, for both edits.
+    for edit in ("pear", "hourglass"):
+        for check in ("leak_max", "leak_area", "coverage"):
+            assert by_id[f"{edit}/postfix/full_blink/{check}"].passed
+            pre = by_id[f"{edit}/prefix/full_blink/{check}"]
+            assert not pre.passed and pre.expected == "fail" and pre.ok
+        assert by_id[f"{edit}/postfix/eye_wide/eye_visible"].passed
+    assert all(c.passed for c in gate.checks if c.variant == "baseline")
+    (order,) = gate.orderings
+    assert order.ok and order.greater_value > order.lesser_value
+    assert {g.status for g in gate.goldens} == {"pass"}
+    # The report folder is complete: every image the page names exists inside it.
+    html = (report / "latest" / "index.html").read_text()
+    assert "pear/prefix/full_blink/leak_area" in html
+    for im in gate.images:
+        assert (report / "latest" / im.magenta).is_file() and (report / "latest" / im.heatmap).is_file()
+    assert json.loads((report / "latest" / "result.json").read_text())["gate"] == "three-moment"
+    assert not (report / "latest" / "parts").exists()  # no xdist here: no partial results
+
+
+def test_a_prefix_that_passes_means_the_gate_is_broken(pytester):
+    # Give the "pre-fix" variant the ratio: it no longer shows the artefact, and the gate must say so.
+    broken = FAST + '[tool.avatarcheck."three-moment".variants.prefix]\noverrides = ["xyz", "arkit_bs", "scale_ratio"]\n'
+    result, _ = run_gate(pytester, "-k", "pear and prefix and full_blink and leak_area and not ordering", pyproject=broken)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*pear/prefix/full_blink/leak_area*expected to fail*no longer detects*"])
+
+
+def test_a_missing_golden_fails_with_the_command_that_creates_it(pytester, tmp_path):
+    result, _ = run_gate(pytester, "-k", "unedited and full_blink and golden", golden=tmp_path / "none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*missing*--golden-update*"])
+    assert not (tmp_path / "none").exists()  # nothing but --golden-update writes goldens
+
+
+def test_a_changed_render_fails_its_golden_with_a_triplet(pytester, tmp_path):
+    golden = tmp_path / "golden"
+    path = golden / "three-moment/synthetic/unedited/baseline/eye_wide.cpu.png"
+    path.parent.mkdir(parents=True)
+    original = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(
+        GOLDEN / "three-moment/synthetic/unedited/baseline/eye_wide.cpu.png").convert("RGB")) / 255.0
+    tampered = original.copy()
+    tampered[100:140, 60:200] = [0.0, 1.0, 0.0]  # a green bar the render does not have
+    write_png(path, tampered)
+    result, report = run_gate(pytester, "-k", "unedited and eye_wide and golden", golden=golden)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SSIM*FLIP*max |diff|*"])
+    (g,) = latest_result(report).goldens
+    assert g.status == "fail" and g.max_abs > 0.5
+    for image in (g.golden_image, g.result_image, g.diff_image):
+        assert (report / "latest" / image).is_file()
+    # Nothing overwrote the golden.
+    np.testing.assert_array_equal(np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(path)), (tampered * 255 + 0.5).astype(np.uint8))
+
+
+def test_bad_gate_options_are_usage_errors(pytester):
+    pytester.makefile(".toml", pyproject='[tool.avatarcheck."three-moment".gate]\nimage_size = "big"\n')
+    result = pytester.runpytest_subprocess("--gate", "three-moment", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*pyproject.toml*gate.image_size*"])
+    result = pytester.runpytest_subprocess("--gate", "nine-moment", "-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["*--gate*three-moment*"])
+
+
+def test_without_gate_the_plugin_stays_out_of_the_way(pytester):
+    pytester.makepyfile("def test_one():\n    assert True\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_cli_gate_runs_the_same_gate(tmp_path, monkeypatch):
+    from avatarcheck.cli import app
+
+    (tmp_path / "pyproject.toml").write_text(FAST)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["gate", "--backend", "cpu", "--golden-dir", str(GOLDEN),
+                                 "--report-dir", str(tmp_path / "reports")])
+    assert r.exit_code == 0, r.output
+    assert "PASS" in r.output and (tmp_path / "reports" / "latest" / "index.html").is_file()
+    bad = CliRunner().invoke(app, ["gate", "--take", str(tmp_path / "nope.csv"), "--backend", "cpu"])
+    assert bad.exit_code == 2 and "nope.csv" in bad.output
+
+
+@pytest.mark.cuda
+def test_the_gate_on_cuda(pytester):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA (no NVIDIA GPU here)")
+    pytester.makefile(".toml", pyproject=FAST)
+    result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cuda", "-k", "not golden",
+                                          "-p", "no:cacheprovider", "--report-dir", str(pytester.path / "r"))
+    result.assert_outcomes(passed=38)

@@ -1,0 +1,124 @@
+"""Gate metrics, the triangle-ID raster and the gate declaration."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from avatarcheck.errors import InputError
+from avatarcheck.gate.metrics import eye_metrics, eye_region, worst_eye
+from avatarcheck.gate.spec import BASELINE_EDIT, available_gates, load_gate
+from avatarcheck.render.camera import Camera, intrinsics_from_fov
+from avatarcheck.render.mesh_ids import triangle_ids
+
+H = W = 12
+
+
+@settings(max_examples=60, deadline=None)
+@given(E=arrays(np.float64, (H, W), elements=st.floats(0, 1)),
+       alpha=arrays(np.float64, (H, W), elements=st.floats(0, 1)),
+       region=arrays(bool, (H, W)), covered=arrays(bool, (H, W)))
+def test_eye_metrics_match_a_pixel_loop(E, alpha, region, covered):
+    m = eye_metrics(E, alpha, region, covered, visible=0.1)
+    leak = [E[y, x] for y in range(H) for x in range(W) if region[y, x] and covered[y, x]]
+    opened = [E[y, x] for y in range(H) for x in range(W) if region[y, x] and not covered[y, x]]
+    cov = [alpha[y, x] for y in range(H) for x in range(W) if region[y, x] and covered[y, x]]
+    assert m["covered_px"] == len(leak) and m["open_px"] == len(opened)
+    if leak:
+        assert m["leak_max"] == max(leak)
+        assert m["leak_mean"] == pytest.approx(sum(leak) / len(leak))
+        assert m["leak_area"] == pytest.approx(sum(v > 0.1 for v in leak) / len(leak))
+        assert min(leak) <= m["leak_p99"] <= max(leak)
+        assert m["coverage_min"] == min(cov) and m["coverage_min"] <= m["coverage_p1"]
+    else:
+        assert m["leak_max"] == m["leak_area"] == 0.0 and m["coverage_min"] == 1.0
+    assert m["open_e_mean"] == (pytest.approx(sum(opened) / len(opened)) if opened else 0.0)
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_eye_region_dilates_by_k_pixels_in_the_4_neighbourhood(k):
+    share = np.zeros((15, 15))
+    share[7, 7] = 0.9
+    region = eye_region(share, dilate_px=k)
+    yy, xx = np.mgrid[:15, :15]
+    np.testing.assert_array_equal(region, np.abs(yy - 7) + np.abs(xx - 7) <= k)  # a diamond of radius k
+    assert not eye_region(np.full((5, 5), 0.4), 2).any()  # below the 0.5 share: not the eyeball
+
+
+def test_worst_eye_follows_the_bad_direction():
+    per_eye = {"left": {"leak_max": 0.2, "coverage_p1": 0.9}, "right": {"leak_max": 0.3, "coverage_p1": 0.8}}
+    assert worst_eye(per_eye, "leak_max") == ("right", 0.3)
+    assert worst_eye(per_eye, "coverage_p1") == ("right", 0.8)
+
+
+def _camera(size=32):
+    # At the origin looking down +z (OpenCV): a point (x, y, z) lands at f x / z + size/2.
+    return Camera(np.eye(4), intrinsics_from_fov(60.0, size, size), size, size)
+
+
+def test_triangle_ids_cover_the_projected_triangle_and_keep_the_nearest():
+    cam = _camera()
+    f = float(cam.K[0, 0])
+    near_tri = np.array([[-0.5, -0.5, 2.0], [0.5, -0.5, 2.0], [0.0, 0.5, 2.0]])
+    far_big = np.array([[-2.0, -2.0, 4.0], [2.0, -2.0, 4.0], [0.0, 2.0, 4.0]])
+    ids = triangle_ids(np.concatenate([far_big, near_tri]), np.array([[0, 1, 2], [3, 4, 5]]), cam)
+    # Independent point-in-triangle test at pixel centres for the near triangle.
+    uv = near_tri[:, :2] * f / 2.0 + 16.0
+    ys, xs = np.mgrid[:32, :32] + 0.5
+
+    def edge(a, b):
+        return (b[0] - a[0]) * (ys - a[1]) - (b[1] - a[1]) * (xs - a[0])
+
+    e = [edge(uv[i], uv[(i + 1) % 3]) for i in range(3)]
+    inside = ((e[0] >= 0) & (e[1] >= 0) & (e[2] >= 0)) | ((e[0] <= 0) & (e[1] <= 0) & (e[2] <= 0))
+    strict = ((e[0] > 1e-6) & (e[1] > 1e-6) & (e[2] > 1e-6)) | ((e[0] < -1e-6) & (e[1] < -1e-6) & (e[2] < -1e-6))
+    assert (ids[strict] == 1).all()
+    assert not (ids[~inside] == 1).any()
+    assert (ids[~inside & (ids >= 0)] == 0).all()  # the far triangle shows around the near one
+    behind = triangle_ids(near_tri * [1, 1, -1], np.array([[0, 1, 2]]), cam)
+    assert (behind == -1).all()  # behind the camera: nothing
+
+
+def test_the_packaged_gate_declares_the_seeds_expectations():
+    assert "three-moment" in available_gates()
+    spec = load_gate("three-moment")
+    assert spec.moments == ("eye_wide", "full_blink", "half_blink_down")
+    plan = spec.plan()
+    ids = [i.item_id for i in plan]
+    assert len(ids) == len(set(ids))
+    pre_blink = [i for i in plan if i.variant == "prefix" and i.moment == "full_blink"]
+    assert pre_blink and all(i.expected == "fail" for i in pre_blink)
+    assert all(i.expected == "pass" for i in plan if i.variant in ("baseline", "postfix"))
+    assert {i.edit for i in plan if i.variant == "baseline"} == {BASELINE_EDIT}
+    assert spec.orderings[0].greater == "pear/prefix" and spec.orderings[0].lesser == "hourglass/prefix"
+
+
+def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
+    py = tmp_path / "pyproject.toml"
+    py.write_text('[tool.avatarcheck."three-moment".gate]\nimage_size = 384\nmoments = ["full_blink"]\n'
+                  '[[tool.avatarcheck."three-moment".checks]]\nname = "leak_max"\nstat = "leak_max"\n'
+                  'op = "<="\nthreshold = 0.2\nmoments = ["full_blink"]\n')
+    spec = load_gate("three-moment", py)
+    assert spec.image_size == 384 and spec.moments == ("full_blink",)
+    assert [c.name for c in spec.checks] == ["leak_max"]  # lists are replaced whole
+    assert spec.curve_stride == load_gate("three-moment").curve_stride  # untouched keys survive
+    assert str(py) in spec.source
+    assert [i.expected for i in spec.plan() if i.variant == "prefix"] == ["fail", "fail"]
+
+
+@pytest.mark.parametrize("toml, field", [
+    ('[tool.avatarcheck."three-moment".gate]\nimage_size = "big"\n', "gate.image_size"),
+    ('[tool.avatarcheck."three-moment".gate]\nmoments = ["wink"]\n', "gate.moments"),
+    ('[tool.avatarcheck."three-moment".expect.prefix.full_blink]\nleak_max = "maybe"\n', "expect.prefix"),
+    ('[tool.avatarcheck."three-moment"]\nthresholds = 1\n', "thresholds"),
+    ('[tool.avatarcheck."three-moment".golden.cpu]\nssim = 0.9\n', "golden.cpu"),
+])
+def test_bad_gate_overrides_name_the_file_and_the_key(tmp_path, toml, field):
+    py = tmp_path / "pyproject.toml"
+    py.write_text(toml)
+    with pytest.raises(InputError, match=field) as err:
+        load_gate("three-moment", py)
+    assert "pyproject.toml" in str(err.value)
+    with pytest.raises(InputError, match="three-moment"):
+        load_gate("five-moment")

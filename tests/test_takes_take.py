@@ -1,0 +1,129 @@
+"""The Take data class (validation, channels, slices) and its .npz form."""
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from avatarcheck.arkit import ARKIT_NAMES
+from avatarcheck.errors import InputError
+from avatarcheck.takes.files import load_take, save_take
+from avatarcheck.takes.npz_io import load_take_npz, save_take_npz
+from avatarcheck.takes.take import Take
+
+
+def make(t=5, **over):
+    fields = dict(weights=np.zeros((t, 52), np.float32), head_rotation=np.zeros((t, 3)), eye_left=np.zeros((t, 3)),
+                  eye_right=np.zeros((t, 3)), timestamps=np.arange(t) / 60.0, fps=60.0, source="unit")
+    fields.update(over)
+    return Take(**fields)
+
+
+@pytest.mark.parametrize("over, field", [
+    (dict(weights=np.zeros((5, 51))), "weights"),
+    (dict(weights=np.zeros((0, 52))), "weights"),
+    (dict(weights=np.full((5, 52), np.nan)), "weights[0, 0]"),
+    (dict(weights=np.full((5, 52), 1.2)), "weights[frame 0, eyeBlinkLeft]"),
+    (dict(head_rotation=np.zeros((5, 2))), "head_rotation"),
+    (dict(eye_left=np.full((5, 3), np.inf)), "eye_left[0, 0]"),
+    (dict(timestamps=np.zeros(5)), "timestamps[1]"),
+    (dict(timestamps=np.arange(4) / 60), "timestamps"),
+    (dict(fps=0.0), "fps"),
+    (dict(fps=float("nan")), "fps"),
+])
+def test_validation_names_the_field(over, field):
+    with pytest.raises(InputError) as info:
+        make(**over)
+    assert str(info.value).startswith(f"unit: {field}: expected"), str(info.value)
+
+
+def test_dtypes_frozen_and_read_only():
+    take = make(weights=np.full((5, 52), 0.5))
+    assert take.weights.dtype == np.float32 and take.eye_left.dtype == np.float32
+    assert take.timestamps.dtype == np.float64 and take.num_frames == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        take.fps = 30.0
+    with pytest.raises(ValueError):
+        take.weights[0, 0] = 1.0
+
+
+def test_channel_by_any_name():
+    w = np.zeros((4, 52), np.float32)
+    w[:, ARKIT_NAMES.index("jawOpen")] = [0.1, 0.2, 0.3, 0.4]
+    eye = np.zeros((4, 3), np.float32)
+    eye[:, 1] = 0.25
+    take = make(4, weights=w, eye_left=eye)
+    for name in ("jawOpen", "JawOpen", "JAWOPEN", " jawopen "):
+        np.testing.assert_array_equal(take.channel(name), np.float32([0.1, 0.2, 0.3, 0.4]))
+    np.testing.assert_array_equal(take.channel("LeftEyePitch"), [0.25] * 4)
+    with pytest.raises(InputError, match="unit: channel: expected an ARKit-52 blendshape"):
+        take.channel("jawClosed")
+
+
+def test_slice_and_from_weights():
+    take = Take.from_weights(np.zeros((10, 52)), fps=30, source="s")
+    part = take.slice(2, 5)
+    assert part.num_frames == 3 and part.timestamps[0] == pytest.approx(2 / 30) and part.fps == 30
+    assert take.slice(-2).num_frames == 2
+    with pytest.raises(InputError, match="slice"):
+        take.slice(5, 5)
+
+
+@st.composite
+def takes(draw):
+    t = draw(st.integers(1, 50))
+    w = draw(arrays(np.float32, (t, 52), elements=st.floats(0, 1, width=32)))
+    rot = draw(arrays(np.float32, (t, 9), elements=st.floats(-4, 4, width=32)))
+    start = draw(st.floats(0, 1e5))
+    fps = draw(st.sampled_from([24.0, 25.0, 29.97, 30.0, 60.0]))
+    return Take(w, rot[:, :3], rot[:, 3:6], rot[:, 6:], start + np.arange(t) / fps, fps, "hyp")
+
+
+@given(takes())
+def test_npz_round_trip(take):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "round.npz"
+        save_take_npz(path, take)
+        back = load_take_npz(path)
+    for field in ("weights", "head_rotation", "eye_left", "eye_right", "timestamps"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(take, field))
+    assert back.fps == take.fps and back.source == str(path)
+
+
+def test_npz_has_no_pickles_and_is_read_by_channel_name(tmp_path):
+    take = make(3, weights=np.random.default_rng(1).uniform(0, 1, (3, 52)))
+    path = tmp_path / "t.npz"
+    save_take(path, take)
+    with np.load(path, allow_pickle=False) as npz:  # would raise on object arrays
+        arrays_ = {k: npz[k] for k in npz.files}
+    assert all(a.dtype != object for a in arrays_.values())
+    perm = np.random.default_rng(2).permutation(52)
+    arrays_["channels"] = arrays_["channels"][perm]
+    arrays_["weights"] = arrays_["weights"][:, perm]
+    shuffled = tmp_path / "shuffled.npz"
+    np.savez(shuffled, **arrays_)
+    np.testing.assert_array_equal(load_take(shuffled).weights, take.weights)
+
+
+def test_bad_npz_files(tmp_path):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="junk.npz: file: expected a pickle-free .npz"):
+        load_take(junk)
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, weights=np.zeros((2, 52)))
+    with pytest.raises(InputError, match="partial.npz: format: expected an .npz with arrays"):
+        load_take(partial)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **{k: np.array([None], dtype=object) for k in ("format", "channels", "weights", "head_rotation",
+                                                                     "eye_left", "eye_right", "timestamps", "fps",
+                                                                     "source")})
+    with pytest.raises(InputError, match="pickled.npz"):
+        load_take(pickled)
+    with pytest.raises(InputError, match="suffix: expected a .csv"):
+        load_take(tmp_path / "take.json")
