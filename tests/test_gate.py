@@ -129,3 +129,29 @@ def test_the_gate_on_cuda(pytester):
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cuda", "-k", "not golden",
                                           "-p", "no:cacheprovider", "--report-dir", str(pytester.path / "r"))
     result.assert_outcomes(passed=38)
+
+
+def test_xdist_workers_write_one_merged_report(pytester):
+    result, report = run_gate(pytester, "-n", "2", "-k", "full_blink and leak_max and (unedited or pear)")
+    result.assert_outcomes(passed=3)
+    gate = latest_result(report)
+    assert sorted(c.item_id for c in gate.checks) == sorted([
+        "unedited/baseline/full_blink/leak_max", "pear/prefix/full_blink/leak_max", "pear/postfix/full_blink/leak_max"])
+    assert len(list((report / "latest" / "parts").glob("*.json"))) == 2  # one part per worker, merged once
+    assert (report / "latest" / "index.html").is_file()
+
+
+def test_gate_avatar_and_take_options(pytester, tmp_path):
+    from avatarcheck.head.loaders import save_head_npz
+    from avatarcheck.head.synthetic import synthetic_head
+    from avatarcheck.takes.files import save_take
+    from avatarcheck.takes.synthetic import synthetic_take
+
+    save_head_npz(synthetic_head(), tmp_path / "myhead.npz")
+    save_take(tmp_path / "take.csv", synthetic_take(seed=2, num_frames=720))
+    result, report = run_gate(pytester, "--gate-avatar", str(tmp_path / "myhead.npz"), "--gate-take",
+                              str(tmp_path / "take.csv"), "-k", "unedited and full_blink and leak_max")
+    result.assert_outcomes(passed=1)
+    gate = latest_result(report)
+    assert gate.avatar == "myhead" and gate.take.endswith("take.csv")
+    assert gate.moments["full_blink"]["values"]["eyeBlinkLeft"] >= 0.9
