@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 
 import numpy as np
 
@@ -70,6 +71,15 @@ def build_avatar(head: HeadModel, cloud: SplatCloud | None = None,
         rgb = subdivide_attributes(region_colors(head), topo)
         cloud = trained_like_cloud(head_sub, topo.edges_sub, rgb, params)
     return Avatar(head, head_sub, topo, cloud)
+
+
+def load_avatar(path: str | os.PathLike | None) -> Avatar:
+    """A user's head (FLAME/LAM folder or head ``.npz``) with a trained-like cloud, else the embedded avatar."""
+    if path is None:
+        return synthetic_avatar()
+    from avatarcheck.head.loaders import load_head
+
+    return build_avatar(load_head(path))
 
 
 @functools.lru_cache(maxsize=2)

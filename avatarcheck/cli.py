@@ -8,9 +8,10 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from avatarcheck.cli_common import console
+from avatarcheck.cli_common import fail as _fail
 from avatarcheck.errors import InputError
 from avatarcheck.takes.cli import take_app
 
@@ -19,7 +20,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 head_app = typer.Typer(no_args_is_help=True, help="The FLAME-format head model: inspect, export, convert.")
 app.add_typer(head_app, name="head")
 app.add_typer(take_app, name="take")
-console = Console()
 
 
 def load_avatar(avatar: Optional[Path]):
@@ -28,9 +28,9 @@ def load_avatar(avatar: Optional[Path]):
         from avatarcheck.head.synthetic import synthetic_head
 
         return synthetic_head()
-    from avatarcheck.head.loaders import load_flame_folder, load_head_npz
+    from avatarcheck.head.loaders import load_head
 
-    return load_head_npz(avatar) if avatar.suffix == ".npz" else load_flame_folder(avatar)
+    return load_head(avatar)
 
 
 def parse_arkit(pairs: list[str]) -> np.ndarray:
@@ -49,11 +49,6 @@ def parse_arkit(pairs: list[str]) -> np.ndarray:
             raise InputError("--arkit", name, "a finite weight", value)
         weights[0, idx] = w
     return weights
-
-
-def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}")
-    raise typer.Exit(code=2)
 
 
 @head_app.command("info")
@@ -160,13 +155,13 @@ def render_cmd(
     from rich.progress import Progress
 
     from avatarcheck.arkit import arkit_index
-    from avatarcheck.avatar import build_avatar, synthetic_avatar
+    from avatarcheck.avatar import load_avatar as avatar_from_path
     from avatarcheck.io.images import write_png
     from avatarcheck.render.api import render
 
     try:
         weights = parse_arkit(arkit)
-        av = synthetic_avatar() if avatar is None else build_avatar(load_avatar(avatar))
+        av = avatar_from_path(avatar)
         n = frames if sweep else 1
         w = np.repeat(weights, n, axis=0)
         if sweep:
@@ -200,12 +195,12 @@ def bake_cmd(
     jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
 ) -> None:
     """Bake the chibi edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
-    from avatarcheck.avatar import build_avatar, synthetic_avatar
+    from avatarcheck.avatar import load_avatar as avatar_from_path
     from avatarcheck.edit.assets import bake_chibi
     from avatarcheck.edit.chibi import chibi_params
 
     try:
-        av = synthetic_avatar() if avatar is None else build_avatar(load_avatar(avatar))
+        av = avatar_from_path(avatar)
         folder = out or Path("out") / f"chibi_{preset}"
         manifest = bake_chibi(av, chibi_params(preset, strength), folder, jacobians=jacobians, name=preset)
     except (InputError, FileNotFoundError) as err:
@@ -241,11 +236,9 @@ def gate_cmd(
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
                               backend=backend, golden_root=golden_dir, golden_update=golden_update)
-        steps = (len(spec.plan()) + len(spec.orderings) + len(spec.golden_items()) + len(spec.variant_pairs())
-                 + len(spec.edits))
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"gate {gate}", total=steps)
+            task = progress.add_task(f"gate {gate}", total=len(session.steps()))
 
             def step(description: str) -> None:
                 progress.update(task, advance=1, description=f"{gate}: {description}")

@@ -17,6 +17,7 @@ import pytest
 from avatarcheck.errors import InputError
 
 _KEY = pytest.StashKey["GateRun"]()
+_REPORT = pytest.StashKey[tuple]()  # (index.html path, ok) once the controller has written the report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -130,65 +131,14 @@ class GateCollector(pytest.Collector):
 
 
 def _items(session: pytest.Session, run: GateRun) -> list[GateItem]:
-    spec = run.spec
-    parent = GateCollector.from_parent(session, name=f"gate[{spec.name}]")
+    """One item per step of the gate; the session behind them evaluates lazily, per process."""
+    parent = GateCollector.from_parent(session, name=f"gate[{run.spec.name}]")
     items = []
-
-    def add(name: str, description: str, step, group: str) -> None:
-        item = GateItem.from_parent(parent, name=name, run_step=step, description=description)
+    for step in run.session.steps():
+        item = GateItem.from_parent(parent, name=step.item_id, run_step=step.run, description=step.description)
         item.add_marker(pytest.mark.avatarcheck_gate)
-        item.add_marker(pytest.mark.xdist_group(name=group))
+        item.add_marker(pytest.mark.xdist_group(name=step.group))
         items.append(item)
-
-    def check_step(item):
-        def step():
-            r = run.session.check(item)
-            return None if r.ok else r.message
-        return step
-
-    for item in spec.plan():
-        add(item.item_id, f"{item.check.stat} {item.check.op} {item.check.threshold:g}, expected {item.expected}",
-            check_step(item), f"{item.edit}/{item.variant}")
-
-    def ordering_step(o):
-        def step():
-            r = run.session.ordering(o)
-            return None if r.ok else r.message
-        return step
-
-    for o in spec.orderings:
-        add(o.item_id, f"{o.greater} > {o.lesser} on {o.stat}", ordering_step(o), "orderings")
-
-    def golden_step(g):
-        def step():
-            r = run.session.golden(g)
-            return None if r.status in ("pass", "updated") else f"{g.item_id}: {r.status}: {r.message}"
-        return step
-
-    for g in spec.golden_items():
-        add(g.item_id, "magenta render vs golden image", golden_step(g), f"{g.edit}/{g.variant}")
-
-    def curve_step(edit, variant):
-        def step():
-            import math
-
-            c = run.session.curve(edit, variant)
-            bad = [f for f, *v in zip(c.frames, *c.leak_max.values()) if not all(math.isfinite(x) for x in v)]
-            return f"{edit}/{variant}: non-finite leak at frames {bad[:5]}" if bad else None
-        return step
-
-    for edit, variant in spec.variant_pairs():
-        add(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)", curve_step(edit, variant),
-            f"{edit}/{variant}")
-
-    def summary_step(edit):
-        def step():
-            run.session.edit_summary(edit)
-        return step
-
-    for e in spec.edits:
-        add(f"{e.name}/summary", "scale-ratio histogram, ratio-coloured head, override audit",
-            summary_step(e.name), f"{e.name}/postfix")
     return items
 
 
@@ -234,8 +184,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     index = write_report(merged, run.report_dir)
     config.stash[_REPORT] = (index, merged.ok)
 
-
-_REPORT = pytest.StashKey[tuple]()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

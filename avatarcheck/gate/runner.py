@@ -7,18 +7,19 @@ merged into one report at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from avatarcheck.avatar import Avatar, build_avatar
+from avatarcheck.avatar import Avatar, load_avatar
 from avatarcheck.errors import InputError
 from avatarcheck.gate.evaluate import EYES, FrameEval, evaluate_frames
 from avatarcheck.gate.golden import compare_images, golden_relpath, read_image, write_golden
@@ -32,9 +33,6 @@ from avatarcheck.takes.take import Take
 # Heatmaps map E in [0, HEATMAP_VMAX] to the colour scale: the seed's leak is a faint 0.1-0.3.
 HEATMAP_VMAX = 0.25
 
-# Override names in the gate file -> OverrideSettings fields, and the asset file each one reads.
-_ASSET_FIELDS = {"xyz": "edit_xyz_obj", "arkit_bs": "arkit_bs", "scale_ratio": "scale_ratio",
-                 "jacobians": "jacobians"}
 
 
 def load_take(source: str) -> Take:
@@ -54,14 +52,8 @@ def load_take(source: str) -> Take:
 
 def load_gate_avatar(source: Path | None) -> tuple[str, Avatar]:
     """(name, avatar): a user's FLAME/LAM folder or head .npz, else the embedded synthetic avatar."""
-    if source is None:
-        from avatarcheck.avatar import synthetic_avatar
-
-        return "synthetic", synthetic_avatar()
-    from avatarcheck.head.loaders import load_flame_folder, load_head_npz
-
-    head = load_head_npz(source) if source.suffix == ".npz" else load_flame_folder(source)
-    return source.stem if source.suffix else source.name, build_avatar(head)
+    name = "synthetic" if source is None else source.stem if source.suffix else source.name
+    return name, load_avatar(source)
 
 
 def eye_axis_angles(take: Take, frames: np.ndarray) -> np.ndarray:
@@ -95,6 +87,16 @@ def device_name(backend: str) -> str:
 
         return torch.cuda.get_device_name(0)
     return f"CPU ({platform.processor() or platform.machine()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class GateStep:
+    """One unit of a gate run: ``run()`` evaluates it and returns a failure message, or None."""
+
+    item_id: str
+    description: str
+    group: str            # the (edit, variant) whose renders it needs: xdist's loadgroup key
+    run: Callable[[], str | None]
 
 
 class GateSession:
@@ -184,10 +186,11 @@ class GateSession:
         if edit == BASELINE_EDIT:
             return OverrideSettings()
         self.baked(edit)
-        files = {"xyz": MESH_FILE, "arkit_bs": BASIS_FILE, "scale_ratio": RATIO_FILE, "jacobians": JACOBIAN_FILE}
+        # Override names in the gate file -> (OverrideSettings field, the baked file it reads).
+        assets = {"xyz": ("edit_xyz_obj", MESH_FILE), "arkit_bs": ("arkit_bs", BASIS_FILE),
+                  "scale_ratio": ("scale_ratio", RATIO_FILE), "jacobians": ("jacobians", JACOBIAN_FILE)}
         d = self.assets_dir(edit)
-        values = {_ASSET_FIELDS[o]: d / files[o] for o in self.spec.variants[variant] if o in _ASSET_FIELDS}
-        return OverrideSettings(**values)
+        return OverrideSettings(**{assets[o][0]: d / assets[o][1] for o in self.spec.variants[variant] if o in assets})
 
     @functools.lru_cache(maxsize=None)
     def variant(self, edit: str, variant: str) -> Avatar:
@@ -332,24 +335,56 @@ class GateSession:
         return s
 
     # -- everything -------------------------------------------------------------------------------
-    def run_all(self, progress=None) -> GateResult:
-        """Evaluate every item of the gate (the CLI's path); ``progress(description)`` per step."""
-        step = progress or (lambda _d: None)
+    def steps(self) -> list[GateStep]:
+        """Every item of the gate, in report order: the one list the CLI runs and pytest collects.
+
+        Nothing is evaluated here; each step's ``run`` does its work lazily.
+        """
+        out = []
         for item in self.spec.plan():
-            step(item.item_id)
-            self.check(item)
+            c = item.check
+            out.append(GateStep(item.item_id, f"{c.stat} {c.op} {c.threshold:g}, expected {item.expected}",
+                                f"{item.edit}/{item.variant}", functools.partial(self._check_step, item)))
         for o in self.spec.orderings:
-            step(o.item_id)
-            self.ordering(o)
+            out.append(GateStep(o.item_id, f"{o.greater} > {o.lesser} on {o.stat}", "orderings",
+                                functools.partial(self._ordering_step, o)))
         for g in self.spec.golden_items():
-            step(g.item_id)
-            self.golden(g)
+            out.append(GateStep(g.item_id, "magenta render vs golden image", f"{g.edit}/{g.variant}",
+                                functools.partial(self._golden_step, g)))
         for edit, variant in self.spec.variant_pairs():
-            step(f"{edit}/{variant}/leak_curve")
-            self.curve(edit, variant)
+            out.append(GateStep(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)",
+                                f"{edit}/{variant}", functools.partial(self._curve_step, edit, variant)))
         for e in self.spec.edits:
-            step(f"{e.name}/summary")
-            self.edit_summary(e.name)
+            out.append(GateStep(f"{e.name}/summary", "scale-ratio histogram, ratio-coloured head, override audit",
+                                f"{e.name}/postfix", functools.partial(self._summary_step, e.name)))
+        return out
+
+    def _check_step(self, item: CheckItem) -> str | None:
+        r = self.check(item)
+        return None if r.ok else r.message
+
+    def _ordering_step(self, spec: OrderingSpec) -> str | None:
+        r = self.ordering(spec)
+        return None if r.ok else r.message
+
+    def _golden_step(self, item: GoldenItem) -> str | None:
+        r = self.golden(item)
+        return None if r.status in ("pass", "updated") else f"{item.item_id}: {r.status}: {r.message}"
+
+    def _curve_step(self, edit: str, variant: str) -> str | None:
+        c = self.curve(edit, variant)
+        bad = [f for f, *v in zip(c.frames, *c.leak_max.values()) if not np.isfinite(v).all()]
+        return f"{edit}/{variant}: non-finite leak at frames {bad[:5]}" if bad else None
+
+    def _summary_step(self, edit: str) -> None:
+        self.edit_summary(edit)
+
+    def run_all(self, progress: Callable[[str], None] | None = None) -> GateResult:
+        """Evaluate every step (the CLI's path); ``progress(item_id)`` before each."""
+        for step in self.steps():
+            if progress is not None:
+                progress(step.item_id)
+            step.run()
         return self.result()
 
     def result(self) -> GateResult:

@@ -368,6 +368,12 @@ def save_head_npz(model: HeadModel, path: PathLike) -> None:
     save_npz_atomic(path, **arrays)
 
 
+def load_head(path: PathLike) -> HeadModel:
+    """A head from disk: our pickle-free ``.npz``, else a FLAME/LAM folder (or model pickle)."""
+    path = Path(path)
+    return load_head_npz(path) if path.suffix == ".npz" else load_flame_folder(path)
+
+
 def load_head_npz(path: PathLike) -> HeadModel:
     """A ``save_head_npz`` file -> HeadModel (``allow_pickle=False``; validated like any model)."""
     path = Path(path)

@@ -7,20 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from avatarcheck.cli_common import console
+from avatarcheck.cli_common import fail as _fail
 from avatarcheck.errors import InputError
 
 take_app = typer.Typer(no_args_is_help=True,
                        help="ARKit-52 takes: Live Link Face CSV/UDP, .npz, synthetic takes, gate moments.")
-console = Console()
 _ERRORS = (InputError, FileNotFoundError, IsADirectoryError, PermissionError)
-
-
-def _fail(err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}", soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 @take_app.command("inspect")
