@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from avatarcheck.cli_common import console
-from avatarcheck.cli_common import fail as _fail
+from avatarcheck.cli.common import console
+from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 
 take_app = typer.Typer(no_args_is_help=True,

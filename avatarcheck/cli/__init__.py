@@ -1,0 +1,22 @@
+"""Command line: ``avatarcheck --help``. One module per command group; this file assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from avatarcheck.cli.gate import gate_cmd
+from avatarcheck.cli.head import head_app
+from avatarcheck.cli.render import bake_cmd, render_cmd
+from avatarcheck.cli.take import take_app
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Verification harness for mesh-anchored Gaussian-splat head avatars.")
+app.add_typer(head_app, name="head")
+app.add_typer(take_app, name="take")
+app.command("render")(render_cmd)
+app.command("bake")(bake_cmd)
+app.command("gate")(gate_cmd)
+
+
+def main() -> None:  # pragma: no cover
+    app()

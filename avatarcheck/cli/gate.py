@@ -1,0 +1,70 @@
+"""``avatarcheck gate``: run a gate and write its HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from avatarcheck.cli.common import console
+from avatarcheck.cli.common import fail as _fail
+from avatarcheck.errors import InputError
+
+
+def gate_cmd(
+    gate: str = typer.Option("three-moment", help="gate name (packaged TOML, overridable from pyproject)"),
+    backend: str = typer.Option("auto", help="auto | cpu | cuda"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    take: Optional[str] = typer.Option(None, help="Live Link Face .csv/.npz, or synthetic:SEED (default: the gate's)"),
+    golden_update: bool = typer.Option(False, "--golden-update", help="write new golden images"),
+    golden_dir: Path = typer.Option(Path("golden"), help="golden image root"),
+    report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>/ and DIR/latest"),
+    pyproject: Path = typer.Option(Path("pyproject.toml"), help="read [tool.avatarcheck.\"<gate>\"] overrides here"),
+) -> None:
+    """Run a gate on an avatar and a take, write the HTML report; exit 1 when it fails."""
+    import datetime
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from avatarcheck.gate.runner import GateSession
+    from avatarcheck.gate.spec import load_gate
+    from avatarcheck.report.html import write_report
+
+    try:
+        spec = load_gate(gate, pyproject)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
+                              backend=backend, golden_root=golden_dir, golden_update=golden_update)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"gate {gate}", total=len(session.steps()))
+
+            def step(description: str) -> None:
+                progress.update(task, advance=1, description=f"{gate}: {description}")
+
+            result = session.run_all(step)
+        index = write_report(result, session.report_dir)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    table = Table(title=f"gate {gate} on {result.avatar} ({result.backend}, take {result.take})")
+    for col in ("item", "value", "expected", "ok"):
+        table.add_column(col)
+    for c in result.checks:
+        table.add_row(c.item_id, f"{c.value:.4f} {c.op} {c.threshold:g}", c.expected,
+                      "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+    for o in result.orderings:
+        table.add_row(o.item_id, f"{o.greater_value:.4f} > {o.lesser_value:.4f}", "pass",
+                      "[green]ok[/green]" if o.ok else "[red]FAIL[/red]")
+    for g in result.goldens:
+        table.add_row(g.item_id, g.status, "pass", "[green]ok[/green]" if g.status in ("pass", "updated") else
+                      "[red]FAIL[/red]")
+    console.print(table)
+    for c in [c for c in result.checks if not c.ok] + [o for o in result.orderings if not o.ok]:
+        console.print(f"[red]{c.message}[/red]")
+    for g in [g for g in result.goldens if g.status not in ("pass", "updated")]:
+        console.print(f"[red]{g.message}[/red]")
+    console.print(f"report: {index}")
+    console.print(f"gate {gate}: " + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
+    raise typer.Exit(code=0 if result.ok else 1)

@@ -1,0 +1,89 @@
+"""``avatarcheck render`` and ``avatarcheck bake``: images of the avatar and the edit assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from avatarcheck.cli.common import console
+from avatarcheck.cli.common import fail as _fail
+from avatarcheck.errors import InputError
+from avatarcheck.cli.head import parse_arkit
+
+
+def render_cmd(
+    out: Path = typer.Option(Path("out/render"), help="output folder for frame_NNNN.png"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    arkit: list[str] = typer.Option([], "--arkit", help="NAME=WEIGHT, repeatable (eyeBlinkLeft=1)"),
+    sweep: Optional[str] = typer.Option(None, help="ARKit channel swept from 0 to 1 over --frames"),
+    frames: int = typer.Option(1, min=1, max=10_000, help="number of frames (with --sweep)"),
+    yaw: float = typer.Option(0.0, help="camera yaw in degrees (+ towards the subject's left)"),
+    pitch: float = typer.Option(0.0, help="camera pitch in degrees"),
+    head_yaw: float = typer.Option(0.0, help="head rotation about y in degrees (global pose)"),
+    size: int = typer.Option(512, min=16, max=4096, help="image size in pixels"),
+    shader: str = typer.Option("rgb", help="rgb | magenta (eyeballs painted magenta)"),
+    backend: str = typer.Option("auto", help="auto | cpu | cuda"),
+    binding: str = typer.Option("lam", help="lam (centres only, as released) | rigid"),
+    no_eyeballs: bool = typer.Option(False, help="drop eyeball splats (occluder coverage render)"),
+    batch: int = typer.Option(16, min=1, help="frames posed per batch"),
+) -> None:
+    """Render the splat avatar to PNGs (RGB composited on white)."""
+    from rich.progress import Progress
+
+    from avatarcheck.arkit import arkit_index
+    from avatarcheck.avatar import load_avatar as avatar_from_path
+    from avatarcheck.io.images import write_png
+    from avatarcheck.render.api import render
+
+    try:
+        weights = parse_arkit(arkit)
+        av = avatar_from_path(avatar)
+        n = frames if sweep else 1
+        w = np.repeat(weights, n, axis=0)
+        if sweep:
+            try:
+                w[:, arkit_index(sweep)] = np.linspace(0.0, 1.0, n)
+            except KeyError:
+                raise InputError("--sweep", sweep, "an ARKit-52 channel name", repr(sweep)) from None
+        rot = np.tile([[0.0, np.radians(head_yaw), 0.0]], (n, 1)).astype(np.float32)
+        cam = av.camera(size=size, yaw_deg=yaw, pitch_deg=pitch)
+        out.mkdir(parents=True, exist_ok=True)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"rendering {n} frame(s)", total=n)
+            for start in range(0, n, batch):
+                sl = slice(start, min(n, start + batch))
+                state = av.state(shader, binding, no_eyeballs, arkit52=w[sl], global_rot=rot[sl])
+                result = render(state, cam, backend)
+                for i, rgb in enumerate(result.rgb, start=start):
+                    write_png(out / f"frame_{i:04d}.png", rgb)
+                progress.advance(task, sl.stop - sl.start)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    console.print(f"wrote {n} frame(s) to {out} ({result.backend} backend)")
+
+
+def bake_cmd(
+    preset: str = typer.Option("pear", help="pear (anchor 0.20) | hourglass (anchor 0.50)"),
+    strength: float = typer.Option(2.0, help="chibi_strength s (radial peak 1 + 0.3 s)"),
+    out: Optional[Path] = typer.Option(None, help="output folder (default out/chibi_<preset>)"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
+) -> None:
+    """Bake the chibi edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
+    from avatarcheck.avatar import load_avatar as avatar_from_path
+    from avatarcheck.edit.assets import bake_chibi
+    from avatarcheck.edit.chibi import chibi_params
+
+    try:
+        av = avatar_from_path(avatar)
+        folder = out or Path("out") / f"chibi_{preset}"
+        manifest = bake_chibi(av, chibi_params(preset, strength), folder, jacobians=jacobians, name=preset)
+    except (InputError, FileNotFoundError) as err:
+        _fail(err)
+    r = manifest["scale_ratio"]
+    console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")
+    console.print(f"use: LAM_EDIT_XYZ_OBJ={folder}/chibi_textured_mesh.obj LAM_CHIBI_ARKIT_BS="
+                  f"{folder}/chibi_arkit_bs.npy LAM_CHIBI_SCALE_RATIO={folder}/chibi_scale_ratio.npy")
