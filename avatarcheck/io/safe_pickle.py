@@ -5,10 +5,18 @@
 reconstruction, scipy.sparse csc/csr/coo matrices and chumpy's array classes; the last two are
 replaced by inert stand-ins that only record their pickled state (no chumpy or scipy code runs).
 Any other reference raises ``InputError`` before it is called.
+
+Allocation is bounded too: the file is read whole (at most ``MAX_PICKLE_BYTES``), and an array the
+pickle asks numpy to allocate without data (``numpy.ndarray(shape)``, ``_reconstruct``) counts
+against a budget of the file's own size, so a 500-byte pickle cannot request 11 GiB. Arrays that
+carry their data (``__setstate__`` with raw bytes) are bounded by the bytes in the file, because
+numpy checks that the data length matches the shape.
 """
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import pickle
 from pathlib import Path
@@ -18,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from avatarcheck.errors import InputError
+from avatarcheck.io.inputs import read_bytes_checked
 
 try:  # numpy >= 2 moved numpy.core to numpy._core; importing numpy.core there warns.
     from numpy._core.multiarray import _reconstruct as _np_reconstruct
@@ -31,7 +40,14 @@ except ImportError:  # pragma: no cover - numpy 1.x
 PathLike = str | os.PathLike
 CONVERT_HINT = "avatarcheck head convert DIR --out head.npz"
 
-
+# FLAME's largest pickle (generic_model.pkl, float64 bases) is about 100 MB.
+MAX_PICKLE_BYTES = 1 << 30
+# Data-less arrays (np.ndarray(shape), _reconstruct) may take the file's size plus this.
+_ALLOC_SLACK = 1 << 20
+# Distinct chumpy class names one pickle may reference (FLAME's use two or three), and how many
+# stand-in classes stay cached across files.
+MAX_CHUMPY_NAMES = 64
+_CHUMPY_CACHE_MAX = 64
 
 
 class ChumpyStandIn:
@@ -108,15 +124,23 @@ class _CooStandIn(SparseStandIn):
     fmt = "coo"
 
 
-_CHUMPY_CLASSES: dict[str, type] = {}
+_CHUMPY_CLASSES: dict[str, type] = {}  # insertion order = least recently used first
 
 
 def _chumpy_class(module: str, name: str) -> type:
-    """One stand-in subclass per chumpy class name, so errors can say which class it was."""
+    """One stand-in subclass per chumpy class name, so errors can say which class it was.
+
+    The cache keeps the ``_CHUMPY_CACHE_MAX`` most recently used names (a hostile pickle naming
+    20,000 classes must not grow it for the life of the process).
+    """
     key = f"{module}.{name}"
-    if key not in _CHUMPY_CLASSES:
-        _CHUMPY_CLASSES[key] = type(f"ChumpyStandIn_{name}", (ChumpyStandIn,), {"pickled_name": key})
-    return _CHUMPY_CLASSES[key]
+    cls = _CHUMPY_CLASSES.pop(key, None)
+    if cls is None:
+        cls = type(f"ChumpyStandIn_{name}", (ChumpyStandIn,), {"pickled_name": key})
+    _CHUMPY_CLASSES[key] = cls  # re-inserted: most recently used last
+    while len(_CHUMPY_CLASSES) > _CHUMPY_CACHE_MAX:
+        del _CHUMPY_CLASSES[next(iter(_CHUMPY_CLASSES))]
+    return cls
 
 
 def _reconstructor(cls: type, base: type, state: Any) -> Any:
@@ -133,6 +157,24 @@ def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") 
     return text.encode("latin1")  # `errors` ignored: strict
 
 
+def _empty_bytes(*args: Any) -> bytes:
+    """``__builtin__.bytes``: Python 3 protocol <= 2 pickles write ``b''`` as ``bytes()``.
+
+    Only the no-argument call is allowed: ``bytes(10**12)`` would allocate a terabyte.
+    """
+    if args:
+        raise pickle.UnpicklingError(f"bytes() with arguments is not allowed (got {len(args)})")
+    return b""
+
+
+def _requested_bytes(shape: Any, dtype: Any) -> int:
+    """Bytes ``np.ndarray(shape, dtype)`` would allocate, computed without allocating."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in dims):
+        raise pickle.UnpicklingError(f"array shape {dims!r} is not a tuple of non-negative ints")
+    return math.prod(int(d) for d in dims) * np.dtype(dtype).itemsize
+
+
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 _SCIPY_MODULES = ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.csr",
                   "scipy.sparse._csr", "scipy.sparse.coo", "scipy.sparse._coo")
@@ -140,10 +182,8 @@ _SPARSE = {"csc_matrix": _CscStandIn, "csc_array": _CscStandIn, "csr_matrix": _C
            "csr_array": _CsrStandIn, "coo_matrix": _CooStandIn, "coo_array": _CooStandIn}
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    **{(m, "_reconstruct"): _np_reconstruct for m in _NUMPY_MODULES},
     **{(m, "scalar"): _np_scalar for m in _NUMPY_MODULES},
     **{(m, "_frombuffer"): _np_frombuffer for m in ("numpy.core.numeric", "numpy._core.numeric")},
-    ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     **{(m, cls): standin for m in _SCIPY_MODULES for cls, standin in _SPARSE.items()},
     ("copy_reg", "_reconstructor"): _reconstructor,
@@ -154,7 +194,12 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("__builtin__", "set"): set,
     ("builtins", "set"): set,
     ("_codecs", "encode"): _latin1_encode,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
 }
+# Also allowed, but through the unpickler's allocation budget (they allocate from a shape alone):
+# numpy.ndarray and numpy's _reconstruct.
+_ALLOCATING = {(m, "_reconstruct") for m in _NUMPY_MODULES} | {("numpy", "ndarray")}
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -164,14 +209,44 @@ class _SafeUnpickler(pickle.Unpickler):
     ``find_class``; persistent ids are refused by the base class.
     """
 
-    def __init__(self, file: Any, source: PathLike) -> None:
+    def __init__(self, file: Any, source: PathLike, budget: int) -> None:
         super().__init__(file, encoding="latin1")  # FLAME's pickles were written by Python 2
         self.source = source
+        self.budget = budget  # bytes left for arrays allocated from a shape alone
+        self.chumpy_names: set[str] = set()
+
+    def _spend(self, shape: Any, dtype: Any) -> None:
+        need = _requested_bytes(shape, dtype)
+        if need > self.budget:
+            raise InputError(self.source, "pickle", f"arrays no larger than the file allows ({self.budget} "
+                             "bytes left)", f"a request for {tuple(np.atleast_1d(shape).tolist())} x "
+                             f"{np.dtype(dtype)} = {need} bytes")
+        self.budget -= need
+
+    def _ndarray(self, shape: Any, dtype: Any = float, buffer: Any = None, *args: Any) -> np.ndarray:
+        if buffer is None:  # with a buffer the memory is the pickle's own bytes
+            self._spend(shape, dtype)
+        return np.ndarray(shape, dtype, buffer, *args)
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        # the pickle names numpy.ndarray as the subtype; find_class handed it self._ndarray
+        if subtype == self._ndarray or subtype is np.ndarray:
+            subtype = np.ndarray
+        else:
+            raise pickle.UnpicklingError(f"_reconstruct of {subtype!r} is not allowed (numpy.ndarray only)")
+        self._spend(shape, dtype)
+        return _np_reconstruct(subtype, shape, dtype)
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOCATING:
+            return self._ndarray if name == "ndarray" else self._reconstruct
         if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]
         if (module == "chumpy" or module.startswith("chumpy.")) and name.isidentifier():
+            self.chumpy_names.add(f"{module}.{name}")
+            if len(self.chumpy_names) > MAX_CHUMPY_NAMES:
+                raise InputError(self.source, "pickle", f"at most {MAX_CHUMPY_NAMES} distinct chumpy classes",
+                                 f"more (the last {module}.{name})")
             return _chumpy_class(module, name)
         raise InputError(
             self.source, f"pickle reference {module}.{name}",
@@ -181,14 +256,18 @@ class _SafeUnpickler(pickle.Unpickler):
             f"arrays; convert a trusted folder once with `{CONVERT_HINT}` and load the .npz instead")
 
 
-def safe_unpickle(path: Path) -> Any:
-    """Unpickle ``path`` through the allowlist; any failure becomes an ``InputError`` naming it."""
-    with open(path, "rb") as handle:
+def safe_unpickle(path: Path, max_bytes: int = MAX_PICKLE_BYTES) -> Any:
+    """Unpickle ``path`` through the allowlist; any failure becomes an ``InputError`` naming it.
+
+    The file is read whole first (a regular file of at most ``max_bytes``): the unpickler then
+    reads from memory, so a length field claiming gigabytes cannot make it allocate them.
+    """
+    data = read_bytes_checked(path, max_bytes, "pickle")
+    with io.BytesIO(data) as handle:
         try:
-            return _SafeUnpickler(handle, path).load()
+            return _SafeUnpickler(handle, path, len(data) + _ALLOC_SLACK).load()
         except InputError:
             raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                KeyError, IndexError, MemoryError, UnicodeError, RecursionError) as err:
+        except Exception as err:  # noqa: BLE001 - only allowlisted code ran; any failure is a bad file
             raise InputError(path, "pickle", "a readable FLAME pickle",
                              f"{type(err).__name__}: {err}") from None
