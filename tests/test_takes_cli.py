@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from avatarcheck.cli import app
 from avatarcheck.takes.files import load_take
-from avatarcheck.takes.moments import MOMENT_NAMES
 from avatarcheck.takes.udp import UdpReceiver, build_packet
 
 runner = CliRunner()
+MOMENT_NAMES = ("eye_wide", "full_blink", "half_blink_down")  # the three-moment gate's
 RECORDING = Path(__file__).resolve().parents[1] / "recordings" / "synthetic_take_01.csv"
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from avatarcheck.arkit import ARKIT_NAMES
 from avatarcheck.errors import InputError
 from avatarcheck.takes.csv_io import read_livelink_csv, write_livelink_csv
 from avatarcheck.takes.take import Take
@@ -137,7 +138,117 @@ def test_fps_argument_and_default(tmp_path):
 
 def test_tiny_overshoot_is_clipped(tmp_path):
     path = _write_variant(tmp_path, lambda rows: rows[1].__setitem__(_col(rows, "EyeBlinkLeft"), "1.00005"))
-    assert read_livelink_csv(path).weights[0, 0] == 1.0
+    take = read_livelink_csv(path)
+    assert take.weights[0, 0] == 1.0 and take.clipped == {"eyeBlinkLeft": 1}
+
+
+def test_real_overshoot_is_clipped_and_counted_per_channel(tmp_path):
+    """Real trackers: eyeLookIn up to 1.053 (issue 12); the band's edges are inclusive."""
+    def mutate(rows):
+        for line in (2, 4, 7):
+            rows[line - 1][_col(rows, "EyeLookInRight")] = "1.0033375025"
+        rows[2][_col(rows, "EyeLookInLeft")] = "1.053"
+        rows[5][_col(rows, "BrowInnerUp")] = "-0.1"
+        rows[8][_col(rows, "JawOpen")] = "1.25"
+        rows[6][_col(rows, "JawOpen")] = "1.0"  # exactly 1: in range, not clipped
+    path = _write_variant(tmp_path, mutate)
+    take = read_livelink_csv(path)
+    assert take.clipped == {"eyeLookInLeft": 1, "eyeLookInRight": 3, "jawOpen": 1, "browInnerUp": 1}
+    assert list(take.clipped) == [n for n in ARKIT_NAMES if n in take.clipped]  # canonical order
+    assert take.channel("eyeLookInRight")[[0, 2, 5]].tolist() == [1.0, 1.0, 1.0]
+    assert take.channel("eyeLookInLeft")[1] == 1.0 and take.channel("browInnerUp")[4] == 0.0
+    assert take.weights.min() >= 0 and take.weights.max() <= 1
+    assert read_livelink_csv(tmp_path / "good.csv").clipped == {}
+
+
+@pytest.mark.parametrize("frames", [5, 40, 4030])
+def test_real_30fps_take_on_60fps_timecodes_with_drifting_sub_frames(tmp_path, frames):
+    """The rows of a real 30 fps export: 13:13:04:31.652, 13:13:04:33.651, ... (2 frames apart at 60,
+    sub-frames drifting by a thousandth of a frame per row); short, a few seconds, and 134 s."""
+    values = ",".join(["0.0100000000"] * 52 + ["0.0"] * 9)
+    start = ((13 * 60 + 13) * 60 + 4) * 60_000 + 31_652  # milli-frames at 60 fps since midnight
+    lines = [APP_HEADER]
+    for i in range(frames):
+        m = start + i * 1999
+        f, sub = divmod(m, 1000)
+        s, ff = divmod(f, 60)
+        lines.append(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{ff:02d}.{sub:03d},61,{values}")
+    assert lines[1].startswith("13:13:04:31.652,") and lines[2].startswith("13:13:04:33.651,")
+    path = tmp_path / "real30.csv"
+    path.write_text("\n".join(lines) + "\n")
+    take = read_livelink_csv(path)
+    assert take.fps == 30.0 and take.num_frames == frames
+    np.testing.assert_allclose(np.diff(take.timestamps), 1.999 / 60, atol=1e-6)
+    assert take.timestamps[0] == pytest.approx(13 * 3600 + 13 * 60 + 4 + 31.652 / 60)
+    if frames > 60:  # a user who passes the row rate gets told what fps means
+        with pytest.raises(InputError, match="fps is the timecode rate, omit it"):
+            read_livelink_csv(path, fps=30)
+
+
+def test_huge_cells_are_clean_errors_with_short_messages(tmp_path):
+    """Audit D12: a cell over the csv field limit, and a 100,000-character header cell."""
+    good = tmp_path / "good.csv"
+    write_livelink_csv(good, small_take())
+    lines = good.read_text().splitlines()
+    long = tmp_path / "long.csv"
+    long.write_text(lines[0] + "\n" + "x" * 200_000 + "\n")
+    with pytest.raises(InputError, match=r"long\.csv: line 2: expected CSV cells of at most 131072") as info:
+        read_livelink_csv(long)
+    assert len(str(info.value)) < 400
+    wide = tmp_path / "wide.csv"
+    wide.write_text("B" * 100_000 + "," + "\n".join(lines[:5]) + "\n")
+    with pytest.raises(InputError, match=r"wide\.csv: line 1, column 1: .*100000 characters") as info:
+        read_livelink_csv(wide)
+    assert len(str(info.value)) < 400
+    cell = tmp_path / "cell.csv"
+    rows = [line.split(",") for line in lines]
+    rows[2][5] = "9" * 50_000
+    cell.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    with pytest.raises(InputError, match=r"cell\.csv: line 3, column") as info:
+        read_livelink_csv(cell)
+    assert len(str(info.value)) < 400
+
+
+def test_fps_argument_is_validated(tmp_path):
+    path = tmp_path / "t.csv"
+    write_livelink_csv(path, small_take())
+    for bad in ("60", 0, -30, float("nan"), 1e300, True):
+        with pytest.raises(InputError, match=r"t\.csv: fps"):
+            read_livelink_csv(path, fps=bad)
+
+
+def test_device_directory_and_symlink_loop_are_clean_errors(tmp_path):
+    """Audit D19 / D8: a link to /dev/zero must not be read until memory runs out."""
+    zero = tmp_path / "zero.csv"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(InputError, match=r"zero\.csv: file: expected .*regular file.*got a device"):
+        read_livelink_csv(zero)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(InputError, match="got a directory"):
+        read_livelink_csv(folder)
+    (tmp_path / "loopa.csv").symlink_to(tmp_path / "loopb.csv")
+    (tmp_path / "loopb.csv").symlink_to(tmp_path / "loopa.csv")
+    with pytest.raises(InputError, match=r"loopa\.csv: file: expected a readable"):
+        read_livelink_csv(tmp_path / "loopa.csv")
+
+
+def test_write_with_60fps_timecodes_and_raw_overshoot(tmp_path):
+    """A 30 fps take written as the app writes it: 60 fps timecodes 2 frames apart, weights as tracked."""
+    take = small_take(frames=70, fps=30)
+    raw = take.weights.copy()
+    raw[3, ARKIT_NAMES.index("eyeLookInLeft")] = 1.04
+    clipped = np.clip(raw, 0, 1)
+    take = Take(clipped, take.head_rotation, take.eye_left, take.eye_right, take.timestamps, 30, "raw")
+    path = tmp_path / "t.csv"
+    write_livelink_csv(path, take, timecode_rate=60, raw_weights=raw)
+    lines = path.read_text().splitlines()
+    assert lines[1].startswith("00:00:00:00.000,") and lines[2].startswith("00:00:00:02.000,")
+    back = read_livelink_csv(path)
+    assert back.fps == 30 and back.clipped == {"eyeLookInLeft": 1}
+    assert_same_take(back, take)
+    with pytest.raises(InputError, match="raw_weights: expected weights that clip"):
+        write_livelink_csv(path, take, raw_weights=raw + 0.01)
 
 
 # --- bad files: file name, line number and column name in every message --------------------------
@@ -185,7 +296,15 @@ BAD = {
     "nan": (_set(4, "MouthLeft", "nan"), 4, "MouthLeft"),
     "inf rotation": (_set(5, "HeadYaw", "inf"), 5, "HeadYaw"),
     "above one": (_set(2, "EyeBlinkLeft", "1.5"), 2, "EyeBlinkLeft"),
-    "below zero": (_set(6, "BrowInnerUp", "-0.01"), 6, "BrowInnerUp"),
+    "below zero": (_set(6, "BrowInnerUp", "-0.2"), 6, "BrowInnerUp"),
+    "just above the band": (_set(3, "EyeLookInRight", "1.2500001"), 3, "EyeLookInRight"),
+    "inf weight": (_set(3, "EyeLookInRight", "inf"), 3, "EyeLookInRight"),
+    "underscore digits": (_set(3, "JawOpen", "0.0_5"), 3, "JawOpen"),
+    "arabic-indic digits": (_set(3, "JawOpen", "\u0660.\u0665"), 3, "JawOpen"),
+    "full-width digits": (_set(3, "JawOpen", "\uff10.\uff15"), 3, "JawOpen"),
+    "arabic-indic timecode": (_set(3, "Timecode", "\u0660\u0660:\u0660\u0660:\u0660\u0660:\u0660\u0662.000"), 3,
+                              "Timecode"),
+    "huge rotation": (_set(4, "HeadYaw", "1e30"), 4, "HeadYaw"),
     "truncated row": (_truncate(5, 30), 5, APP_HEADER.split(",")[30]),
     "extra cell": (lambda rows: rows[2].append("0.5"), 3, "RightEyeRoll"),
     "bad timecode": (_set(3, "Timecode", "00:00:00"), 3, "Timecode"),

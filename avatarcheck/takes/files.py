@@ -1,14 +1,24 @@
-"""Load or save a take by file suffix: ``.csv`` (Live Link Face) or ``.npz``."""
+"""Load or save a take by file suffix: ``.csv`` (Live Link Face) or ``.npz``.
+
+Inputs are read with a size bound (``MAX_TAKE_BYTES``) after checking they are regular files,
+so ``/dev/zero``, a FIFO, a directory or a symlink loop is a clean ``InputError``, never a hang
+or a ``MemoryError``. Outputs are checked before any work (``check_output_path``), so a bad
+``--out`` fails in a second, not after a recording.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 from avatarcheck.errors import InputError
 from avatarcheck.takes.take import Take
 
 SUFFIXES = (".csv", ".npz")
+#: Largest take file read: a one-hour 60 fps Live Link Face CSV is about 150 MB.
+MAX_TAKE_BYTES = 512 << 20
 
 
 def _suffix(path: Path) -> str:
@@ -16,6 +26,62 @@ def _suffix(path: Path) -> str:
     if suffix not in SUFFIXES:
         raise InputError(path, "suffix", "a .csv (Live Link Face) or .npz take", repr(path.suffix or "none"))
     return suffix
+
+
+def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES, what: str = "take file") -> bytes:
+    """The bytes of ``path``, a regular file of at most ``max_bytes`` (symlinks followed, so a
+    link to ``/dev/zero`` is refused as a device). ``FileNotFoundError`` passes through."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(p, "file", f"a {what} (a regular file)", "a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(p, "file", f"a {what} (a regular file)", "a device, pipe or socket")
+        if st.st_size > max_bytes:
+            raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", f"{st.st_size} bytes")
+        with open(p, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # + 1: a file that grew since stat() is caught below
+    except FileNotFoundError:
+        raise
+    except OSError as err:  # symlink loop, permission, name too long
+        raise InputError(p, "file", f"a readable {what}", f"{type(err).__name__}: {err.strerror or err}") from None
+    if len(data) > max_bytes:
+        raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", "more (it grew while read)")
+    return data
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a take output we can write: a known suffix, not a directory, and a folder that
+    exists (or can be made) and is writable. Raises ``InputError`` naming the path otherwise; makes
+    no folder and writes nothing, so it is safe to call before a long recording."""
+    p = Path(path)
+    _suffix(p)
+    if p.is_dir():
+        raise InputError(p, "output", "a file path", "an existing directory")
+    parent = p.parent
+    # the nearest folder that exists: every missing one below it would be created by the writer
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise InputError(p, "output", "a path whose folders exist or can be made", f"a dangling link {existing}")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(p, "output", "a path under a folder", f"{existing} is a file, not a folder")
+    if p.exists() and not p.is_file():
+        raise InputError(p, "output", "a regular file path", "a device, pipe or socket")
+    if existing == parent:
+        # a real probe: permissions say little for root or for /proc, a create-and-delete says it all
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".probe", dir=parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise InputError(p, "output", "a path in a writable folder",
+                             f"{type(err).__name__}: {err.strerror or err}") from None
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(p, "output", "a path in a writable folder", f"{existing} is not writable")
+    return p
 
 
 def load_take(path: str | os.PathLike, fps: float | None = None) -> Take:
@@ -31,13 +97,16 @@ def load_take(path: str | os.PathLike, fps: float | None = None) -> Take:
 
 
 def save_take(path: str | os.PathLike, take: Take) -> None:
-    """Write a take atomically in the format its suffix names."""
-    path = Path(path)
-    if _suffix(path) == ".csv":
-        from avatarcheck.takes.csv_io import write_livelink_csv
+    """Write a take atomically in the format its suffix names (the output is checked first)."""
+    path = check_output_path(path)
+    try:
+        if _suffix(path) == ".csv":
+            from avatarcheck.takes.csv_io import write_livelink_csv
 
-        write_livelink_csv(path, take)
-    else:
-        from avatarcheck.takes.npz_io import save_take_npz
+            write_livelink_csv(path, take)
+        else:
+            from avatarcheck.takes.npz_io import save_take_npz
 
-        save_take_npz(path, take)
+            save_take_npz(path, take)
+    except (FileExistsError, NotADirectoryError, PermissionError) as err:  # raced with another process
+        raise InputError(path, "output", "a writable file path", f"{type(err).__name__}: {err.strerror}") from None

@@ -1,57 +1,178 @@
-"""Takes as pickle-free ``.npz`` (fast to load): arrays plus the channel names, read by name."""
+"""Takes as pickle-free ``.npz`` (fast to load): arrays plus the channel names, read by name.
+
+Loading never trusts the archive: each member's ``.npy`` header is read first and its shape and
+dtype are checked against the member's real size (and ``MAX_MEMBER_BYTES``) before anything is
+allocated, object dtypes (pickles) are refused, and any corruption (bad zip, bad deflate stream,
+an unsupported compression) is an ``InputError`` naming the file and the member.
+"""
 
 from __future__ import annotations
 
+import lzma
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from avatarcheck.arkit import ARKIT_NAMES, arkit_index
+from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import save_npz_atomic
-from avatarcheck.takes.take import Take
+from avatarcheck.takes.files import MAX_TAKE_BYTES, read_checked_bytes
+from avatarcheck.takes.take import FPS_RANGE, Take, clip_weights
 
 FORMAT = "avatarcheck.take/1"
 _KEYS = ("format", "channels", "weights", "head_rotation", "eye_left", "eye_right", "timestamps", "fps", "source")
+#: Optional members: ``clipped_channels`` / ``clipped_counts`` (the take's clip provenance).
+_OPTIONAL = ("clipped_channels", "clipped_counts")
+#: Largest uncompressed member accepted (a 10-hour 60 fps take is ~450 MB of weights).
+MAX_MEMBER_BYTES = 1 << 30
+#: Deflate cannot expand more than ~1032:1, so a member can never hold more than this times its
+#: compressed size: a header that claims more is lying about the shape.
+_MAX_DEFLATE_RATIO = 1100
+# What corrupt archives raise inside zipfile / zlib / numpy's header parser.
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, ValueError, EOFError,
+                   OSError, RuntimeError, struct.error, UnicodeDecodeError, SyntaxError, KeyError, OverflowError)
 
 
 def save_take_npz(path: str | os.PathLike, take: Take) -> None:
     """Write ``take`` atomically; ``channels`` records the (52,) column names of ``weights``."""
+    names = list(take.clipped)
     save_npz_atomic(path, format=np.array(FORMAT), channels=np.array(ARKIT_NAMES), weights=take.weights,
                     head_rotation=take.head_rotation, eye_left=take.eye_left, eye_right=take.eye_right,
-                    timestamps=take.timestamps, fps=np.array(take.fps, np.float64), source=np.array(take.source))
+                    timestamps=take.timestamps, fps=np.array(take.fps, np.float64), source=np.array(take.source),
+                    clipped_channels=np.array(names, dtype="<U32"),
+                    clipped_counts=np.array([take.clipped[n] for n in names], np.int64))
 
 
 def load_take_npz(path: str | os.PathLike) -> Take:
-    """Read a take written by ``save_take_npz`` (never unpickles); ``source`` becomes the path."""
+    """Read a take written by ``save_take_npz`` (never unpickles); ``source`` becomes the path.
+
+    Weights within ``WEIGHT_BAND`` are clipped like a CSV's and counted in ``clipped``.
+    """
     src = str(Path(path))
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise InputError(src, "file", "a pickle-free .npz take archive", f"{type(err).__name__}: {err}") from None
+    arrays = read_npz_arrays(path)
     missing = [k for k in _KEYS if k not in arrays]
     if missing:
-        raise InputError(src, missing[0], f"an .npz with arrays {', '.join(_KEYS)}", f"arrays {sorted(arrays)}")
-    if str(arrays["format"]) != FORMAT:
-        raise InputError(src, "format", repr(FORMAT), repr(str(arrays["format"])))
-    channels = [str(c) for c in arrays["channels"].reshape(-1)]
+        raise InputError(src, missing[0], f"an .npz with arrays {', '.join(_KEYS)}", f"arrays {sorted(arrays)[:12]}")
+    fmt = arrays["format"]
+    if fmt.dtype.kind != "U" or fmt.shape != () or str(fmt) != FORMAT:
+        raise InputError(src, "format", repr(FORMAT), _short(repr(fmt)))
+    channels = _names(src, "channels", arrays["channels"])
     try:
         order = [arkit_index(c) for c in channels]
     except KeyError as err:
-        raise InputError(src, "channels", "the 52 ARKit names", str(err)) from None
-    if sorted(order) != list(range(52)):
+        raise InputError(src, "channels", "the 52 ARKit names", _short(str(err))) from None
+    if len(order) != 52 or sorted(order) != list(range(52)):
         raise InputError(src, "channels", "each of the 52 ARKit names once", f"{len(channels)} names")
-    weights = arrays["weights"]
-    if weights.ndim != 2 or weights.shape[1] != 52:
-        raise InputError(src, "weights", "shape (T, 52)", str(weights.shape))
+    weights = checked_array(arrays["weights"], src, "weights", (None, 52), dtype=np.float64, finite=False)
     canonical = np.empty_like(weights)
     canonical[:, order] = weights
-    if arrays["fps"].shape != ():
-        raise InputError(src, "fps", "a scalar", str(arrays["fps"].shape))
-    return Take(canonical, arrays["head_rotation"], arrays["eye_left"], arrays["eye_right"], arrays["timestamps"],
-                float(arrays["fps"]), src)
+    clipped_w, counts = clip_weights(canonical, src)
+    for name, extra in _clipped_provenance(src, arrays).items():
+        counts[name] = counts.get(name, 0) + extra
+    fps = arrays["fps"]
+    if fps.shape != () or fps.dtype.kind not in "fiu":
+        raise InputError(src, "fps", "a real scalar frame rate", f"{fps.dtype} array of shape {fps.shape}")
+    source = arrays["source"]
+    if source.dtype.kind != "U" or source.shape != ():
+        raise InputError(src, "source", "a text scalar", f"{source.dtype} array of shape {source.shape}")
+    rotations = [checked_array(arrays[k], src, k, kind="real") for k in ("head_rotation", "eye_left", "eye_right")]
+    timestamps = checked_array(arrays["timestamps"], src, "timestamps", kind="real")
+    fps_value = fps[()].item()
+    if not (isinstance(fps_value, (int, float)) and FPS_RANGE[0] <= fps_value <= FPS_RANGE[1]):
+        raise InputError(src, "fps", f"a frame rate in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}]", _short(repr(fps_value)))
+    return Take(clipped_w, *rotations, timestamps, float(fps_value), src, counts)
+
+
+def _clipped_provenance(src: str, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Counts a previous reader clipped (stored by ``save_take_npz``); absent in older files."""
+    if not all(k in arrays for k in _OPTIONAL):
+        return {}
+    names = _names(src, "clipped_channels", arrays["clipped_channels"])
+    counts = checked_array(arrays["clipped_counts"], src, "clipped_counts", (len(names),), kind="int")
+    if (counts < 0).any():
+        raise InputError(src, "clipped_counts", "counts >= 0", str(int(counts.min())))
+    out: dict[str, int] = {}
+    for name, count in zip(names, counts.tolist()):
+        try:
+            canonical = ARKIT_NAMES[arkit_index(name)]
+        except KeyError:
+            raise InputError(src, "clipped_channels", "ARKit-52 names", _short(repr(name))) from None
+        out[canonical] = out.get(canonical, 0) + int(count)
+    return out
+
+
+def _names(src: str, field: str, array: np.ndarray) -> list[str]:
+    if array.dtype.kind != "U" or array.ndim != 1:
+        raise InputError(src, field, "a 1-D text array", f"{array.dtype} array of shape {array.shape}")
+    return [str(c) for c in array]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def read_npz_arrays(path: str | os.PathLike, max_member_bytes: int = MAX_MEMBER_BYTES) -> dict[str, np.ndarray]:
+    """Every ``name.npy`` member of an ``.npz`` as an array, each header checked before allocation.
+
+    Raises ``InputError`` for anything but a zip of plain (non-object) ``.npy`` members whose
+    claimed size fits the member's real size; ``FileNotFoundError`` passes through.
+    """
+    import io
+
+    src = str(Path(path))
+    data = read_checked_bytes(path, MAX_TAKE_BYTES, "take .npz")
+    arrays: dict[str, np.ndarray] = {}
+    member = "file"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                member = info.filename
+                if not member.endswith(".npy") or info.is_dir():
+                    raise InputError(src, _short(member), "only .npy members (a numpy .npz archive)", "another file")
+                key = member[:-4]
+                if key in arrays:
+                    raise InputError(src, _short(member), "each member once", "a repeat")
+                arrays[key] = _read_member(src, archive, info, max_member_bytes)
+    except InputError:
+        raise
+    except _ARCHIVE_ERRORS as err:
+        raise InputError(src, _short(member), "a pickle-free .npz take archive",
+                         _short(f"{type(err).__name__}: {err}")) from None
+    return arrays
+
+
+def _read_member(src: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> np.ndarray:
+    """One ``.npy`` member; the header's shape x itemsize must fit what the member can hold."""
+    field = _short(info.filename)
+    with archive.open(info) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise InputError(src, field, ".npy format 1.0, 2.0 or 3.0", f"version {version}")
+        if dtype.hasobject:
+            raise InputError(src, field, "a plain array (object arrays need pickle, which is refused)",
+                             f"dtype {dtype}")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        nbytes = count * dtype.itemsize
+        # the member's declared size, and what its compressed bytes could possibly expand to
+        room = min(info.file_size, info.compress_size * _MAX_DEFLATE_RATIO + 4096, max_bytes)
+        if nbytes > room:
+            raise InputError(src, field, f"an array that fits the member ({room} bytes at most)",
+                             f"a header claiming shape {_short(str(shape))} of {dtype} ({nbytes} bytes)")
+        raw = handle.read(nbytes)
+    if len(raw) != nbytes:
+        raise InputError(src, field, f"{nbytes} bytes of array data", f"{len(raw)} bytes (truncated)")
+    array = np.frombuffer(raw, dtype=dtype, count=count)
+    if fortran:
+        return array.reshape(shape[::-1]).T.copy()
+    return array.reshape(shape).copy()

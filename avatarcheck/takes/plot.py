@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
+from typing import Protocol
 
 import numpy as np
 
 from avatarcheck.io.atomic import write_bytes_atomic
-from avatarcheck.takes.moments import Moment
 from avatarcheck.takes.take import Take
+
+
+class _Marked(Protocol):
+    """What the plot needs of a moment: its frame (any moment type the gate defines)."""
+
+    frame: int
 
 _COLOURS = {"eye_wide": "tab:green", "full_blink": "tab:red", "half_blink_down": "tab:purple"}
 
 
-def plot_timeline(take: Take, moments: dict[str, Moment], path: str | os.PathLike, eye: str = "both",
+def plot_timeline(take: Take, moments: Mapping[str, _Marked], path: str | os.PathLike, eye: str = "both",
                   width_px: int = 1000, height_px: int = 360) -> None:
     """Blink, eyeWide and eyeLookDown over time (per eye, or both), moments as labelled lines."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

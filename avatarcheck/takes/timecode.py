@@ -18,7 +18,8 @@ DEFAULT_RATE = 60
 STANDARD_RATES: tuple[int, ...] = (24, 25, 30, 48, 50, 60, 100, 120)
 SECONDS_PER_DAY = 86_400
 
-_TIMECODE = re.compile(r"(\d{2}):(\d{2}):(\d{2}):(\d{2,3})(?:\.(\d{1,6}))?")
+# re.ASCII: \d would otherwise match Arabic-Indic and full-width digits, which int() accepts.
+_TIMECODE = re.compile(r"(\d{2}):(\d{2}):(\d{2}):(\d{2,3})(?:\.(\d{1,6}))?", re.ASCII)
 
 
 def parse_timecode(text: str) -> tuple[int, float]:
