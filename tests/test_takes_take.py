@@ -1,7 +1,10 @@
 """The Take data class (validation, channels, slices) and its .npz form."""
 
 import dataclasses
+import io
 import tempfile
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +138,119 @@ def test_bad_npz_files(tmp_path):
         load_take(pickled)
     with pytest.raises(InputError, match="suffix: expected a .csv"):
         load_take(tmp_path / "take.json")
+
+
+# --- hostile and careless .npz files (audit D3, D14): InputError naming the file, never a traceback ---
+
+
+def _good_arrays(tmp_path) -> dict:
+    path = tmp_path / "good.npz"
+    save_take(path, make(4, weights=np.full((4, 52), 0.25)))
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def test_clipped_provenance_round_trips_and_npz_weights_are_clipped_like_csv(tmp_path):
+    take = make(3, weights=np.full((3, 52), 0.5), clipped={"eyeLookInRight": 91, "jawOpen": 2})
+    path = tmp_path / "c.npz"
+    save_take(path, take)
+    assert load_take(path).clipped == {"eyeLookInRight": 91, "jawOpen": 2}
+    arrays_ = _good_arrays(tmp_path)
+    assert load_take(tmp_path / "good.npz").clipped == {}
+    arrays_["weights"][1, ARKIT_NAMES.index("eyeLookInLeft")] = 1.05  # another tool kept the overshoot
+    arrays_["weights"][2, ARKIT_NAMES.index("eyeLookInLeft")] = -0.05
+    np.savez(tmp_path / "over.npz", **arrays_)
+    back = load_take(tmp_path / "over.npz")
+    assert back.clipped == {"eyeLookInLeft": 2}
+    assert back.channel("eyeLookInLeft").tolist() == [0.25, 1.0, 0.0, 0.25]
+    arrays_["weights"][0, 0] = 1.3
+    np.savez(tmp_path / "far.npz", **arrays_)
+    with pytest.raises(InputError, match=r"far\.npz: weights\[frame 0, eyeBlinkLeft\]: expected a blendshape weight"):
+        load_take(tmp_path / "far.npz")
+
+
+@pytest.mark.parametrize("key, value, field", [
+    ("fps", np.array("abc"), "fps"),
+    ("fps", np.array(60 + 1j), "fps"),
+    ("fps", np.array(True), "fps"),
+    ("fps", np.array(1e300), "fps"),
+    ("fps", np.array([60.0]), "fps"),
+    ("weights", np.full((4, 52), 0.25 + 0j), "weights"),
+    ("weights", np.full((4, 52), "0.25"), "weights"),
+    ("weights", np.full((4, 52), np.datetime64("2026-01-01")), "weights"),
+    ("timestamps", np.array(["0", "1", "2", "3"]), "timestamps"),
+    ("eye_left", np.full((4, 3), 3e38, np.float32), "eye_left"),
+    ("format", np.array(7), "format"),
+    ("channels", np.arange(52), "channels"),
+    ("source", np.zeros(3), "source"),
+])
+def test_bad_npz_values_are_input_errors(tmp_path, key, value, field):
+    arrays_ = _good_arrays(tmp_path)
+    arrays_[key] = value
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays_)
+    with pytest.raises(InputError, match=rf"bad\.npz: {field}"):
+        load_take(path)
+
+
+def test_npy_renamed_npz_and_corrupt_archives(tmp_path):
+    renamed = tmp_path / "x.npz"
+    np.save(tmp_path / "x.npy", np.zeros(3))
+    (tmp_path / "x.npy").rename(renamed)
+    with pytest.raises(InputError, match=r"x\.npz: file: expected a pickle-free \.npz"):
+        load_take(renamed)
+    good = tmp_path / "good.npz"
+    save_take(good, make(200, weights=np.random.default_rng(0).uniform(0, 1, (200, 52))))
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("weights.npy")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    middle = start + info.compress_size // 2
+    for i in range(middle, middle + 16):  # damage the deflate stream itself
+        data[i] ^= 0x5A
+    (tmp_path / "deflate.npz").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"deflate\.npz: weights\.npy: expected a pickle-free"):
+        load_take(tmp_path / "deflate.npz")
+    data = bytearray(good.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    data[central + 6:central + 8] = (156).to_bytes(2, "little")  # "zip version 15.6" needed to extract
+    (tmp_path / "version.npz").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"version\.npz: .*NotImplementedError"):
+        load_take(tmp_path / "version.npz")
+
+
+def test_npz_header_claiming_a_huge_shape_is_refused_before_allocating(tmp_path):
+    """Audit D3: a small file whose weights header claims (10**12, 52): 189 TiB if trusted."""
+    arrays_ = _good_arrays(tmp_path)
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": (10**12, 52)}).encode()
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for k, v in arrays_.items():
+            body = _npy_bytes(v) if k != "weights" else b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+            zf.writestr(k + ".npy", body + (b"\0" * 38_000 if k == "weights" else b""))
+    assert bomb.stat().st_size < 60_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match=r"bomb\.npz: weights\.npy: expected an array that fits the member"):
+            load_take(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+
+
+def test_npz_output_path_mistakes_are_input_errors(tmp_path):
+    take = make(2)
+    (tmp_path / "f").write_text("x")
+    for out in (tmp_path / "f" / "x.npz", tmp_path / "f" / "deeper" / "x.csv", tmp_path, Path("/proc/t.csv")):
+        with pytest.raises(InputError, match="output"):
+            save_take(out, take)
+    assert (tmp_path / "f").read_text() == "x"

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from avatarcheck.arkit import ARKIT_NAMES as ARKIT
 from avatarcheck.errors import InputError
 from avatarcheck.takes.synthetic import synthetic_take
 from avatarcheck.takes.udp import (MAX_PACKET_BYTES, NoFramesError, PacketError, UdpReceiver, build_packet,
@@ -21,9 +22,15 @@ weights_52 = arrays(np.float32, 52, elements=st.floats(0, 1, width=32))
 triples = arrays(np.float32, 3, elements=st.floats(-3.25, 3.25, width=32))
 
 
+# (numerator, denominator) with a rate of 0.001 to 1000 fps, as the packet check requires
+rates = st.integers(1, 2**31 - 1).flatmap(
+    lambda n: st.tuples(st.just(n), st.integers(max(1, -(-n // 1000)), min(2**31 - 1, n * 1000))))
+
+
 @given(weights_52, triples, triples, triples, st.integers(0, 2**31 - 1),
-       st.floats(0, 1, exclude_max=True, width=32), st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1), names, names)
-def test_packet_round_trip(w, head, left, right, frame, sub, num, den, device, subject):
+       st.floats(0, 1, exclude_max=True, width=32), rates, names, names)
+def test_packet_round_trip(w, head, left, right, frame, sub, rate, device, subject):
+    num, den = rate
     data = build_packet(w, head, left, right, frame=frame, sub_frame=sub, rate=(num, den), device_id=device,
                         subject=subject)
     p = parse_packet(data)
@@ -77,6 +84,10 @@ BAD_PACKETS = {
     "nan value": (_with(GOOD, VALUES_AT + 4 * 3, struct.pack(">f", math.nan)), "nan"),
     "inf rotation": (_with(GOOD, VALUES_AT + 4 * 55, struct.pack(">f", math.inf)), "nan"),
     "weight above one": (_with(GOOD, VALUES_AT, struct.pack(">f", 1.5)), "range"),
+    "weight just above the band": (_with(GOOD, VALUES_AT, struct.pack(">f", 1.2501)), "range"),
+    "weight below the band": (_with(GOOD, VALUES_AT + 4 * 7, struct.pack(">f", -0.2)), "range"),
+    "huge rotation": (_with(GOOD, VALUES_AT + 4 * 52, struct.pack(">f", 3e38)), "range"),
+    "absurd rate": (_with(GOOD, _offset_of_count() - 8, struct.pack(">ii", 1, 2**31 - 1)), "rate"),
     "negative name length": (_with(GOOD, 1, struct.pack(">i", -5)), "text"),
     "huge name length": (_with(GOOD, 1, struct.pack(">i", 10**6)), "text"),
     "bad utf-8": (_with(GOOD, 5, b"\xff"), "text"),
@@ -179,3 +190,95 @@ def test_send_take_paced_keeps_every_frame():
         send_take(take, rx.port, fps=600)  # paced, but fast: no timing asserted
         got, _ = rx.record(max_frames=6, timeout_s=10)
     np.testing.assert_array_equal(got.weights, take.weights)
+
+
+def _channel_packet(frame: int, values: dict[str, float], rate=(60, 1)) -> bytes:
+    """A packet laid out by hand with some network-order blendshape slots set (may exceed 1)."""
+    from avatarcheck.takes.livelink import NETWORK_BLENDSHAPES
+
+    vals = [0.0] * 61
+    for name, v in values.items():
+        vals[NETWORK_BLENDSHAPES.index(name)] = v
+    return (struct.pack(">B", 6) + struct.pack(">i", 2) + b"me" + struct.pack(">i", 2) + b"me"
+            + struct.pack(">ifiiB", frame, 0.652, *rate, 61) + struct.pack(">61f", *vals))
+
+
+def test_real_overshoot_is_kept_clipped_and_counted():
+    """Issue 12: a real frame is never dropped for a weight of 1.05."""
+    p = parse_packet(_channel_packet(3, {"EyeLookInLeft": 1.05, "BrowInnerUp": -0.05}))
+    assert p.weights[ARKIT.index("eyeLookInLeft")] == 1.0 and p.weights[ARKIT.index("browInnerUp")] == 0.0
+    assert p.clipped == ("eyeLookInLeft", "browInnerUp")
+    assert parse_packet(_channel_packet(3, {"EyeLookInLeft": 1.0})).clipped == ()
+    with UdpReceiver(port=0) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for i in range(4):
+            over = {"EyeLookInRight": 1.053} if i in (1, 2) else {}
+            if i == 2:
+                over["JawOpen"] = 1.2
+            tx.sendto(_channel_packet(2 * i, over), ("127.0.0.1", rx.port))
+        take, stats = rx.record(max_frames=4, timeout_s=10)
+    assert take.num_frames == 4 and stats.dropped == 0
+    assert stats.clipped_frames == 2 and stats.clipped == {"eyeLookInRight": 2, "jawOpen": 1}
+    assert take.clipped == {"eyeLookInRight": 2, "jawOpen": 1}
+    assert take.channel("eyeLookInRight").tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert take.fps == 30.0  # frame numbers 2 apart on a 60 fps timecode: a 30 fps take
+
+
+def test_missing_frames_are_estimated_from_frame_number_gaps():
+    """Audit D13: datagrams the kernel dropped never reach the socket; the frame numbers show them."""
+    sent = [0, 2, 4, 10, 12, 14, 18, 20]  # 30 fps on a 60 fps timecode; frames 6, 8 and 16 missing
+    expected_missing = sum((b - a) // 2 - 1 for a, b in zip(sent, sent[1:]))
+    assert expected_missing == 3
+    with UdpReceiver(port=0) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for f in sent:
+            tx.sendto(_channel_packet(f, {}), ("127.0.0.1", rx.port))
+        take, stats = rx.record(max_frames=len(sent), timeout_s=10)
+    assert stats.missing_frames == 3 and take.fps == 30.0 and stats.dropped == 0
+
+
+class _InterruptingSocket:
+    """Delegates to a real socket, then raises KeyboardInterrupt (what Ctrl-C does) on a receive."""
+
+    def __init__(self, sock, after: int):
+        self._sock, self._left = sock, after
+
+    def settimeout(self, t):
+        self._sock.settimeout(t)
+
+    def recvfrom(self, n):
+        if self._left == 0:
+            raise KeyboardInterrupt
+        self._left -= 1
+        return self._sock.recvfrom(n)
+
+    def close(self):
+        self._sock.close()
+
+
+def test_ctrl_c_returns_what_was_received():
+    """Audit D4: Ctrl-C used to lose the whole recording."""
+    with UdpReceiver(port=0) as rx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for i in range(5):
+            tx.sendto(_frame_packet(i), ("127.0.0.1", rx.port))
+        rx._sock = _InterruptingSocket(rx._sock, after=3)
+        take, stats = rx.record(max_frames=100, timeout_s=600)
+    assert stats.interrupted and not stats.timed_out and take.num_frames == 3 == stats.frames
+    np.testing.assert_allclose(take.channel("eyeBlinkLeft"), [0.0, 0.01, 0.02], atol=1e-7)
+
+
+@pytest.mark.parametrize("frames, timeout", [(5, 1e12), (5, math.inf), (5, math.nan), (5, 0.0), (5, -1.0),
+                                             (0, 1.0), (True, 1.0), (2.5, 1.0)])
+def test_record_arguments_are_checked_before_waiting(frames, timeout):
+    with UdpReceiver(port=0) as rx, pytest.raises(InputError, match=r"record: (max_frames|timeout_s)"):
+        rx.record(max_frames=frames, timeout_s=timeout)
+
+
+def test_empty_host_and_zero_send_rate_are_refused():
+    """Audit D13: host '' silently binds every interface; send --fps 0 silently used the take's rate."""
+    with pytest.raises(InputError, match="UdpReceiver: host: expected an address"):
+        UdpReceiver(port=0, host="")
+    take = synthetic_take(5).slice(0, 3)
+    for fps in (0, -1.0, math.inf, 1e300):
+        with pytest.raises(InputError, match="send_take: fps"):
+            send_take(take, 9, fps=fps, pace=False)
+    with pytest.raises(InputError, match="send_take: host"):
+        send_take(take, 9, host=" ", pace=False)

@@ -41,13 +41,14 @@ def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES,
         if st.st_size > max_bytes:
             raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", f"{st.st_size} bytes")
         with open(p, "rb") as handle:
-            data = handle.read(max_bytes + 1)  # + 1: a file that grew since stat() is caught below
+            # read(n) allocates n bytes up front: ask for the stat size (+ 1 catches growth), not the cap
+            data = handle.read(min(st.st_size, max_bytes) + 1)
     except FileNotFoundError:
         raise
     except OSError as err:  # symlink loop, permission, name too long
         raise InputError(p, "file", f"a readable {what}", f"{type(err).__name__}: {err.strerror or err}") from None
-    if len(data) > max_bytes:
-        raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", "more (it grew while read)")
+    if len(data) > st.st_size:
+        raise InputError(p, "file size", f"a {what} of {st.st_size} bytes as stat() said", "more (it grew while read)")
     return data
 
 

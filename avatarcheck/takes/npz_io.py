@@ -170,8 +170,13 @@ def _read_member(src: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_
             raise InputError(src, field, f"an array that fits the member ({room} bytes at most)",
                              f"a header claiming shape {_short(str(shape))} of {dtype} ({nbytes} bytes)")
         raw = handle.read(nbytes)
+        # one more read reaches the member's end, where zipfile checks the CRC: a corrupt deflate
+        # stream can decode to garbage without any other error
+        extra = handle.read(1)
     if len(raw) != nbytes:
         raise InputError(src, field, f"{nbytes} bytes of array data", f"{len(raw)} bytes (truncated)")
+    if extra:
+        raise InputError(src, field, f"{nbytes} bytes of array data", "more bytes after the array")
     array = np.frombuffer(raw, dtype=dtype, count=count)
     if fortran:
         return array.reshape(shape[::-1]).T.copy()

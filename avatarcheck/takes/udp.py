@@ -6,6 +6,12 @@ numerator, ``int32`` rate denominator, ``uint8`` count (61), then 61 ``float32``
 blendshapes in the network order (Apple's, see ``livelink``) and the 9 head/eye rotations.
 
 The receiver never crashes on what arrives: a bad datagram is counted (by kind) and dropped.
+Weights follow the readers' rule (``take.WEIGHT_BAND``): a real frame with eyeLookIn 1.05 is kept,
+its weight clipped to 1 and counted (``RecordStats.clipped_frames``, ``Take.clipped``); only
+values outside the band, NaN/inf, or rotations beyond ``take.ROTATION_LIMIT`` drop a datagram.
+Datagrams the kernel dropped before the socket saw them are estimated from gaps in the frame
+numbers (``RecordStats.missing_frames``). Ctrl-C ends a recording like its timeout does: the
+frames received so far are returned (``RecordStats.interrupted``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from avatarcheck.arkit import ARKIT_NAMES
+from avatarcheck.checks import checked_number, checked_positive_int
 from avatarcheck.errors import InputError
+from avatarcheck.takes import timecode as tc
 from avatarcheck.takes.livelink import NETWORK_BLENDSHAPES, NETWORK_TO_CANONICAL, ROTATION_COLUMNS, VALUE_COUNT
-from avatarcheck.takes.take import Take
+from avatarcheck.takes.take import FPS_RANGE, ROTATION_LIMIT, WEIGHT_BAND, Take
 
 PACKET_VERSION = 6
 DEFAULT_PORT = 11111
@@ -30,8 +39,10 @@ DEFAULT_PORT = 11111
 MAX_TEXT_BYTES = 256
 _TIME = struct.Struct(">ifiiB")  # frame, sub-frame, rate numerator, rate denominator, count
 MAX_PACKET_BYTES = 1 + 2 * (4 + MAX_TEXT_BYTES) + _TIME.size + 4 * VALUE_COUNT
-#: How far outside [0, 1] a packet's weight may stray and still be accepted (then clipped).
-WEIGHT_TOLERANCE = 1e-4
+#: Longest recording (seconds): a week; longer timeouts overflow the socket's timestamp arithmetic.
+MAX_TIMEOUT_S = 7 * 86_400.0
+#: Receive buffer asked of the kernel: ~20 s of 60 fps packets, so a busy moment does not drop any.
+RECEIVE_BUFFER_BYTES = 4 << 20
 _VALUE_NAMES = NETWORK_BLENDSHAPES + ROTATION_COLUMNS
 
 
@@ -46,7 +57,8 @@ class PacketError(InputError):
 
 @dataclass(frozen=True, eq=False)
 class Packet:
-    """One decoded packet; ``weights`` (52,) float32 in canonical order, rotations (3,) each."""
+    """One decoded packet; ``weights`` (52,) float32 in canonical order (clipped into [0, 1]),
+    rotations (3,) each; ``clipped``: canonical names of the weights that were clipped."""
 
     device_id: str
     subject: str
@@ -59,6 +71,7 @@ class Packet:
     eye_left: np.ndarray
     eye_right: np.ndarray
     version: int = PACKET_VERSION
+    clipped: tuple[str, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -86,8 +99,9 @@ def build_packet(weights: np.ndarray, head_rotation=(0.0, 0.0, 0.0), eye_left=(0
     if not (0.0 <= float(np.float32(sub_frame)) < 1.0):
         raise InputError(src, "sub_frame", "a fraction in [0, 1)", repr(sub_frame))
     num, den = (int(x) for x in rate)
-    if not (0 < num < 2**31 and 0 < den < 2**31):
-        raise InputError(src, "rate", "a positive int32 numerator and denominator", repr(rate))
+    if not (0 < num < 2**31 and 0 < den < 2**31 and FPS_RANGE[0] <= num / den <= FPS_RANGE[1]):
+        raise InputError(src, "rate", f"a positive int32 numerator and denominator, {FPS_RANGE[0]:g} to "
+                         f"{FPS_RANGE[1]:g} fps", repr(rate))
     parts = [struct.pack(">B", PACKET_VERSION)]
     for name, text in (("device_id", device_id), ("subject", subject)):
         encoded = text.encode("utf-8")
@@ -103,7 +117,8 @@ def build_packet(weights: np.ndarray, head_rotation=(0.0, 0.0, 0.0), eye_left=(0
 def parse_packet(data: bytes, source: str = "udp packet") -> Packet:
     """Decode one datagram; raises ``PacketError`` (an ``InputError``) naming the byte offset and
     field for garbage, truncation, oversize or trailing bytes, a wrong version or count, a bad
-    rate or sub-frame, a non-finite value or a weight outside [0, 1]."""
+    rate or sub-frame, a non-finite value, a weight outside ``WEIGHT_BAND`` or a rotation beyond
+    ``ROTATION_LIMIT``. Weights within the band are clipped to [0, 1] and named in ``clipped``."""
     n = len(data)
     if n > MAX_PACKET_BYTES:
         raise PacketError(source, "length", f"at most {MAX_PACKET_BYTES} bytes", f"{n} bytes", "oversized")
@@ -136,8 +151,9 @@ def parse_packet(data: bytes, source: str = "udp packet") -> Packet:
     if frame < 0 or not (0.0 <= sub < 1.0):
         raise PacketError(source, f"byte {off} (frame, sub-frame)", "a frame >= 0 and a sub-frame in [0, 1)",
                           f"{frame}, {sub!r}", "time")
-    if num <= 0 or den <= 0:
-        raise PacketError(source, f"byte {off + 8} (rate)", "a positive rate numerator and denominator",
+    if num <= 0 or den <= 0 or not FPS_RANGE[0] <= num / den <= FPS_RANGE[1]:
+        raise PacketError(source, f"byte {off + 8} (rate)",
+                          f"a positive rate numerator and denominator, {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g} fps",
                           f"{num}/{den}", "rate")
     if count != VALUE_COUNT:
         raise PacketError(source, f"byte {off + 16} (count)", str(VALUE_COUNT), str(count), "count")
@@ -152,25 +168,40 @@ def parse_packet(data: bytes, source: str = "udp packet") -> Packet:
     if len(bad):
         k = int(bad[0])
         raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", "a finite number", repr(float(values[k])), "nan")
-    bad = np.flatnonzero((values[:52] < -WEIGHT_TOLERANCE) | (values[:52] > 1 + WEIGHT_TOLERANCE))
+    lo, hi = WEIGHT_BAND
+    bad = np.flatnonzero((values[:52] < lo) | (values[:52] > hi))
     if len(bad):
         k = int(bad[0])
-        raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", "a weight in [0, 1]", repr(float(values[k])),
-                          "range")
+        raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", f"a weight in [{lo:g}, {hi:g}]",
+                          repr(float(values[k])), "range")
+    bad = np.flatnonzero(np.abs(values[52:]) > ROTATION_LIMIT)
+    if len(bad):
+        k = 52 + int(bad[0])
+        raise PacketError(source, f"value {k} ({_VALUE_NAMES[k]})", f"an angle within +-{ROTATION_LIMIT:.4g} rad",
+                          repr(float(values[k])), "range")
     weights = np.empty(52, np.float32)
     weights[list(NETWORK_TO_CANONICAL)] = np.clip(values[:52], 0.0, 1.0)
-    return Packet(texts[0], texts[1], frame, sub, num, den, weights, values[52:55], values[55:58], values[58:61])
+    over = np.flatnonzero((values[:52] < 0) | (values[:52] > 1))
+    clipped = tuple(sorted((ARKIT_NAMES[NETWORK_TO_CANONICAL[k]] for k in over), key=ARKIT_NAMES.index))
+    return Packet(texts[0], texts[1], frame, sub, num, den, weights, values[52:55], values[55:58], values[58:61],
+                  clipped=clipped)
 
 
 @dataclass
 class RecordStats:
-    """What a recording saw: datagrams received, frames kept, drops by reason."""
+    """What a recording saw: datagrams received, frames kept, drops by reason, frames kept with a
+    weight clipped into [0, 1], and frames the sender numbered that never reached the socket
+    (``missing_frames``: kernel buffer drops or network loss, estimated from frame-number gaps)."""
 
     datagrams: int = 0
     frames: int = 0
     dropped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    clipped_frames: int = 0
+    clipped: dict[str, int] = field(default_factory=dict)
+    missing_frames: int = 0
     timed_out: bool = False
+    interrupted: bool = False
     elapsed_s: float = 0.0
     subject: str | None = None
     device_id: str | None = None
@@ -193,6 +224,34 @@ def _family(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+def checked_host(host: str, source: str = "udp") -> str:
+    """A bind/destination address; ``''`` is refused: it silently means every interface."""
+    if not isinstance(host, str) or not host.strip():
+        raise InputError(source, "host", "an address such as 127.0.0.1 (or 0.0.0.0 to hear every interface "
+                         "on purpose)", repr(host))
+    return host.strip()
+
+
+def listens_everywhere(host: str) -> bool:
+    """True for the wildcard addresses that expose the port on every network interface."""
+    return host in ("0.0.0.0", "::", "[::]")
+
+
+def estimate_missing_frames(times_s: np.ndarray) -> int:
+    """Frames absent from (T,) increasing packet times: each gap of k median steps hides k - 1.
+
+    The median step is the sender's frame interval (2 timecode frames for a 30 fps take on a
+    60 fps timecode), so this needs no rate; jitter under half a step is not a gap."""
+    times_s = np.asarray(times_s, np.float64)
+    if len(times_s) < 3:
+        return 0
+    steps = np.diff(times_s)
+    step = float(np.median(steps))
+    if not step > 0:
+        return 0
+    return int(np.maximum(np.rint(steps / step) - 1, 0).sum())
+
+
 class UdpReceiver:
     """A bound UDP socket that records Live Link Face packets into a take.
 
@@ -201,8 +260,13 @@ class UdpReceiver:
     """
 
     def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+        host = checked_host(host, "UdpReceiver")
         self._sock = socket.socket(_family(host), socket.SOCK_DGRAM)
         try:
+            try:  # a bigger buffer than the default ~200 KB: fewer kernel drops in a burst
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+            except OSError:
+                pass
             self._sock.bind((host, port))
         except OSError:
             self._sock.close()
@@ -220,31 +284,63 @@ class UdpReceiver:
         self._sock.close()
 
     def record(self, max_frames: int, timeout_s: float) -> tuple[Take, RecordStats]:
-        """Receive until ``max_frames`` valid frames or ``timeout_s`` seconds in all.
+        """Receive until ``max_frames`` valid frames, ``timeout_s`` seconds in all, or Ctrl-C.
 
         The first valid packet fixes the subject and rate; later packets from another subject,
         at another rate, or not later in time than the last kept one are dropped and counted.
-        Raises ``NoFramesError`` when no valid frame arrived.
+        On Ctrl-C (``KeyboardInterrupt``) the frames so far are returned, ``stats.interrupted``
+        set. Raises ``NoFramesError`` when no valid frame arrived.
         """
-        if max_frames < 1 or not timeout_s > 0:
-            raise InputError("record", "max_frames / timeout_s", "max_frames >= 1 and timeout_s > 0",
-                             f"{max_frames}, {timeout_s}")
+        max_frames = checked_positive_int(max_frames, "record", "max_frames")
+        timeout_s = checked_number(timeout_s, "record", "timeout_s", 0.0, MAX_TIMEOUT_S)
+        if timeout_s <= 0:
+            raise InputError("record", "timeout_s", f"a time in (0, {MAX_TIMEOUT_S:g}] seconds", repr(timeout_s))
         stats = RecordStats()
         reasons: Counter[str] = Counter()
+        clipped: Counter[str] = Counter()
         packets: list[Packet] = []
         start = time.monotonic()
-        deadline = start + timeout_s
+        try:
+            self._receive(packets, stats, reasons, max_frames, start + timeout_s)
+        except KeyboardInterrupt:  # Ctrl-C: keep what arrived; the caller decides what to write
+            stats.interrupted = True
+        stats.elapsed_s = time.monotonic() - start
+        stats.reasons = dict(sorted(reasons.items()))
+        stats.dropped = sum(reasons.values())
+        stats.frames = len(packets)
+        for pkt in packets:
+            clipped.update(pkt.clipped)
+        stats.clipped_frames = sum(1 for pkt in packets if pkt.clipped)
+        stats.clipped = {n: clipped[n] for n in ARKIT_NAMES if clipped[n]}
+        source = f"udp://{self.host}:{self.port}"
+        if not packets:
+            raise NoFramesError(source, f"at least one valid Live Link Face packet within {timeout_s:g} s", stats)
+        stats.subject, stats.device_id = packets[0].subject, packets[0].device_id
+        times = np.array([p.time_s for p in packets])
+        stats.missing_frames = estimate_missing_frames(times)
+        rate = packets[0].rate
+        fps = tc.row_rate(times, rate)  # 30 for a 30 fps take numbered on a 60 fps timecode
+        if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:  # sub-frame-spaced packets: fall back to their rate
+            fps = rate
+        take = Take(np.stack([p.weights for p in packets]), np.stack([p.head_rotation for p in packets]),
+                    np.stack([p.eye_left for p in packets]), np.stack([p.eye_right for p in packets]),
+                    times, fps, f"{source} ({packets[0].subject})", stats.clipped)
+        return take, stats
+
+    def _receive(self, packets: list[Packet], stats: RecordStats, reasons: Counter[str], max_frames: int,
+                 deadline: float) -> None:
+        """The receive loop: appends kept packets, counts datagrams and drop reasons in place."""
         while len(packets) < max_frames:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stats.timed_out = True
-                break
+                return
             self._sock.settimeout(remaining)
             try:
                 data, addr = self._sock.recvfrom(65535)
             except (socket.timeout, TimeoutError):
                 stats.timed_out = True
-                break
+                return
             stats.datagrams += 1
             try:
                 pkt = parse_packet(data, f"datagram {stats.datagrams} from {addr[0]}:{addr[1]}")
@@ -263,18 +359,6 @@ class UdpReceiver:
                     reasons["order"] += 1
                     continue
             packets.append(pkt)
-        stats.elapsed_s = time.monotonic() - start
-        stats.reasons = dict(sorted(reasons.items()))
-        stats.dropped = sum(reasons.values())
-        stats.frames = len(packets)
-        source = f"udp://{self.host}:{self.port}"
-        if not packets:
-            raise NoFramesError(source, f"at least one valid Live Link Face packet within {timeout_s:g} s", stats)
-        stats.subject, stats.device_id = packets[0].subject, packets[0].device_id
-        take = Take(np.stack([p.weights for p in packets]), np.stack([p.head_rotation for p in packets]),
-                    np.stack([p.eye_left for p in packets]), np.stack([p.eye_right for p in packets]),
-                    np.array([p.time_s for p in packets]), packets[0].rate, f"{source} ({packets[0].subject})")
-        return take, stats
 
 
 def record_udp(port: int = DEFAULT_PORT, max_frames: int = 600, timeout_s: float = 10.0,
@@ -294,9 +378,9 @@ def send_take(take: Take, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *, 
     """
     rate = Fraction(take.fps).limit_denominator(1001)
     per_second = rate.numerator / rate.denominator
-    pace_fps = float(fps or take.fps)
-    if pace and not (math.isfinite(pace_fps) and pace_fps > 0):
-        raise InputError("send_take", "fps", "a positive pacing rate", repr(fps))
+    # an explicit 0 is a mistake, not "the default": only None means the take's own rate
+    pace_fps = take.fps if fps is None else checked_number(fps, "send_take", "fps", *FPS_RANGE)
+    host = checked_host(host, "send_take")
     with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
         t0 = time.perf_counter()
         for i in range(take.num_frames):
