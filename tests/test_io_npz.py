@@ -66,7 +66,7 @@ def test_header_claiming_terabytes_is_refused_before_allocation(tmp_path):
     msg = str(err.value)
     assert msg.startswith(f"{path}: weights:") and str(52 * 4 * 10**12) in msg and "100 bytes" in msg
     (tmp_path / "bomb.npy").write_bytes(npy_bytes_with_header((10**12, 52), body=b"\0" * 100))
-    with pytest.raises(InputError, match="bomb.npy: array: .* 100 bytes of data"):
+    with pytest.raises(InputError, match="bomb.npy: file: .* 100 bytes of data"):
         load_npy_checked(tmp_path / "bomb.npy")
 
 

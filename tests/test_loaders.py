@@ -518,3 +518,116 @@ def test_cli_convert_refuses_malicious_pickle(tmp_path):
     r = runner.invoke(app, ["head", "convert", str(tmp_path / "flame"), "--out", str(tmp_path / "x.npz")])
     assert r.exit_code == 2 and "system" in r.output and "refused" in r.output
     assert not marker.exists() and not (tmp_path / "x.npz").exists()
+
+
+# --- hostile and careless head files (audit D3, D7, D18) ----------------------------------------
+
+
+@pytest.fixture
+def head_npz(tmp_path):
+    """A valid head .npz and its arrays as a dict, to mutate one field at a time."""
+    make_folder(tmp_path / "f")
+    save_head_npz(load_flame_folder(tmp_path / "f"), tmp_path / "head.npz")
+    with np.load(tmp_path / "head.npz") as data:
+        return tmp_path / "head.npz", {k: data[k] for k in data.files}
+
+
+def _weights(kind: str) -> np.ndarray:
+    w = np.full((V, J), 1.0 / J, np.float32)
+    if kind == "zero":
+        w[:] = 0
+    elif kind == "negative":
+        w[3] = [1.5, -0.5, 0, 0, 0]  # sums to 1, but a negative weight
+    elif kind == "huge":
+        w[5, 0] = 1e6
+    return w
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("v_template", lambda v: v.astype(np.complex64) + np.nan * 1j, ["real-valued", "complex64"]),
+    ("v_template", lambda v: v.astype(str), ["real-valued", "<U"]),
+    ("v_template", lambda v: v.astype("datetime64[s]"), ["real-valued", "datetime64"]),
+    ("v_template", lambda v: v > 0, ["bool"]),
+    ("v_template", lambda v: v * 1e32, ["values within", "magnitude"]),
+    ("arkit_basis", lambda b: b + 1e30, ["values within", "magnitude"]),
+    ("set__eyeball_left", lambda s: np.array(["a"]), ["vertex_sets['eyeball_left']", "integer"]),
+    ("set__eyeball_left", lambda s: s + 0.5, ["vertex_sets['eyeball_left']", "integer", "float64"]),
+    ("lbs_weights", lambda w: _weights("zero"), ["rows summing to 1"]),
+    ("lbs_weights", lambda w: _weights("negative"), ["in [0, 1]", "-0.5"]),
+    ("lbs_weights", lambda w: _weights("huge"), ["in [0, 1]", "1e+06"]),
+    ("name", lambda n: np.array([1, 2]), ["name", "a string"]),
+])
+def test_head_npz_refuses_non_numeric_and_absurd_arrays(head_npz, field, value, words):
+    path, arrays = head_npz
+    arrays[field] = value(arrays[field])
+    bad = path.with_name("bad.npz")
+    np.savez(bad, **arrays)
+    with pytest.raises(InputError) as err:
+        load_head_npz(bad)
+    msg = str(err.value)
+    assert msg.startswith(f"{bad}: "), msg
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_head_npz_header_bomb_is_refused(head_npz):
+    # D3: shapedirs claiming 10.9 TiB in a kilobyte-sized file.
+    import zipfile
+
+    path, arrays = head_npz
+    bad = path.with_name("bomb.npz")
+    h = repr({"descr": "<f4", "fortran_order": False, "shape": (10**6, 3, 10**6)}).encode()
+    h += b" " * (64 - (10 + len(h) + 1) % 64) + b"\n"
+    np.savez(bad, **{k: v for k, v in arrays.items() if k != "shapedirs"})
+    with zipfile.ZipFile(bad, "a") as zf:
+        zf.writestr("shapedirs.npy", b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h)
+    with pytest.raises(InputError, match=rf"bomb\.npz: shapedirs: .*{12 * 10**12} bytes"):
+        load_head_npz(bad)
+
+
+def test_flame_pickle_bool_vertices_and_zero_weights_refused(tmp_path):
+    # D7's pickle repro: bool v_template and all-zero skinning weights used to load.
+    for key, value, words in [("v_template", np.eye(3, dtype=bool)[[0, 1, 2] * 4], "bool"),
+                              ("weights", np.zeros((V, J)), "rows summing to 1"),
+                              ("shapedirs", np.full((V, 3, 4), 1e30), "magnitude")]:
+        a = flame_arrays()
+        a[key] = value
+        (tmp_path / key).mkdir()
+        write_pickle(tmp_path / key / "flame2023.pkl", a)
+        with pytest.raises(InputError) as err:
+            load_flame_folder(tmp_path / key)
+        assert str(err.value).startswith(str(tmp_path / key / "flame2023.pkl")) and words in str(err.value)
+
+
+def test_load_head_dispatches_by_content(head_npz):
+    from avatarcheck.head.loaders import load_head
+
+    path, _ = head_npz
+    upper = path.with_name("H.NPZ")
+    upper.write_bytes(path.read_bytes())
+    assert load_head(upper).num_vertices == V  # D18: .NPZ used to be read as a pickle
+    png = path.with_name("head_rgb.png")
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(InputError, match="head_rgb.png: file: .*got a PNG image"):
+        load_head(png)
+    fake = path.with_name("x.npz")
+    fake.write_bytes(b"\x80\x02}q\x00.")  # a pickle wearing a .npz suffix is not unpickled
+    with pytest.raises(InputError, match=r"x\.npz: file: expected a \.npz \(zip\) archive"):
+        load_head(fake)
+    model = path.parent / "f" / "flame2023.pkl"
+    assert load_head(model).num_vertices == V
+    with pytest.raises(FileNotFoundError):
+        load_head(path.with_name("missing.npz"))
+
+
+def test_cli_head_info_bad_avatars_exit_2(head_npz):
+    from avatarcheck.cli import app
+
+    path, arrays = head_npz
+    arrays["v_template"] = arrays["v_template"].astype(np.complex64) + np.nan * 1j
+    np.savez(path.with_name("hc.npz"), **arrays)
+    png = path.with_name("head.png")
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    for bad in (path.with_name("hc.npz"), png):
+        r = runner.invoke(app, ["head", "info", "--avatar", str(bad)])
+        assert r.exit_code == 2 and "error:" in r.output and bad.name in r.output, r.output

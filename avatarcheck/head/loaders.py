@@ -27,8 +27,6 @@ from __future__ import annotations
 import errno
 import os
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +34,12 @@ import numpy as np
 
 from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT, arkit_index
 from avatarcheck.errors import InputError
-from avatarcheck.head.model import HeadModel
+from avatarcheck.checks import checked_array
+from avatarcheck.head.model import (MAX_BASIS, MAX_JOINTS, MAX_VERTICES, HeadModel, check_size,
+                                    check_skinning_weights, checked_real)
 from avatarcheck.io.atomic import save_npz_atomic
+from avatarcheck.io.inputs import MAX_INPUT_BYTES, checked_input_file
+from avatarcheck.io.npz import load_array_file_checked, load_npz_checked
 from avatarcheck.io.safe_pickle import ChumpyStandIn, SparseStandIn, safe_unpickle
 
 PathLike = str | os.PathLike
@@ -54,27 +56,33 @@ NPZ_FORMAT = "avatarcheck-head/1"
 # FLAME model pickle
 
 
+# A pickled sparse matrix is densified; its header shape must not ask for more than a
+# (joints x vertices) regressor at the model limits.
+MAX_SPARSE_DENSE = MAX_JOINTS * MAX_VERTICES
+
+
 def _as_array(value: Any, source: PathLike, field: str) -> np.ndarray:
-    """A pickled value (ndarray, chumpy stand-in, sparse stand-in) as a dense numeric array."""
+    """A pickled value (ndarray, chumpy stand-in, sparse stand-in) as a dense int or float array.
+
+    bool, complex, string, datetime and object arrays are refused: numpy would coerce some of
+    them to numbers silently.
+    """
     if isinstance(value, ChumpyStandIn):
         value = value.array(source, field)
     if isinstance(value, SparseStandIn):
-        value = value.to_scipy(source, field).toarray()
+        matrix = value.to_scipy(source, field)
+        rows, cols = matrix.shape
+        if rows * cols > MAX_SPARSE_DENSE:
+            raise InputError(source, field, f"a sparse matrix of at most {MAX_SPARSE_DENSE} dense entries",
+                             f"shape {matrix.shape}")
+        value = matrix.toarray()
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as err:
         raise InputError(source, field, "a numeric array", f"{type(value).__name__}: {err}") from None
-    if arr.dtype.kind not in "biuf":
-        raise InputError(source, field, "a numeric array", f"{type(value).__name__} with dtype {arr.dtype}")
-    return arr
-
-
-def _need_shape(arr: np.ndarray, source: PathLike, field: str, shape: tuple[int | None, ...]) -> np.ndarray:
-    if arr.ndim != len(shape) or any(w is not None and h != w for h, w in zip(arr.shape, shape)):
-        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
-        raise InputError(source, field, f"array of shape {want}", f"shape {tuple(arr.shape)}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise InputError(source, field, "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf entries")
+    if arr.dtype.kind not in "iuf":
+        raise InputError(source, field, "a numeric (float or integer) array",
+                         f"{type(value).__name__} with dtype {arr.dtype}")
     return arr
 
 
@@ -115,11 +123,15 @@ def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
         raise InputError(path, missing[0], "a FLAME model key (v_template, f, shapedirs, J_regressor, "
                          "kintree_table, weights)", f"a dict with keys {sorted(map(str, raw))}")
 
-    def arr(key: str, shape: tuple[int | None, ...]) -> np.ndarray:
-        return _need_shape(_as_array(raw[key], path, key), path, key, shape)
+    sz: dict[str, int] = {}
 
-    v = arr("v_template", (None, 3)).astype(np.float32)
+    def arr(key: str, shape: tuple[int | str | None, ...], limit: float | None = None) -> np.ndarray:
+        kw = {} if limit is None else {"limit": limit}
+        return checked_real(_as_array(raw[key], path, key), str(path), key, shape, sz, **kw)
+
+    v = arr("v_template", ("V", 3)).astype(np.float32)
     n_v = v.shape[0]
+    check_size(str(path), "v_template", "vertices", n_v, MAX_VERTICES)  # before (52, V, 3) zeros
     faces = arr("f", (None, 3))
     if faces.dtype.kind == "f":  # some re-saved copies store faces as floats
         if not np.array_equal(faces, np.round(faces)):
@@ -127,21 +139,24 @@ def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
     faces = faces.astype(np.int64)
     # 300 identity + 100 expression components in FLAME 2020/2023; a smaller file keeps the same
     # rule (first 300 are identity, anything beyond is expression).
-    dirs = arr("shapedirs", (n_v, 3, None)).astype(np.float32)
+    dirs = arr("shapedirs", ("V", 3, None)).astype(np.float32)
+    check_size(str(path), "shapedirs", "basis dimensions", dirs.shape[2], MAX_BASIS + NUM_FLAME_SHAPE)
     shapedirs, exprdirs = dirs[:, :, :NUM_FLAME_SHAPE], dirs[:, :, NUM_FLAME_SHAPE:]
-    J_regressor = arr("J_regressor", (None, n_v)).astype(np.float32)
+    J_regressor = arr("J_regressor", ("J", "V")).astype(np.float32)
     n_j = J_regressor.shape[0]
+    check_size(str(path), "J_regressor", "joints", n_j, MAX_JOINTS)
     parents = parents_from_kintree(_as_array(raw["kintree_table"], path, "kintree_table"), path)
     if len(parents) != n_j:
         raise InputError(path, "kintree_table", f"{n_j} joints (J_regressor rows)", f"{len(parents)} joints")
     posedirs = None
     if raw.get("posedirs") is not None:
-        posedirs = posedirs_to_smplx(arr("posedirs", (n_v, 3, (n_j - 1) * 9)).astype(np.float32))
+        posedirs = posedirs_to_smplx(arr("posedirs", ("V", 3, (n_j - 1) * 9)).astype(np.float32))
+    weights = arr("weights", ("V", "J"), limit=float("inf")).astype(np.float32)
+    check_skinning_weights(weights, str(path), "weights")
     return dict(
         v_template=v, faces=faces, shapedirs=np.ascontiguousarray(shapedirs),
         exprdirs=np.ascontiguousarray(exprdirs) if exprdirs.shape[2] else None,
-        posedirs=posedirs, J_regressor=J_regressor, parents=parents,
-        lbs_weights=arr("weights", (n_v, n_j)).astype(np.float32))
+        posedirs=posedirs, J_regressor=J_regressor, parents=parents, lbs_weights=weights)
 
 
 def _build_head(source: PathLike, **fields: Any) -> HeadModel:
@@ -208,13 +223,6 @@ def load_flame_masks(path: PathLike) -> dict[str, np.ndarray]:
 # ARKit basis
 
 
-def _npz_member(data: Any, path: Path, key: str) -> np.ndarray:
-    try:
-        return data[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # object arrays, truncation
-        raise InputError(path, key, "a plain (pickle-free) array", f"{type(err).__name__}: {err}") from None
-
-
 def _channel_order(names: np.ndarray, path: Path) -> np.ndarray:
     """Row ``i`` of the file is channel ``order[i]`` in ``ARKIT_NAMES`` order."""
     if names.dtype.kind == "S":
@@ -245,31 +253,25 @@ def load_arkit_basis(path: PathLike, num_vertices: int) -> np.ndarray:
     """
     path = Path(path)
     names = None
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise InputError(path, "file", "a .npy or .npz ARKit basis", f"{type(err).__name__}: {err}") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            keys = list(data.files)
-            arrays = [k for k in keys if k != "names"]
-            if "arkit_basis" in keys:
-                key = "arkit_basis"
-            elif len(arrays) == 1:
-                key = arrays[0]
-            else:
-                raise InputError(path, "arkit_basis", "a key 'arkit_basis' (or a single array)", f"keys {keys}")
-            basis = _npz_member(data, path, key)
-            if "names" in keys:
-                names = _npz_member(data, path, "names")
+    # The file can hold at most a float64 basis for this vertex count plus its names.
+    data = load_array_file_checked(path, max_bytes=NUM_ARKIT * num_vertices * 3 * 8 + (1 << 20))
+    if isinstance(data, dict):
+        keys = list(data)
+        arrays = [k for k in keys if k != "names"]
+        if "arkit_basis" in keys:
+            key = "arkit_basis"
+        elif len(arrays) == 1:
+            key = arrays[0]
+        else:
+            raise InputError(path, "arkit_basis", "a key 'arkit_basis' (or a single array)", f"keys {keys}")
+        basis = data[key]
+        names = data.get("names")
     else:
         key, basis = "arkit_basis", data
     # names first: with a channel missing, "missing tongueOut" says more than a shape mismatch
     order = None if names is None else _channel_order(names, path)
     want = f"({NUM_ARKIT}, {num_vertices}, 3) or ({num_vertices}, 3, {NUM_ARKIT})"
-    if basis.dtype.kind not in "biuf":
+    if basis.dtype.kind not in "iuf":
         raise InputError(path, key, f"a numeric array of shape {want}", f"dtype {basis.dtype}")
     if basis.shape == (NUM_ARKIT, num_vertices, 3):
         pass
@@ -277,9 +279,7 @@ def load_arkit_basis(path: PathLike, num_vertices: int) -> np.ndarray:
         basis = basis.transpose(2, 0, 1)
     else:
         raise InputError(path, key, f"array of shape {want}", f"shape {tuple(basis.shape)}")
-    if not np.isfinite(basis).all():
-        raise InputError(path, key, "finite values", f"{int((~np.isfinite(basis)).sum())} NaN/inf entries")
-    basis = np.ascontiguousarray(basis, dtype=np.float32)
+    basis = np.ascontiguousarray(checked_real(basis, str(path), key, (NUM_ARKIT, num_vertices, 3), {}), np.float32)
     if order is not None:
         reordered = np.empty_like(basis)
         reordered[order] = basis
@@ -368,38 +368,71 @@ def save_head_npz(model: HeadModel, path: PathLike) -> None:
     save_npz_atomic(path, **arrays)
 
 
-def load_head(path: PathLike) -> HeadModel:
-    """A head from disk: our pickle-free ``.npz``, else a FLAME/LAM folder (or model pickle)."""
+# What a head file starts with, to tell formats apart by content, not by the suffix's case.
+_MAGIC = {b"PK\x03\x04": "a zip (.npz) archive", b"\x89PNG": "a PNG image", b"\x93NUMPY": "a single .npy array",
+          b"\xff\xd8\xff": "a JPEG image", b"ply": "a PLY file"}
+
+
+def sniff_head_file(path: PathLike) -> str:
+    """``"npz"``, ``"pickle"`` or a description of what else the file is (first bytes, suffix).
+
+    A pickle is recognised by its protocol-2+ opcode (``\\x80``) or a ``.pkl`` suffix in any case.
+    """
     path = Path(path)
-    return load_head_npz(path) if path.suffix == ".npz" else load_flame_folder(path)
+    checked_input_file(path, MAX_INPUT_BYTES, "head file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".npz":
+        return "npz"  # a .npz that is not a zip gets load_npz_checked's error, naming the file
+    if head[:1] == b"\x80" or path.suffix.lower() == ".pkl":
+        return "pickle"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what
+    return f"a file starting {head!r}"
+
+
+def load_head(path: PathLike) -> HeadModel:
+    """A head from disk: our pickle-free ``.npz``, a FLAME/LAM folder, or a FLAME model pickle.
+
+    Files are told apart by content (``.NPZ`` works; a PNG is an error, never read as a pickle).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return load_flame_folder(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no head .npz, FLAME folder or model pickle", str(path))
+    kind = sniff_head_file(path)
+    if kind == "npz":
+        return load_head_npz(path)
+    if kind == "pickle":
+        return load_flame_folder(path)
+    raise InputError(path, "file", "a head .npz, a FLAME/LAM asset folder or a FLAME model pickle (.pkl)", kind)
+
+
+# A head .npz holds a FLAME-sized model many times over in 2 GiB; more is not a head.
+MAX_HEAD_NPZ_BYTES = MAX_INPUT_BYTES
 
 
 def load_head_npz(path: PathLike) -> HeadModel:
-    """A ``save_head_npz`` file -> HeadModel (``allow_pickle=False``; validated like any model)."""
+    """A ``save_head_npz`` file -> HeadModel (no pickle; every header checked before allocation)."""
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise InputError(path, "file", "a head .npz written by save_head_npz",
-                         f"{type(err).__name__}: {err}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise InputError(path, "file", "a head .npz written by save_head_npz", "a single .npy array")
-    with data:
-        keys = set(data.files)
-        if "format" in keys:
-            fmt = _npz_member(data, path, "format")
-            if fmt.dtype.kind != "U" or str(fmt[()]) != NPZ_FORMAT:
-                raise InputError(path, "format", repr(NPZ_FORMAT), repr(fmt.tolist()))
-        fields: dict[str, Any] = {}
-        for key in _ARRAY_FIELDS:
-            if key not in keys:
-                raise InputError(path, key, "an array (written by save_head_npz)", f"missing; keys {sorted(keys)}")
-            fields[key] = _npz_member(data, path, key)
-        for key in _OPTIONAL_FIELDS:
-            fields[key] = _npz_member(data, path, key) if key in keys else None
-        fields["vertex_sets"] = {k[len(_SET_PREFIX):]: _npz_member(data, path, k)
-                                 for k in sorted(keys) if k.startswith(_SET_PREFIX)}
-        fields["name"] = str(_npz_member(data, path, "name")[()]) if "name" in keys else path.stem
+    data = load_npz_checked(path, MAX_HEAD_NPZ_BYTES)
+    keys = set(data)
+    if "format" in keys:
+        fmt = data["format"]
+        if fmt.dtype.kind != "U" or fmt.ndim != 0 or str(fmt[()]) != NPZ_FORMAT:
+            raise InputError(path, "format", repr(NPZ_FORMAT), repr(fmt.tolist())[:80])
+    fields: dict[str, Any] = {}
+    for key in _ARRAY_FIELDS:
+        if key not in keys:
+            raise InputError(path, key, "an array (written by save_head_npz)", f"missing; keys {sorted(keys)}")
+        fields[key] = data[key]
+    for key in _OPTIONAL_FIELDS:
+        fields[key] = data.get(key)
+    fields["vertex_sets"] = {k[len(_SET_PREFIX):]: data[k] for k in sorted(keys) if k.startswith(_SET_PREFIX)}
+    name = data.get("name")
+    if name is not None and (name.dtype.kind != "U" or name.ndim != 0):
+        raise InputError(path, "name", "a string", f"{name.dtype} {tuple(name.shape)}")
+    fields["name"] = path.stem if name is None else str(name[()])
     return _build_head(path, **fields)

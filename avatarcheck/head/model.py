@@ -30,11 +30,23 @@ from types import MappingProxyType
 import numpy as np
 
 from avatarcheck.arkit import NUM_ARKIT
+from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 
 JOINT_NAMES: tuple[str, ...] = ("global", "neck", "jaw", "eye_left", "eye_right")
 NUM_JOINTS = len(JOINT_NAMES)
 FLAME_PARENTS = np.array([-1, 0, 1, 1, 1], dtype=np.int64)
+
+# Sane model limits (FLAME: 5023 vertices, 9976 faces, 400 basis dims, 5 joints). Loaders check
+# them before allocating anything sized by a file's header; validation checks them again.
+MAX_VERTICES = 1_000_000
+MAX_FACES = 4_000_000
+MAX_BASIS = 10_000
+MAX_JOINTS = 64
+# |value| bound for positions and bases in metres: finite but absurd values (1e30) are garbage.
+MAX_MAGNITUDE = 1e4
+# Skinning weights: each in [0, 1] and each row summing to 1, within float32 rounding of a sum.
+WEIGHT_TOL = 1e-3
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -52,8 +64,11 @@ class HeadModel:
     name: str = "head"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vertex_sets", MappingProxyType(
-            {k: np.asarray(v, dtype=np.int64) for k, v in dict(self.vertex_sets).items()}))
+        src = f"HeadModel({self.name})"
+        # index sets must already be integers: strings or floats are not silently converted
+        sets = {str(k): checked_array(v, src, f"vertex_sets[{k!r}]", (None,), kind="int", dtype=np.int64)
+                for k, v in dict(self.vertex_sets).items()}
+        object.__setattr__(self, "vertex_sets", MappingProxyType(sets))
         validate_head_arrays(self)
 
     @property
@@ -75,46 +90,63 @@ class HeadModel:
         return dataclasses.replace(self, **changes)
 
 
-def _shape_str(a: np.ndarray | None) -> str:
-    return "None" if a is None else f"array of shape {tuple(a.shape)} dtype {a.dtype}"
+def checked_real(x: object, source: str, field: str, shape: tuple, sizes: dict[str, int],
+                 limit: float | None = MAX_MAGNITUDE) -> np.ndarray:
+    """``checked_array`` for a float field: also refuses bool (numpy would read True as 1.0)."""
+    arr = checked_array(x, source, field, shape, kind="real", sizes=sizes, limit=limit)
+    if arr.dtype.kind == "b":
+        raise InputError(source, field, "a real-valued (float or integer) array", "dtype bool")
+    return arr
+
+
+def check_size(source: str, field: str, what: str, value: int, maximum: int) -> None:
+    """``value`` (a count read from a file) at most ``maximum``: checked before allocating by it."""
+    if value > maximum:
+        raise InputError(source, field, f"at most {maximum} {what}", f"{value}")
+
+
+def check_skinning_weights(w: np.ndarray, source: str, field: str = "lbs_weights") -> None:
+    """w (V, J): each weight in [0, 1] and each row summing to 1 (within ``WEIGHT_TOL``)."""
+    if not w.size:
+        return
+    lo, hi = float(w.min()), float(w.max())
+    if lo < -WEIGHT_TOL or hi > 1 + WEIGHT_TOL:
+        raise InputError(source, field, "skinning weights in [0, 1]", f"range [{lo:.4g}, {hi:.4g}]")
+    off = np.abs(w.sum(axis=1, dtype=np.float64) - 1.0)
+    if (off > WEIGHT_TOL).any():
+        row = int(np.argmax(off))
+        raise InputError(source, field, f"rows summing to 1 (+-{WEIGHT_TOL:g})",
+                         f"{int((off > WEIGHT_TOL).sum())} rows that do not (vertex {row} sums to "
+                         f"{float(w[row].sum(dtype=np.float64)):.4g})")
 
 
 def validate_head_arrays(m: HeadModel) -> None:
-    """Check shapes, dtypes, index ranges and finiteness; raise ``InputError`` naming the field."""
+    """Check kinds, shapes, sizes, index ranges, finiteness and magnitudes; ``InputError`` names the field."""
     src = f"HeadModel({m.name})"
-    v = m.v_template
-    if not isinstance(v, np.ndarray) or v.ndim != 2 or v.shape[1] != 3:
-        raise InputError(src, "v_template", "array of shape (V, 3)", _shape_str(v))
-    n_v = v.shape[0]
-
-    def need(field: str, arr, shape: tuple, optional: bool = False) -> None:
-        if arr is None and optional:
-            return
-        ok = isinstance(arr, np.ndarray) and arr.ndim == len(shape) and all(
-            want is None or have == want for have, want in zip(arr.shape, shape))
-        if not ok:
-            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
-            raise InputError(src, field, f"array of shape {want}", _shape_str(arr))
-        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
-            raise InputError(src, field, "finite values", f"{int((~np.isfinite(arr)).sum())} NaN/inf entries")
-
-    need("v_template", v, (n_v, 3))
-    need("faces", m.faces, (None, 3))
-    if not np.issubdtype(m.faces.dtype, np.integer):
-        raise InputError(src, "faces", "integer vertex indices", f"dtype {m.faces.dtype}")
-    if m.faces.size and (m.faces.min() < 0 or m.faces.max() >= n_v):
-        raise InputError(src, "faces", f"indices in [0, {n_v})", f"range [{m.faces.min()}, {m.faces.max()}]")
-    need("shapedirs", m.shapedirs, (n_v, 3, None))
-    need("arkit_basis", m.arkit_basis, (NUM_ARKIT, n_v, 3))
-    need("exprdirs", m.exprdirs, (n_v, 3, None), optional=True)
-    n_j = m.J_regressor.shape[0] if isinstance(m.J_regressor, np.ndarray) and m.J_regressor.ndim == 2 else None
-    need("J_regressor", m.J_regressor, (None, n_v))
-    need("parents", m.parents, (n_j,))
-    need("lbs_weights", m.lbs_weights, (n_v, n_j))
+    sz: dict[str, int] = {}
+    checked_real(m.v_template, src, "v_template", ("V", 3), sz)
+    n_v = sz["V"]
+    check_size(src, "v_template", "vertices", n_v, MAX_VERTICES)
+    faces = checked_array(m.faces, src, "faces", (None, 3), kind="int")
+    check_size(src, "faces", "faces", len(faces), MAX_FACES)
+    if faces.size and (faces.min() < 0 or faces.max() >= n_v):
+        raise InputError(src, "faces", f"indices in [0, {n_v})", f"range [{faces.min()}, {faces.max()}]")
+    check_size(src, "shapedirs", "basis dimensions", checked_real(m.shapedirs, src, "shapedirs", ("V", 3, None),
+                                                                  sz).shape[2], MAX_BASIS)
+    checked_real(m.arkit_basis, src, "arkit_basis", (NUM_ARKIT, "V", 3), sz)
+    if m.exprdirs is not None:
+        check_size(src, "exprdirs", "basis dimensions", checked_real(m.exprdirs, src, "exprdirs", ("V", 3, None),
+                                                                     sz).shape[2], MAX_BASIS)
+    checked_real(m.J_regressor, src, "J_regressor", ("J", "V"), sz)
+    n_j = sz["J"]
+    check_size(src, "J_regressor", "joints", n_j, MAX_JOINTS)
+    parents = checked_array(m.parents, src, "parents", ("J",), kind="int", sizes=sz)
+    check_skinning_weights(checked_real(m.lbs_weights, src, "lbs_weights", ("V", "J"), sz, limit=None), src)
     if m.posedirs is not None:
-        need("posedirs", m.posedirs, ((n_j - 1) * 9, n_v * 3))
-    if m.parents[0] != -1 or any(not (0 <= p < i) for i, p in enumerate(m.parents[1:], start=1)):
-        raise InputError(src, "parents", "parents[0] = -1 and 0 <= parents[i] < i", str(m.parents.tolist()))
+        checked_real(m.posedirs, src, "posedirs", ((n_j - 1) * 9, n_v * 3), sz)
+    if n_j == 0 or parents[0] != -1 or any(not (0 <= p < i) for i, p in enumerate(parents[1:], start=1)):
+        raise InputError(src, "parents", "parents[0] = -1 and 0 <= parents[i] < i", str(parents.tolist()))
     for name, idx in m.vertex_sets.items():
-        if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= n_v)):
-            raise InputError(src, f"vertex_sets[{name!r}]", f"1-D indices in [0, {n_v})", _shape_str(idx))
+        if idx.size and (idx.min() < 0 or idx.max() >= n_v):
+            raise InputError(src, f"vertex_sets[{name!r}]", f"indices in [0, {n_v})",
+                             f"range [{idx.min()}, {idx.max()}]")

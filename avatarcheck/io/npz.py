@@ -102,7 +102,7 @@ def load_npy_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES) 
     """One ``.npy`` file -> its array, header checked against the file's size first."""
     size = checked_input_file(path, max_bytes, ".npy file")
     with open(path, "rb") as fp:
-        return _checked_read(fp, size, max_bytes, path, "array")
+        return _checked_read(fp, size, max_bytes, path, "file")
 
 
 def _member_infos(zf: zipfile.ZipFile, size: int, max_bytes: int, path: str | os.PathLike) -> list[zipfile.ZipInfo]:
