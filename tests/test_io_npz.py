@@ -126,7 +126,7 @@ def test_input_file_checks(tmp_path):
             read_bytes_checked("/dev/zero")
     os.symlink(tmp_path / "loop_b", tmp_path / "loop_a")
     os.symlink(tmp_path / "loop_a", tmp_path / "loop_b")
-    with pytest.raises(InputError, match="loop_a: file: .*readable"):
+    with pytest.raises(InputError, match="loop_a: file: .*can be read"):
         checked_input_file(tmp_path / "loop_a")
     (tmp_path / "f.bin").write_bytes(b"x" * 11)
     assert checked_input_file(tmp_path / "f.bin", 11) == 11

@@ -379,7 +379,7 @@ def sniff_head_file(path: PathLike) -> str:
     A pickle is recognised by its protocol-2+ opcode (``\\x80``) or a ``.pkl`` suffix in any case.
     """
     path = Path(path)
-    checked_input_file(path, MAX_INPUT_BYTES, "head file")
+    checked_input_file(path, MAX_INPUT_BYTES, "a head file")
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(b"PK\x03\x04") or path.suffix.lower() == ".npz":

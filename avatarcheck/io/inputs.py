@@ -19,7 +19,7 @@ from avatarcheck.errors import InputError
 MAX_INPUT_BYTES = 2 << 30
 
 
-def checked_input_file(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES, what: str = "file") -> int:
+def checked_input_file(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES, what: str = "a file") -> int:
     """The size in bytes of ``path`` after checking it is a regular file of at most ``max_bytes``.
 
     Symlinks are followed, so a link to ``/dev/zero`` is refused as a device.
@@ -30,17 +30,17 @@ def checked_input_file(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES
     except FileNotFoundError:
         raise
     except OSError as err:  # symlink loop, permission, name too long
-        raise InputError(p, "file", f"a readable {what}", f"{type(err).__name__}: {err.strerror or err}") from None
+        raise InputError(p, "file", f"{what} that can be read", f"{type(err).__name__}: {err.strerror or err}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(p, "file", f"a {what} (a regular file)", "a directory")
+        raise InputError(p, "file", f"{what} (a regular file)", "a directory")
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(p, "file", f"a {what} (a regular file)", "a device, pipe or socket")
+        raise InputError(p, "file", f"{what} (a regular file)", "a device, pipe or socket")
     if st.st_size > max_bytes:
-        raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", f"{st.st_size} bytes")
+        raise InputError(p, "file size", f"{what} of at most {max_bytes} bytes", f"{st.st_size} bytes")
     return int(st.st_size)
 
 
-def read_bytes_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES, what: str = "file") -> bytes:
+def read_bytes_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES, what: str = "a file") -> bytes:
     """The whole of ``path`` (checked by ``checked_input_file``); never reads past ``max_bytes``."""
     checked_input_file(path, max_bytes, what)
     try:
@@ -49,7 +49,7 @@ def read_bytes_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES
     except FileNotFoundError:
         raise
     except OSError as err:
-        raise InputError(path, "file", f"a readable {what}", f"{type(err).__name__}: {err.strerror or err}") from None
+        raise InputError(path, "file", f"{what} that can be read", f"{type(err).__name__}: {err.strerror or err}") from None
     if len(data) > max_bytes:
-        raise InputError(path, "file size", f"a {what} of at most {max_bytes} bytes", "more (it grew while read)")
+        raise InputError(path, "file size", f"{what} of at most {max_bytes} bytes", "more (it grew while read)")
     return data

@@ -100,7 +100,7 @@ def _checked_read(fp: IO[bytes], data_bytes: int, budget: int, source: str | os.
 
 def load_npy_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES) -> np.ndarray:
     """One ``.npy`` file -> its array, header checked against the file's size first."""
-    size = checked_input_file(path, max_bytes, ".npy file")
+    size = checked_input_file(path, max_bytes, "a .npy file")
     with open(path, "rb") as fp:
         return _checked_read(fp, size, max_bytes, path, "file")
 
@@ -144,7 +144,7 @@ def load_npz_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES,
     keys: read only these members (absent ones are simply missing from the result; the caller
     decides what is required). ``max_bytes`` bounds the file and all members' uncompressed sizes.
     """
-    size = checked_input_file(path, max_bytes, ".npz file")
+    size = checked_input_file(path, max_bytes, "a .npz file")
     with open(path, "rb") as fh:
         magic = fh.read(len(_MAGIC_ZIP))
     if magic != _MAGIC_ZIP:
@@ -169,7 +169,7 @@ def load_npz_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES,
 
 def load_array_file_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES) -> np.ndarray | dict[str, np.ndarray]:
     """``.npy`` -> array, ``.npz`` -> dict, told apart by content (not by the suffix's case)."""
-    checked_input_file(path, max_bytes, ".npy or .npz file")
+    checked_input_file(path, max_bytes, "a .npy or .npz file")
     with open(path, "rb") as fh:
         magic = fh.read(len(_MAGIC_NPY))
     if magic.startswith(_MAGIC_ZIP):

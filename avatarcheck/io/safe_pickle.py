@@ -262,7 +262,7 @@ def safe_unpickle(path: Path, max_bytes: int = MAX_PICKLE_BYTES) -> Any:
     The file is read whole first (a regular file of at most ``max_bytes``): the unpickler then
     reads from memory, so a length field claiming gigabytes cannot make it allocate them.
     """
-    data = read_bytes_checked(path, max_bytes, "pickle")
+    data = read_bytes_checked(path, max_bytes, "a pickle")
     with io.BytesIO(data) as handle:
         try:
             return _SafeUnpickler(handle, path, len(data) + _ALLOC_SLACK).load()
