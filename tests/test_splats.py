@@ -186,3 +186,87 @@ def test_binding_errors(avatar):
     small = random_cloud(10, 0, 0)
     with pytest.raises(InputError, match="splat count"):
         pose_splats(avatar.layer, small, arkit52=np.zeros((1, 52)))
+
+
+# --- hostile and careless PLY files (audit D16, D18) ----------------------------------------------
+
+
+def _write_typed(path, n=2, label=None, text=False, **overrides):
+    """A LAM-style PLY with an optional ``label`` column of the given numpy dtype and values."""
+    cols = _lam_columns(n)
+    cols.update(overrides)
+    dtype = [(k, "f4") for k in cols] + ([("label", label[0])] if label else [])
+    data = np.empty(n, dtype=dtype)
+    for k, col in cols.items():
+        data[k] = col
+    if label:
+        data["label"] = label[1]
+    PlyData([PlyElement.describe(data, "vertex")], text=text).write(str(path))
+
+
+def test_absurd_scales_refused(tmp_path):
+    # D16: scale_* = 20 (sigma 4.85e8 m) used to load.
+    _write_typed(tmp_path / "s.ply", scale_1=np.array([np.log(0.005), 20.0]))
+    with pytest.raises(InputError) as err:
+        read_ply(tmp_path / "s.ply", np.zeros((2, 3)))
+    assert err.value.field == "scale_1" and "vertex 1" in str(err.value) and f"{np.exp(20.0):.3g}" in str(err.value)
+    _write_typed(tmp_path / "ok.ply", scale_0=np.full(2, np.log(0.9)))  # just under a metre: fine
+    np.testing.assert_allclose(read_ply(tmp_path / "ok.ply", np.zeros((2, 3))).scales[:, 0], 0.9, rtol=1e-6)
+
+
+@pytest.mark.parametrize("label", [("i4", [0, 258]), ("f4", [0, 2.7]), ("f4", [np.nan, 1]), ("i4", [-1, 0]),
+                                   ("u1", [0, 4])])
+def test_labels_must_be_small_non_negative_integers(tmp_path, label):
+    # D16: int 258 became 2, float 2.7 became 2, NaN became 0.
+    _write_typed(tmp_path / "l.ply", label=label)
+    with pytest.raises(InputError) as err:
+        read_ply(tmp_path / "l.ply", np.zeros((2, 3)))
+    assert err.value.field == "label" and str(tmp_path / "l.ply") in str(err.value)
+
+
+@pytest.mark.parametrize("label", [("i4", [3, 1]), ("f8", [2.0, 0.0]), ("u1", [1, 1])])
+def test_labels_in_any_integral_type_load(tmp_path, label):
+    _write_typed(tmp_path / "l.ply", label=label)
+    np.testing.assert_array_equal(read_ply(tmp_path / "l.ply", np.zeros((2, 3))).labels, label[1])
+
+
+def test_binary_count_must_match_body(tmp_path):
+    # D16: a header count smaller than the body silently dropped the extra splats.
+    _write_typed(tmp_path / "c.ply", n=5)
+    raw = (tmp_path / "c.ply").read_bytes()
+    (tmp_path / "short.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 4"))
+    with pytest.raises(InputError, match=r"short\.ply: element count: .*vertex 4"):
+        read_ply(tmp_path / "short.ply", np.zeros((4, 3)))
+    (tmp_path / "huge.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 5000000000000"))
+    with pytest.raises(InputError, match=r"huge\.ply: element count"):
+        read_ply(tmp_path / "huge.ply", np.zeros((5, 3)))
+    _write_typed(tmp_path / "a.ply", n=5, text=True)  # ascii: a count beyond the body is refused too
+    raw = (tmp_path / "a.ply").read_bytes()
+    (tmp_path / "ahuge.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 5000000000000"))
+    with pytest.raises(InputError, match=r"ahuge\.ply: element count"):
+        read_ply(tmp_path / "ahuge.ply", np.zeros((5, 3)))
+    assert read_ply(tmp_path / "a.ply", np.zeros((5, 3))).num_splats == 5
+
+
+def test_list_property_and_bad_anchors(tmp_path):
+    # D18 (library): a list property for x and non-numeric anchors gave raw ValueErrors.
+    (tmp_path / "l.ply").write_bytes(
+        b"ply\nformat ascii 1.0\nelement vertex 1\nproperty list uchar float x\nproperty float y\nend_header\n"
+        b"2 0 0 0\n")
+    with pytest.raises(InputError, match=r"l\.ply: x: .*list"):
+        read_ply(tmp_path / "l.ply", np.zeros((1, 3)))
+    _write_typed(tmp_path / "ok.ply")
+    with pytest.raises(InputError, match="anchors"):
+        read_ply(tmp_path / "ok.ply", np.array([["a", "b", "c"]] * 2))
+    _write_typed(tmp_path / "far.ply", x=np.array([0, 1e30]))
+    with pytest.raises(InputError, match=r"far\.ply: x: expected finite values within .* at vertex 1"):
+        read_ply(tmp_path / "far.ply", np.zeros((2, 3)))
+
+
+def test_cloud_labels_checked_before_the_uint8_cast():
+    c = random_cloud(3, 0, 4)
+    for bad in (np.array([0, 1, 258]), np.array([0, 1, 2.7]), np.array([0, -1, 1])):
+        with pytest.raises(InputError, match="labels"):
+            c.replace(labels=bad)
+    with pytest.raises(InputError, match="scales.*bool"):
+        c.replace(scales=np.ones((3, 3), bool))

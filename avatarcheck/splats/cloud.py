@@ -20,6 +20,7 @@ import dataclasses
 
 import numpy as np
 
+from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 
 LABEL_NAMES: tuple[str, ...] = ("skin", "lid", "eyeball_left", "eyeball_right")
@@ -50,9 +51,17 @@ class SplatCloud:
     source: str = "SplatCloud"
 
     def __post_init__(self) -> None:
+        # labels are checked before the uint8 cast: 258 must not become 2, nor 2.7 become 2
+        labels = checked_array(self.labels, self.source, "labels", (None,), kind="int")
+        if labels.size and (labels.min() < 0 or labels.max() >= len(LABEL_NAMES)):
+            raise InputError(self.source, "labels", f"codes in [0, {len(LABEL_NAMES)}) ({', '.join(LABEL_NAMES)})",
+                             f"range [{labels.min()}, {labels.max()}]")
+        object.__setattr__(self, "labels", np.ascontiguousarray(labels, dtype=np.uint8))
         for name in ("offsets", "scales", "quats", "opacities", "sh"):
-            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float32))
-        object.__setattr__(self, "labels", np.ascontiguousarray(self.labels, dtype=np.uint8))
+            arr = checked_array(getattr(self, name), self.source, name, finite=False)
+            if arr.dtype.kind == "b":
+                raise InputError(self.source, name, "a real-valued (float or integer) array", "dtype bool")
+            object.__setattr__(self, name, np.ascontiguousarray(arr, dtype=np.float32))
         validate_cloud(self)
 
     @property
@@ -79,19 +88,13 @@ class SplatCloud:
 
 def validate_cloud(c: SplatCloud) -> None:
     """Shapes, finiteness and ranges; ``InputError`` names the source and the field."""
-    n = c.offsets.shape[0] if c.offsets.ndim == 2 else -1
-    want = {"offsets": (n, 3), "scales": (n, 3), "quats": (n, 4), "opacities": (n,), "labels": (n,)}
-    for name, shape in want.items():
-        arr = getattr(c, name)
-        if arr.shape != shape or n < 0:
-            raise InputError(c.source, name, f"shape {shape}", f"shape {arr.shape}")
-    k = c.sh.shape[1] if c.sh.ndim == 3 else 0
-    if c.sh.ndim != 3 or c.sh.shape[0] != n or c.sh.shape[2] != 3 or k not in (1, 4, 9, 16):
-        raise InputError(c.source, "sh", f"shape ({n}, K, 3) with K in 1, 4, 9, 16", f"shape {c.sh.shape}")
-    for name in ("offsets", "scales", "quats", "opacities", "sh"):
-        bad = ~np.isfinite(getattr(c, name))
-        if bad.any():
-            raise InputError(c.source, name, "finite values", f"{int(bad.sum())} NaN/inf entries")
+    sz: dict[str, int] = {}
+    for name, shape in (("offsets", ("N", 3)), ("scales", ("N", 3)), ("quats", ("N", 4)),
+                        ("opacities", ("N",)), ("sh", ("N", None, 3))):
+        checked_array(getattr(c, name), c.source, name, shape, sizes=sz)
+    checked_array(c.labels, c.source, "labels", ("N",), kind="int", sizes=sz)
+    if c.sh.shape[1] not in (1, 4, 9, 16):
+        raise InputError(c.source, "sh", "shape (N, K, 3) with K in 1, 4, 9, 16", f"shape {c.sh.shape}")
     if (c.scales <= 0).any():
         raise InputError(c.source, "scales", "positive linear sigmas", f"min {c.scales.min():.3g}")
     if ((c.opacities < 0) | (c.opacities > 1)).any():
@@ -100,5 +103,5 @@ def validate_cloud(c: SplatCloud) -> None:
     qn = np.linalg.norm(c.quats, axis=1)
     if (np.abs(qn - 1) > 1e-3).any():
         raise InputError(c.source, "quats", "unit quaternions", f"norms in [{qn.min():.3g}, {qn.max():.3g}]")
-    if n and c.labels.max() >= len(LABEL_NAMES):
+    if c.labels.size and c.labels.max() >= len(LABEL_NAMES):
         raise InputError(c.source, "labels", f"codes below {len(LABEL_NAMES)} ({LABEL_NAMES})", str(c.labels.max()))

@@ -9,17 +9,27 @@ are absolute (anchor + offset), so reading needs the anchors to recover offsets.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 
 import numpy as np
 from plyfile import PlyData, PlyElement
 
+from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import write_bytes_atomic
-from avatarcheck.splats.cloud import SplatCloud
+from avatarcheck.io.inputs import checked_input_file
+from avatarcheck.splats.cloud import LABEL_NAMES, SplatCloud
 
 _OPACITY_EPS = 1e-6  # keeps the logit finite for opacity 0 or 1
+# A 20k-splat degree-3 PLY is about 5 MB; a million splats about 250 MB.
+MAX_PLY_BYTES = 1 << 30
+MAX_PLY_HEADER = 1 << 16
+# LAM clamps sigmas at 0.01 m; anything above a metre on a head is garbage, not a splat.
+MAX_SIGMA = 1.0
+# Positions (metres) and SH coefficients: finite but absurd values are refused.
+MAX_MAGNITUDE = 1e4
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -56,15 +66,112 @@ def write_ply(path: str | os.PathLike, cloud: SplatCloud, anchors: np.ndarray, w
     write_bytes_atomic(path, buf.getvalue())
 
 
-def read_ply(path: str | os.PathLike, anchors: np.ndarray) -> SplatCloud:
-    """Read a 3DGS PLY onto anchors (N, 3); activations applied (sigmoid, exp, normalise)."""
+_PLY_SIZES = {"char": 1, "int8": 1, "uchar": 1, "uint8": 1, "short": 2, "int16": 2, "ushort": 2,
+              "uint16": 2, "int": 4, "int32": 4, "uint": 4, "uint32": 4, "float": 4, "float32": 4,
+              "double": 8, "float64": 8}
+
+
+@dataclasses.dataclass(frozen=True)
+class PlyElementHeader:
+    name: str
+    count: int
+    properties: tuple[tuple[str, str], ...]  # (name, type); type "list" for list properties
+
+
+@dataclasses.dataclass(frozen=True)
+class PlyHeader:
+    format: str  # "ascii", "binary_little_endian" or "binary_big_endian"
+    elements: tuple[PlyElementHeader, ...]
+    length: int  # bytes up to and including "end_header\n"
+
+
+def parse_ply_header(raw: bytes, path: str | os.PathLike) -> PlyHeader:
+    """The header at the start of ``raw`` (at most ``MAX_PLY_HEADER`` bytes of it) -> PlyHeader.
+
+    Only what the size checks need; plyfile parses it again for real.
+    """
+    end = raw.find(b"end_header", 0, MAX_PLY_HEADER)
+    nl = raw.find(b"\n", end) if end >= 0 else -1
+    if not raw.startswith(b"ply") or nl < 0:
+        raise InputError(path, "header", f"'ply' ... 'end_header' within {MAX_PLY_HEADER} bytes", repr(raw[:16]))
+    fmt, elements = "", []
+    for line in raw[:end].decode("ascii", "replace").splitlines()[1:]:
+        words = line.split()
+        if words[:1] == ["format"] and len(words) >= 2:
+            fmt = words[1]
+        elif words[:1] == ["element"] and len(words) == 3 and words[2].isdigit() and words[2].isascii():
+            elements.append(PlyElementHeader(words[1], int(words[2]), ()))
+        elif words[:1] == ["element"]:
+            raise InputError(path, "header", "'element NAME COUNT' with a non-negative count", line[:80])
+        elif words[:2] == ["property", "list"] and elements and len(words) == 5:
+            e = elements[-1]
+            elements[-1] = dataclasses.replace(e, properties=e.properties + ((words[4], "list"),))
+        elif words[:1] == ["property"] and elements and len(words) == 3 and words[1] in _PLY_SIZES:
+            e = elements[-1]
+            elements[-1] = dataclasses.replace(e, properties=e.properties + ((words[2], words[1]),))
+        elif words[:1] == ["property"]:
+            raise InputError(path, "header", "'property TYPE NAME' after an element", line[:80])
+    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
+        raise InputError(path, "format", "ascii, binary_little_endian or binary_big_endian", repr(fmt[:40]))
+    return PlyHeader(fmt, tuple(elements), nl + 1)
+
+
+def check_ply_sizes(header: PlyHeader, file_size: int, path: str | os.PathLike) -> None:
+    """Element counts against the body's length, before plyfile allocates by them.
+
+    Binary with fixed-size rows: the body must be exactly the rows the header declares (a
+    shorter count would silently drop splats). Otherwise: no more rows than the body could hold.
+    """
+    body = file_size - header.length
+    fixed = all(t != "list" for e in header.elements for _, t in e.properties)
+    if header.format == "ascii":
+        # at least "0 " per property per row
+        least = sum(e.count * 2 * max(1, len(e.properties)) for e in header.elements) - 1
+    else:
+        least = sum(e.count * sum(_PLY_SIZES.get(t, 1) for _, t in e.properties) for e in header.elements)
+    counts = ", ".join(f"{e.name} {e.count}" for e in header.elements)
+    if header.format != "ascii" and fixed and body != least:
+        raise InputError(path, "element count", f"a body of {least} bytes for the header's counts ({counts})",
+                         f"{body} bytes")
+    if body < least:
+        raise InputError(path, "element count", f"a body of at least {least} bytes for the header's counts "
+                         f"({counts})", f"{body} bytes")
+
+
+def _checked_labels(raw: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """The ``label`` column -> (N,) uint8: small non-negative integers, whatever the stored type."""
+    bad = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
+    vals = np.where(bad, -1, raw).astype(np.float64)
+    bad |= (vals != np.round(vals)) | (vals < 0) | (vals >= len(LABEL_NAMES))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(path, "label", f"integer codes in [0, {len(LABEL_NAMES)}) ({', '.join(LABEL_NAMES)})",
+                         f"{raw[i]} at vertex {i}")
+    return vals.astype(np.uint8)
+
+
+def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_PLY_BYTES) -> SplatCloud:
+    """Read a 3DGS PLY onto anchors (N, 3); activations applied (sigmoid, exp, normalise).
+
+    Refused with an ``InputError`` naming the file: header counts that disagree with the body,
+    list properties where a number belongs, linear sigmas above ``MAX_SIGMA``, positions and SH
+    beyond ``MAX_MAGNITUDE``, labels that are not small non-negative integers.
+    """
+    size = checked_input_file(path, max_bytes, "a PLY file")
+    with open(path, "rb") as fh:
+        header = parse_ply_header(fh.read(MAX_PLY_HEADER), path)
+    vertex = next((e for e in header.elements if e.name == "vertex"), None)
+    if vertex is None:
+        raise InputError(path, "vertex", "a PLY 'vertex' element", "none")
+    lists = [name for name, t in vertex.properties if t == "list"]
+    if lists:
+        raise InputError(path, lists[0], "scalar vertex properties (3DGS writes no lists)", "a list property")
+    check_ply_sizes(header, size, path)
     try:
         ply = PlyData.read(str(path))
         v = ply["vertex"].data
     except FileNotFoundError:
         raise
-    except KeyError:
-        raise InputError(path, "vertex", "a PLY 'vertex' element", "none") from None
     except Exception as err:  # plyfile raises several types for truncated or foreign files
         raise InputError(path, "file", "a readable 3DGS PLY", f"{type(err).__name__}: {err}") from None
     names = set(v.dtype.names or ())
@@ -78,16 +185,19 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray) -> SplatCloud:
     if n_rest % 3 or k not in (1, 4, 9, 16) or any(f"f_rest_{i}" not in names for i in range(n_rest)):
         raise InputError(path, "f_rest_*", "0, 9, 24 or 45 consecutive f_rest properties", f"{n_rest}")
     n = len(v)
-    a = np.asarray(anchors, np.float32)
+    a = checked_array(anchors, path, "anchors", (None, 3), dtype=np.float32)
     if a.shape != (n, 3):
         raise InputError(path, "vertex count", f"{len(a)} splats, one per anchor (anchors {a.shape})", f"{n}")
 
-    def cols(*props: str) -> np.ndarray:
+    def cols(*props: str, limit: float | None = MAX_MAGNITUDE) -> np.ndarray:
         out = np.stack([np.asarray(v[p], np.float64) for p in props], axis=1)
         bad = ~np.isfinite(out)
+        if limit is not None:
+            bad |= np.abs(np.nan_to_num(out)) > limit
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            raise InputError(path, props[col], "finite values", f"{v[props[col]][row]} at vertex {row}")
+            what = "finite values" if limit is None else f"finite values within +-{limit:g}"
+            raise InputError(path, props[col], what, f"{v[props[col]][row]} at vertex {row}")
         return out
 
     xyz = cols("x", "y", "z")
@@ -99,12 +209,19 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray) -> SplatCloud:
     if (qn == 0).any():
         raise InputError(path, "rot_*", "non-zero quaternions", f"zero at vertex {int(np.argmin(qn))}")
     log_scales = cols("scale_0", "scale_1", "scale_2")
-    labels = np.asarray(v["label"], np.uint8) if "label" in names else np.zeros(n, np.uint8)
+    too_big = log_scales > np.log(MAX_SIGMA)
+    if too_big.any():
+        row, col = np.argwhere(too_big)[0]
+        raise InputError(path, f"scale_{col}", f"log sigmas of at most {np.log(MAX_SIGMA):g} (a linear sigma of "
+                         f"at most {MAX_SIGMA:g} m)", f"{log_scales[row, col]:.4g} (sigma "
+                         f"{np.exp(log_scales[row, col]):.3g} m) at vertex {row}")
+    labels = _checked_labels(np.asarray(v["label"]), path) if "label" in names else np.zeros(n, np.uint8)
+    opacity = cols("opacity", limit=None)[:, 0]
     return SplatCloud(
         offsets=xyz - a,
         scales=np.exp(log_scales),
         quats=quats / qn,
-        opacities=1.0 / (1.0 + np.exp(-cols("opacity")[:, 0])),
+        opacities=0.5 * (1.0 + np.tanh(0.5 * opacity)),  # the sigmoid, without exp overflow
         sh=sh,
         labels=labels,
         source=str(path),
