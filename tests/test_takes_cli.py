@@ -129,3 +129,110 @@ def test_record_bad_output_suffix_fails_before_listening(tmp_path):
     r = runner.invoke(app, ["take", "record", "--udp", "0", "--frames", "1", "--timeout", "0.1",
                             "--out", str(tmp_path / "x.npz")])
     assert r.exit_code == 2 and "frames: expected at least one valid" in r.output
+
+
+# --- real-looking takes, recording that never loses data, output mistakes (issue 12, audit D4/D8/D13) ---
+
+RECORDINGS = RECORDING.parent
+REAL = RECORDINGS / "synthetic_take_04_real_30fps.csv"
+
+
+def test_inspect_prints_what_was_clipped():
+    """Counted from the CSV's own cells here, not by the reader under test."""
+    import csv as csvmod
+
+    with REAL.open(newline="") as fh:
+        rows = list(csvmod.reader(fh))
+    header, body = rows[0], np.array(rows[1:])[:, 2:54].astype(float)
+    over = (body > 1) | (body < 0)
+    expected = {header[2 + k]: int(n) for k, n in enumerate(over.sum(0)) if n}
+    assert expected and all(name.startswith("EyeLook") for name in expected)
+    r = runner.invoke(app, ["take", "inspect", str(REAL)])
+    assert r.exit_code == 0, r.output
+    assert "3600 frames at 30 fps" in r.output
+    assert f"clipped into [0, 1]: {sum(expected.values())} cells" in r.output
+    for name, count in expected.items():
+        assert f"{name[0].lower() + name[1:]} {count}" in r.output
+
+
+def test_synth_real_style_reproduces_the_shipped_take(tmp_path):
+    out = tmp_path / "t5.csv"
+    r = runner.invoke(app, ["take", "synth", "--seed", "5", "--frames", "328", "--fps", "30", "--style", "real",
+                            "--no-eye-wide", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == (RECORDINGS / "synthetic_take_05_no_eye_wide.csv").read_bytes()
+    assert "clipped into [0, 1]:" in r.output
+    r = runner.invoke(app, ["take", "synth", "--seed", "-1", "--out", str(tmp_path / "n.csv")])
+    assert r.exit_code == 2 and not (tmp_path / "n.csv").exists()
+    r = runner.invoke(app, ["take", "synth", "--seed", "1", "--style", "fancy", "--out", str(tmp_path / "n.csv")])
+    assert r.exit_code == 2 and "style" in r.output
+
+
+def test_output_path_mistakes_fail_before_any_work(tmp_path):
+    """Audit D8: --out an existing file's child, a directory, or unwritable: exit 2, nothing written."""
+    (tmp_path / "f").write_text("x")
+    bad_outs = [tmp_path / "f" / "x.npz", tmp_path / "f" / "deeper" / "x.csv", tmp_path, Path("/proc/t.csv")]
+    for out in bad_outs:
+        r = runner.invoke(app, ["take", "convert", str(tmp_path / "missing.csv"), str(out)])
+        assert r.exit_code == 2 and "output" in r.output and "missing.csv" not in r.output, r.output  # out first
+        r = runner.invoke(app, ["take", "synth", "--seed", "1", "--out", str(out)])
+        assert r.exit_code == 2 and "output" in r.output, r.output
+        r = runner.invoke(app, ["take", "record", "--udp", "0", "--timeout", "30", "--out", str(out)])
+        assert r.exit_code == 2 and "output" in r.output and "listening" not in r.output, r.output
+    assert (tmp_path / "f").read_text() == "x"
+
+
+def test_record_ctrl_c_writes_what_arrived(tmp_path, monkeypatch):
+    """Audit D4: Ctrl-C used to exit 130 and write nothing. Three frames wait in the socket, then the
+    fourth receive raises KeyboardInterrupt, as SIGINT does."""
+    from avatarcheck.takes import udp
+
+    original = udp.UdpReceiver.__init__
+
+    class Interrupting:
+        def __init__(self, sock):
+            self._sock, self._left = sock, 3
+
+        def settimeout(self, t):
+            self._sock.settimeout(t)
+
+        def recvfrom(self, n):
+            if self._left == 0:
+                raise KeyboardInterrupt
+            self._left -= 1
+            return self._sock.recvfrom(n)
+
+        def close(self):
+            self._sock.close()
+
+    def init(self, port=11111, host="127.0.0.1"):
+        original(self, port, host)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for i in range(3):
+                tx.sendto(build_packet(np.full(52, i / 10, np.float32), frame=2 * i), ("127.0.0.1", self.port))
+        self._sock = Interrupting(self._sock)
+
+    monkeypatch.setattr(udp.UdpReceiver, "__init__", init)
+    out = tmp_path / "rec.csv"
+    r = runner.invoke(app, ["take", "record", "--udp", "0", "--frames", "5000", "--timeout", "600", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "interrupted (Ctrl-C): wrote" in r.output and '"interrupted": true' in r.output
+    take = load_take(out)
+    assert take.num_frames == 3 and take.fps == 30
+    np.testing.assert_allclose(take.channel("eyeBlinkLeft"), [0.0, 0.1, 0.2], atol=1e-7)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_record_and_send_options_are_checked(tmp_path):
+    """Audit D13: --timeout 1e12 / inf gave an OverflowError traceback; --host '' bound every interface;
+    send --fps 0 silently paced at the take's rate."""
+    out = str(tmp_path / "t.csv")
+    for timeout in ("1e12", "inf", "nan", "0"):
+        r = runner.invoke(app, ["take", "record", "--udp", "0", "--timeout", timeout, "--out", out])
+        assert r.exit_code == 2 and "--timeout" in r.output and "listening" not in r.output, r.output
+    r = runner.invoke(app, ["take", "record", "--udp", "0", "--host", "", "--timeout", "0.05", "--out", out])
+    assert r.exit_code == 2 and "host" in r.output and "listening" not in r.output
+    r = runner.invoke(app, ["take", "record", "--udp", "0", "--host", "0.0.0.0", "--timeout", "0.05", "--out", out])
+    assert "warning" in r.output and "every network interface" in r.output
+    r = runner.invoke(app, ["take", "send", str(RECORDING), "--port", "9", "--fps", "0"])
+    assert r.exit_code == 2 and "fps" in r.output and "sent" not in r.output

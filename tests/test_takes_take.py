@@ -124,7 +124,7 @@ def test_npz_has_no_pickles_and_is_read_by_channel_name(tmp_path):
 def test_bad_npz_files(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="junk.npz: file: expected a pickle-free .npz"):
+    with pytest.raises(InputError, match=r"junk\.npz: file: expected a \.npz"):
         load_take(junk)
     partial = tmp_path / "partial.npz"
     np.savez(partial, weights=np.zeros((2, 52)))
@@ -203,7 +203,7 @@ def test_npy_renamed_npz_and_corrupt_archives(tmp_path):
     renamed = tmp_path / "x.npz"
     np.save(tmp_path / "x.npy", np.zeros(3))
     (tmp_path / "x.npy").rename(renamed)
-    with pytest.raises(InputError, match=r"x\.npz: file: expected a pickle-free \.npz"):
+    with pytest.raises(InputError, match=r"x\.npz: file: expected a \.npz .*got a single \.npy"):
         load_take(renamed)
     good = tmp_path / "good.npz"
     save_take(good, make(200, weights=np.random.default_rng(0).uniform(0, 1, (200, 52))))
@@ -216,13 +216,13 @@ def test_npy_renamed_npz_and_corrupt_archives(tmp_path):
     for i in range(middle, middle + 16):  # damage the deflate stream itself
         data[i] ^= 0x5A
     (tmp_path / "deflate.npz").write_bytes(bytes(data))
-    with pytest.raises(InputError, match=r"deflate\.npz: weights\.npy: expected a pickle-free"):
+    with pytest.raises(InputError, match=r"deflate\.npz: (file|weights): expected"):
         load_take(tmp_path / "deflate.npz")
     data = bytearray(good.read_bytes())
     central = data.find(b"PK\x01\x02")
     data[central + 6:central + 8] = (156).to_bytes(2, "little")  # "zip version 15.6" needed to extract
     (tmp_path / "version.npz").write_bytes(bytes(data))
-    with pytest.raises(InputError, match=r"version\.npz: .*NotImplementedError"):
+    with pytest.raises(InputError, match=r"version\.npz: file: expected .*NotImplementedError"):
         load_take(tmp_path / "version.npz")
 
 
@@ -239,7 +239,7 @@ def test_npz_header_claiming_a_huge_shape_is_refused_before_allocating(tmp_path)
     assert bomb.stat().st_size < 60_000
     tracemalloc.start()
     try:
-        with pytest.raises(InputError, match=r"bomb\.npz: weights\.npy: expected an array that fits the member"):
+        with pytest.raises(InputError, match=r"bomb\.npz: weights: expected shape \(1000000000000, 52\)"):
             load_take(bomb)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

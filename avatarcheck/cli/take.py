@@ -41,6 +41,7 @@ def take_inspect(
         _fail(err)
     console.print(f"{take.source}: {take.num_frames} frames at {take.fps:g} fps ({take.duration_s:.2f} s), eye: {eye}",
                   soft_wrap=True)
+    console.print(_clipped_line(take), soft_wrap=True)
     table = Table(title=f"{gate} moments")
     table.add_column("moment", no_wrap=True)
     table.add_column("frame", justify="right", no_wrap=True)
@@ -68,7 +69,10 @@ def take_convert(
     """Convert a take between Live Link Face CSV and .npz."""
     from avatarcheck.takes.files import load_take, save_take
 
+    from avatarcheck.takes.files import check_output_path
+
     try:
+        check_output_path(out)  # before the work: a bad --out fails at once
         take = load_take(source, fps)
         save_take(out, take)
     except _ERRORS as err:
@@ -78,45 +82,64 @@ def take_convert(
 
 @take_app.command("synth")
 def take_synth(
-    seed: int = typer.Option(..., help="random seed (numpy default_rng)"),
+    seed: int = typer.Option(..., min=0, help="random seed (numpy default_rng)"),
     frames: int = typer.Option(720, min=1, help="number of frames"),
     fps: float = typer.Option(60.0, help="frame rate"),
+    style: str = typer.Option("default", help="default | real (overshooting eyeLook weights, blinks looking "
+                              "down, exact zeros, a time-of-day start, 60 fps timecodes in a CSV)"),
+    eye_wide: bool = typer.Option(True, "--eye-wide/--no-eye-wide", help="--no-eye-wide: eyeWide stays below 0.5"),
     out: Path = typer.Option(..., help="output take (.csv or .npz)"),
 ) -> None:
     """Write a synthetic take (blinks, an eye-wide peak, a half blink looking down, saccades)."""
-    from avatarcheck.takes.files import save_take
-    from avatarcheck.takes.synthetic import synthetic_take
+    from avatarcheck.takes.files import check_output_path
+    from avatarcheck.takes.synthetic import synthetic_raw, write_synthetic
 
     try:
-        take = synthetic_take(seed, frames, fps)
-        save_take(out, take)
+        check_output_path(out)
+        take, raw = synthetic_raw(seed, frames, fps, style=style, eye_wide=eye_wide)
+        write_synthetic(out, take, raw, style)
     except _ERRORS as err:
         _fail(err)
-    console.print(f"wrote {out} ({take.num_frames} frames at {take.fps:g} fps, seed {seed})")
+    console.print(f"wrote {out} ({take.num_frames} frames at {take.fps:g} fps, seed {seed}, style {style})")
+    if take.clipped:
+        console.print(_clipped_line(take), soft_wrap=True)
 
 
 @take_app.command("record")
 def take_record(
     udp: int = typer.Option(11111, "--udp", min=0, max=65535, help="UDP port to listen on (Live Link Face: 11111)"),
     frames: int = typer.Option(600, min=1, help="stop after this many valid frames"),
-    timeout: float = typer.Option(30.0, min=0.001, help="stop after this many seconds in all"),
+    timeout: float = typer.Option(30.0, help="stop after this many seconds in all (at most a week)"),
     host: str = typer.Option("127.0.0.1", help="address to bind (0.0.0.0 to hear a phone on the network)"),
     out: Path = typer.Option(..., help="output take (.csv or .npz)"),
 ) -> None:
-    """Record Live Link Face UDP packets into a take; bad datagrams are counted and dropped."""
-    from avatarcheck.takes.files import save_take
-    from avatarcheck.takes.udp import UdpReceiver
+    """Record Live Link Face UDP packets into a take; bad datagrams are counted and dropped.
+
+    The output is checked before listening. On Ctrl-C or the timeout, the frames received so far
+    are written (atomically) and the command says so."""
+    from avatarcheck.checks import checked_number
+    from avatarcheck.takes.files import check_output_path, save_take
+    from avatarcheck.takes.udp import MAX_TIMEOUT_S, UdpReceiver, checked_host, listens_everywhere
 
     try:
-        _check_suffix(out)
+        check_output_path(out)
+        checked_number(timeout, "--timeout", "seconds", 0.001, MAX_TIMEOUT_S)
+        host = checked_host(host, "--host")
         with UdpReceiver(udp, host) as receiver:
-            console.print(f"listening on {host}:{receiver.port} for up to {frames} frames / {timeout:g} s")
+            if listens_everywhere(host):
+                console.print(f"[yellow]warning:[/yellow] {host} listens on every network interface: anyone on "
+                              f"the network can send to port {receiver.port}", soft_wrap=True)
+            console.print(f"listening on {host}:{receiver.port} for up to {frames} frames / {timeout:g} s "
+                          "(Ctrl-C stops and keeps what arrived)", soft_wrap=True)
             take, stats = receiver.record(frames, timeout)
         save_take(out, take)
     except (*_ERRORS, OSError) as err:
         _fail(err)
-    console.print(json.dumps(stats.to_dict()))
-    console.print(f"wrote {out} ({take.num_frames} frames at {take.fps:g} fps)")
+    console.print(json.dumps(stats.to_dict()), soft_wrap=True)
+    console.print(_record_summary(stats), soft_wrap=True)
+    ended = ("interrupted (Ctrl-C)" if stats.interrupted else f"timed out after {timeout:g} s" if stats.timed_out
+             else "complete")
+    console.print(f"recording {ended}: wrote {out} ({take.num_frames} frames at {take.fps:g} fps)", soft_wrap=True)
 
 
 @take_app.command("send")
@@ -140,9 +163,18 @@ def take_send(
     console.print(f"sent {sent} packets to {host}:{port}")
 
 
-def _check_suffix(path: Path) -> None:
-    """Fail before recording, not after, when the output suffix is not one we can write."""
-    from avatarcheck.takes.files import SUFFIXES
+def _clipped_line(take) -> str:
+    """``take.clipped`` for people: which channels had how many cells clipped into [0, 1]."""
+    if not take.clipped:
+        return "clipped into [0, 1]: none"
+    cells = ", ".join(f"{name} {count}" for name, count in take.clipped.items())
+    return f"clipped into [0, 1]: {take.clipped_cells} cells ({cells})"
 
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputError(path, "suffix", "a .csv (Live Link Face) or .npz take", repr(path.suffix or "none"))
+
+def _record_summary(stats) -> str:
+    """One line on what a recording kept, dropped, clipped and never saw."""
+    reasons = ", ".join(f"{k} {v}" for k, v in stats.reasons.items()) or "none"
+    clipped = ", ".join(f"{k} {v}" for k, v in stats.clipped.items()) or "none"
+    return (f"kept {stats.frames} frames of {stats.datagrams} datagrams; dropped {stats.dropped} ({reasons}); "
+            f"{stats.clipped_frames} frames with weights clipped into [0, 1] ({clipped}); "
+            f"~{stats.missing_frames} frames never arrived (kernel or network drops, from frame-number gaps)")

@@ -72,7 +72,7 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Take
     src = str(path)
     if fps is not None:
         fps = checked_number(fps, src, "fps (timecode rate)", *FPS_RANGE)
-    raw = read_checked_bytes(path, what="Live Link Face CSV")
+    raw = read_checked_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -143,13 +143,13 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Take
 def write_livelink_csv(path: str | os.PathLike, take: Take, *, timecode_rate: int | None = None,
                        raw_weights: np.ndarray | None = None) -> None:
     """Write ``take`` as a Live Link Face CSV (atomically): the app's header and column order,
-    timecodes at ``timecode_rate`` (default: the take's rate rounded to a whole number; real 30 fps
-    exports use 60) with sub-frames carrying the rest.
+    timecodes at ``timecode_rate`` (default ``timecode.default_timecode_rate``: 60 for 60, 30, 20,
+    15 ... fps, as the app writes them, else the take's rate rounded) with sub-frames carrying the rest.
 
     ``raw_weights``: (T, 52) canonical weights to write instead of ``take.weights``, as a tracker
     would (within ``WEIGHT_BAND``, e.g. eyeLookIn 1.05); they must clip to the take's weights.
     """
-    rate = max(1, int(round(take.fps))) if timecode_rate is None else int(
+    rate = tc.default_timecode_rate(take.fps) if timecode_rate is None else int(
         checked_number(timecode_rate, take.source, "timecode_rate", 1, FPS_RANGE[1]))
     if take.timestamps[0] < 0:
         raise InputError(take.source, "timestamps[0]", "a time >= 0 (a timecode is a time of day)",

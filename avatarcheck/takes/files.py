@@ -1,19 +1,19 @@
 """Load or save a take by file suffix: ``.csv`` (Live Link Face) or ``.npz``.
 
-Inputs are read with a size bound (``MAX_TAKE_BYTES``) after checking they are regular files,
-so ``/dev/zero``, a FIFO, a directory or a symlink loop is a clean ``InputError``, never a hang
-or a ``MemoryError``. Outputs are checked before any work (``check_output_path``), so a bad
+Inputs are read with a size bound (``MAX_TAKE_BYTES``) after checking they are regular files
+(``io.inputs``), so ``/dev/zero``, a FIFO, a directory or a symlink loop is a clean ``InputError``,
+never a hang or a ``MemoryError``. Outputs are checked before any work (``check_output_path``), so a bad
 ``--out`` fails in a second, not after a recording.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import tempfile
 from pathlib import Path
 
 from avatarcheck.errors import InputError
+from avatarcheck.io.inputs import checked_input_file
 from avatarcheck.takes.take import Take
 
 SUFFIXES = (".csv", ".npz")
@@ -28,27 +28,20 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES, what: str = "take file") -> bytes:
-    """The bytes of ``path``, a regular file of at most ``max_bytes`` (symlinks followed, so a
-    link to ``/dev/zero`` is refused as a device). ``FileNotFoundError`` passes through."""
-    p = Path(path)
+def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES) -> bytes:
+    """The bytes of ``path`` after ``io.inputs.checked_input_file`` (a regular file of at most
+    ``max_bytes``; a link to ``/dev/zero`` is refused as a device). ``FileNotFoundError`` passes."""
+    size = checked_input_file(path, max_bytes)
     try:
-        st = p.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(p, "file", f"a {what} (a regular file)", "a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(p, "file", f"a {what} (a regular file)", "a device, pipe or socket")
-        if st.st_size > max_bytes:
-            raise InputError(p, "file size", f"a {what} of at most {max_bytes} bytes", f"{st.st_size} bytes")
-        with open(p, "rb") as handle:
+        with open(path, "rb") as handle:
             # read(n) allocates n bytes up front: ask for the stat size (+ 1 catches growth), not the cap
-            data = handle.read(min(st.st_size, max_bytes) + 1)
+            data = handle.read(size + 1)
     except FileNotFoundError:
         raise
-    except OSError as err:  # symlink loop, permission, name too long
-        raise InputError(p, "file", f"a readable {what}", f"{type(err).__name__}: {err.strerror or err}") from None
-    if len(data) > st.st_size:
-        raise InputError(p, "file size", f"a {what} of {st.st_size} bytes as stat() said", "more (it grew while read)")
+    except OSError as err:
+        raise InputError(path, "file", "a readable take file", f"{type(err).__name__}: {err.strerror or err}") from None
+    if len(data) > size:
+        raise InputError(path, "file size", f"{size} bytes as stat() said", "more (it grew while read)")
     return data
 
 

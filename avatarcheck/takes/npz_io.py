@@ -1,18 +1,15 @@
 """Takes as pickle-free ``.npz`` (fast to load): arrays plus the channel names, read by name.
 
-Loading never trusts the archive: each member's ``.npy`` header is read first and its shape and
-dtype are checked against the member's real size (and ``MAX_MEMBER_BYTES``) before anything is
-allocated, object dtypes (pickles) are refused, and any corruption (bad zip, bad deflate stream,
-an unsupported compression) is an ``InputError`` naming the file and the member.
+Loading never trusts the archive: ``io.npz.load_npz_checked`` checks each member's ``.npy``
+header against the member's real size before anything is allocated and refuses object dtypes
+(pickles); any corruption (bad zip, bad deflate stream, an unsupported compression) is an
+``InputError`` naming the file. Then every array's dtype and shape is checked here: complex,
+string and datetime weights, a bool or text fps, are errors rather than silent coercions.
 """
 
 from __future__ import annotations
 
-import lzma
 import os
-import struct
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,21 +18,14 @@ from avatarcheck.arkit import ARKIT_NAMES, arkit_index
 from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import save_npz_atomic
-from avatarcheck.takes.files import MAX_TAKE_BYTES, read_checked_bytes
+from avatarcheck.io.npz import load_npz_checked
+from avatarcheck.takes.files import MAX_TAKE_BYTES
 from avatarcheck.takes.take import FPS_RANGE, Take, clip_weights
 
 FORMAT = "avatarcheck.take/1"
 _KEYS = ("format", "channels", "weights", "head_rotation", "eye_left", "eye_right", "timestamps", "fps", "source")
 #: Optional members: ``clipped_channels`` / ``clipped_counts`` (the take's clip provenance).
 _OPTIONAL = ("clipped_channels", "clipped_counts")
-#: Largest uncompressed member accepted (a 10-hour 60 fps take is ~450 MB of weights).
-MAX_MEMBER_BYTES = 1 << 30
-#: Deflate cannot expand more than ~1032:1, so a member can never hold more than this times its
-#: compressed size: a header that claims more is lying about the shape.
-_MAX_DEFLATE_RATIO = 1100
-# What corrupt archives raise inside zipfile / zlib / numpy's header parser.
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, ValueError, EOFError,
-                   OSError, RuntimeError, struct.error, UnicodeDecodeError, SyntaxError, KeyError, OverflowError)
 
 
 def save_take_npz(path: str | os.PathLike, take: Take) -> None:
@@ -54,7 +44,7 @@ def load_take_npz(path: str | os.PathLike) -> Take:
     Weights within ``WEIGHT_BAND`` are clipped like a CSV's and counted in ``clipped``.
     """
     src = str(Path(path))
-    arrays = read_npz_arrays(path)
+    arrays = load_npz_checked(path, MAX_TAKE_BYTES)
     missing = [k for k in _KEYS if k not in arrays]
     if missing:
         raise InputError(src, missing[0], f"an .npz with arrays {', '.join(_KEYS)}", f"arrays {sorted(arrays)[:12]}")
@@ -114,70 +104,3 @@ def _names(src: str, field: str, array: np.ndarray) -> list[str]:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def read_npz_arrays(path: str | os.PathLike, max_member_bytes: int = MAX_MEMBER_BYTES) -> dict[str, np.ndarray]:
-    """Every ``name.npy`` member of an ``.npz`` as an array, each header checked before allocation.
-
-    Raises ``InputError`` for anything but a zip of plain (non-object) ``.npy`` members whose
-    claimed size fits the member's real size; ``FileNotFoundError`` passes through.
-    """
-    import io
-
-    src = str(Path(path))
-    data = read_checked_bytes(path, MAX_TAKE_BYTES, "take .npz")
-    arrays: dict[str, np.ndarray] = {}
-    member = "file"
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist():
-                member = info.filename
-                if not member.endswith(".npy") or info.is_dir():
-                    raise InputError(src, _short(member), "only .npy members (a numpy .npz archive)", "another file")
-                key = member[:-4]
-                if key in arrays:
-                    raise InputError(src, _short(member), "each member once", "a repeat")
-                arrays[key] = _read_member(src, archive, info, max_member_bytes)
-    except InputError:
-        raise
-    except _ARCHIVE_ERRORS as err:
-        raise InputError(src, _short(member), "a pickle-free .npz take archive",
-                         _short(f"{type(err).__name__}: {err}")) from None
-    return arrays
-
-
-def _read_member(src: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> np.ndarray:
-    """One ``.npy`` member; the header's shape x itemsize must fit what the member can hold."""
-    field = _short(info.filename)
-    with archive.open(info) as handle:
-        version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-        else:
-            raise InputError(src, field, ".npy format 1.0, 2.0 or 3.0", f"version {version}")
-        if dtype.hasobject:
-            raise InputError(src, field, "a plain array (object arrays need pickle, which is refused)",
-                             f"dtype {dtype}")
-        count = 1
-        for n in shape:
-            count *= int(n)
-        nbytes = count * dtype.itemsize
-        # the member's declared size, and what its compressed bytes could possibly expand to
-        room = min(info.file_size, info.compress_size * _MAX_DEFLATE_RATIO + 4096, max_bytes)
-        if nbytes > room:
-            raise InputError(src, field, f"an array that fits the member ({room} bytes at most)",
-                             f"a header claiming shape {_short(str(shape))} of {dtype} ({nbytes} bytes)")
-        raw = handle.read(nbytes)
-        # one more read reaches the member's end, where zipfile checks the CRC: a corrupt deflate
-        # stream can decode to garbage without any other error
-        extra = handle.read(1)
-    if len(raw) != nbytes:
-        raise InputError(src, field, f"{nbytes} bytes of array data", f"{len(raw)} bytes (truncated)")
-    if extra:
-        raise InputError(src, field, f"{nbytes} bytes of array data", "more bytes after the array")
-    array = np.frombuffer(raw, dtype=dtype, count=count)
-    if fortran:
-        return array.reshape(shape[::-1]).T.copy()
-    return array.reshape(shape).copy()

@@ -11,6 +11,20 @@ same performance at any fps. What a take contains (the moments a gate needs, gua
   pair is zero), and the eye rotation columns are those same angles;
 - slow head motion, speech-like jaw/mouth, smile with cheek/eye squint, small noise; all weights
   clipped to [0, 1].
+
+``style="real"`` adds what real Live Link Face takes contain (DESIGN.md, "Real takes"), drawn from
+a second random stream so that the default takes stay byte-identical:
+
+- side glances whose eyeLook channels overshoot 1 (up to ``REAL_LOOK_MAX`` = 1.053, as a real
+  tracker reports them; the ``Take`` holds them clipped, counted in ``Take.clipped``);
+- about half the blinks with the gaze down (eyeLookDown ~``REAL_BLINK_LOOK_DOWN`` = 0.38) and
+  blinks peaking at 0.97-1.0 rather than exactly 1;
+- exact zeros for long stretches on the quiet channels;
+- timestamps at a time of day (``13:13:04:31.652`` at 60 fps) drifting by a thousandth of a
+  timecode frame per 30 fps row, written with 60 fps timecodes (``REAL_TIMECODE_RATE``).
+
+``eye_wide=False`` makes a take with no eye-wide moment (eyeWide stays below 0.5), like a real
+328-frame take.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ import numpy as np
 
 from avatarcheck.arkit import ARKIT_NAMES, arkit_index
 from avatarcheck.errors import InputError
-from avatarcheck.takes.take import Take
+from avatarcheck.takes.take import Take, clip_weights
 
 #: Eye yaw / pitch (radians) at which the eyeLook channels read 1 (linear below; ARKit's real
 #: mapping is nonlinear but monotonic, which is all the moments rely on).
@@ -38,6 +52,25 @@ RECORDINGS: tuple[tuple[str, int, int], ...] = (
     ("synthetic_take_03.csv", 3, 900),
 )
 RECORDINGS_FPS = 60.0
+#: Real-looking takes in ``recordings/``: (file name, seed, frames, fps, eye_wide), ``style="real"``.
+REAL_RECORDINGS: tuple[tuple[str, int, int, float, bool], ...] = (
+    ("synthetic_take_04_real_30fps.csv", 4, 3600, 30.0, True),
+    ("synthetic_take_05_no_eye_wide.csv", 5, 328, 30.0, False),
+)
+
+STYLES: tuple[str, ...] = ("default", "real")
+#: Largest eyeLook value a real-style take reports (a real 3809-frame take reached 1.053).
+REAL_LOOK_MAX = 1.053
+#: eyeLookDown during the real-style blinks that come with the gaze down (a real blink: 0.99 with 0.38).
+REAL_BLINK_LOOK_DOWN = 0.38
+#: Timecode rate real exports use whatever the take's rate (a 30 fps take steps by 2 frames).
+REAL_TIMECODE_RATE = 60
+#: Real-style start: 13:13:04 and 31.652 frames at 60 fps, the first row of a real export.
+REAL_START_S = 13 * 3600 + 13 * 60 + 4 + 31.652 / REAL_TIMECODE_RATE
+#: Real-style clock drift per row, relative: rows 1.999 timecode frames apart at 30 fps.
+REAL_DRIFT = 0.0005
+#: Quiet channels a real tracker reports as exact zeros when below this.
+REAL_ZERO_BELOW = 0.02
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -67,19 +100,39 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
-def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: str | None = None) -> Take:
+def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: str | None = None, *,
+                   style: str = "default", eye_wide: bool = True) -> Take:
     """A deterministic take for ``seed`` (numpy ``default_rng``): (num_frames, 52) weights plus
-    head and eye rotations at ``fps``, timestamps from 0. Needs at least 6 s and fps >= 10."""
+    head and eye rotations at ``fps``, timestamps from 0 (``style="real"``: from ``REAL_START_S``).
+    Needs at least 6 s and fps >= 10. ``style`` and ``eye_wide``: see the module docstring."""
+    return synthetic_raw(seed, num_frames, fps, source, style=style, eye_wide=eye_wide)[0]
+
+
+def synthetic_raw(seed: int, num_frames: int = 720, fps: float = 60.0, source: str | None = None, *,
+                  style: str = "default", eye_wide: bool = True) -> tuple[Take, np.ndarray]:
+    """``synthetic_take`` plus its (num_frames, 52) float32 weights as a tracker reports them
+    (above 1 on the eyeLook channels for ``style="real"``; equal to the take's otherwise)."""
+    src = "synthetic_take"
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(src, "seed", "an integer >= 0", repr(seed))
+    if style not in STYLES:
+        raise InputError(src, "style", f"one of {', '.join(STYLES)}", repr(style))
+    if not isinstance(eye_wide, (bool, np.bool_)):
+        raise InputError(src, "eye_wide", "True or False", repr(eye_wide))
+    real = style == "real"
     if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
-        raise InputError("synthetic_take", "num_frames", "a positive integer", repr(num_frames))
-    if not (np.isfinite(fps) and fps >= MIN_FPS):
-        raise InputError("synthetic_take", "fps", f"a frame rate >= {MIN_FPS:g}", repr(fps))
+        raise InputError(src, "num_frames", "a positive integer", repr(num_frames))
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(fps) and MIN_FPS <= fps <= 1000):
+        raise InputError(src, "fps", f"a frame rate in [{MIN_FPS:g}, 1000]", repr(fps))
     duration = num_frames / fps
     if duration < MIN_DURATION_S:
-        raise InputError("synthetic_take", "num_frames",
+        raise InputError(src, "num_frames",
                          f"at least {MIN_DURATION_S:g} s of frames ({int(np.ceil(MIN_DURATION_S * fps))} at {fps:g} fps)",
                          f"{num_frames} ({duration:.2f} s)")
     rng = np.random.default_rng(seed)
+    # real-style extras draw from their own stream: the default stream (and its takes) never change
+    extra = np.random.default_rng([seed, 0x7EA1])
     t = np.arange(num_frames) / fps
     w = np.zeros((num_frames, 52))
     ch = {name: i for i, name in enumerate(ARKIT_NAMES)}
@@ -104,28 +157,36 @@ def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: 
     yaw = yaw * (1 - 0.7 * half_env) + tremor * _band(rng, t, 3.0, 8.0)
     pitch = pitch * (1 - wide_env) - 0.08 * wide_env
     pitch = pitch * (1 - half_env) + rng.uniform(0.34, 0.40) * half_env + tremor * _band(rng, t, 3.0, 8.0)
+    if real:
+        yaw = _side_glances(extra, t, duration, yaw, reserved)
+        pitch = _blinks_looking_down(extra, t, blinks, pitch)
     vergence = 0.012 + 0.004 * _band(rng, t, 0.05, 0.3, 2)  # both eyes turn slightly inwards
     roll = -0.25 * head[:, 2]  # ocular counter-roll against head roll
     eye_left = np.stack([yaw + vergence, pitch + 0.003, roll], axis=1)
     eye_right = np.stack([yaw - vergence, pitch - 0.003, roll], axis=1)
+    look_max = REAL_LOOK_MAX if real else 1.0  # real trackers overshoot 1 on the eyeLook channels
     for side, eye, inward in (("Left", eye_left, 1.0), ("Right", eye_right, -1.0)):
         # yaw > 0 turns towards the subject's right: the left eye's nose side, the right eye's outside
-        w[:, ch[f"eyeLookIn{side}"]] = np.clip(inward * eye[:, 0] / YAW_FULL, 0, 1)
-        w[:, ch[f"eyeLookOut{side}"]] = np.clip(-inward * eye[:, 0] / YAW_FULL, 0, 1)
-        w[:, ch[f"eyeLookDown{side}"]] = np.clip(eye[:, 1] / PITCH_FULL, 0, 1)
-        w[:, ch[f"eyeLookUp{side}"]] = np.clip(-eye[:, 1] / PITCH_FULL, 0, 1)
+        w[:, ch[f"eyeLookIn{side}"]] = np.clip(inward * eye[:, 0] / YAW_FULL, 0, look_max)
+        w[:, ch[f"eyeLookOut{side}"]] = np.clip(-inward * eye[:, 0] / YAW_FULL, 0, look_max)
+        w[:, ch[f"eyeLookDown{side}"]] = np.clip(eye[:, 1] / PITCH_FULL, 0, look_max)
+        w[:, ch[f"eyeLookUp{side}"]] = np.clip(-eye[:, 1] / PITCH_FULL, 0, look_max)
 
     # --- lids: baseline, suppressed when wide, ~0.5 in the look-down, full blinks ---------------
     base = 0.04 + 0.025 * _band(rng, t, 0.05, 0.3, 3)
     half_level = rng.uniform(0.46, 0.54)
     wide_peak = rng.uniform(0.85, 0.98)
+    if not eye_wide:  # surprise without wide eyes: eyeWide stays under 0.5 (0.42 * 1.02 + 0.02 < 0.45)
+        wide_peak = extra.uniform(0.3, 0.42)
+    peaks = extra.uniform(0.97, 1.0, len(blinks)) if real else np.ones(len(blinks))
     smile = _relu(0.12 + 0.1 * _band(rng, t, 0.05, 0.2, 3))
     for side, offset, scale in (("Left", 0.0, 1.0), ("Right", rng.uniform(-0.004, 0.004), rng.uniform(0.95, 1.05))):
         lid = base * (1 - 0.9 * wide_env)
         lid = lid * (1 - half_env) + (half_level + rng.uniform(-0.025, 0.025)) * half_env
-        for start, close, hold, open_ in blinks:
+        for (start, close, hold, open_), peak in zip(blinks, peaks):
             # the other eye: a few ms later or earlier, close/open a few percent off, same hold
-            lid = np.maximum(lid, _blink(t, start + offset, close * scale, hold, open_ * rng.uniform(0.95, 1.05)))
+            closure = _blink(t, start + offset, close * scale, hold, open_ * rng.uniform(0.95, 1.05))
+            lid = np.maximum(lid, closure * peak if real else closure)
         w[:, ch[f"eyeBlink{side}"]] = lid
         w[:, ch[f"eyeWide{side}"]] = wide_peak * (1.0 if side == "Left" else rng.uniform(0.96, 1.02)) * wide_env \
             + 0.02 * _relu(_band(rng, t, 0.1, 0.4, 2))
@@ -153,10 +214,54 @@ def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: 
     noise = rng.normal(0.0, 0.003, w.shape) * (1.0 - np.clip(w, 0, 1))  # 1.0 plateaus stay exactly 1.0
     look = [arkit_index(n) for n in ARKIT_NAMES if n.startswith("eyeLook")]
     noise[:, look] = 0.0
-    weights = np.clip(w + noise, 0.0, 1.0).astype(np.float32)
-    name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g})"
-    return Take(weights, head.astype(np.float32), eye_left.astype(np.float32), eye_right.astype(np.float32),
-                t, float(fps), name)
+    if not real:
+        weights = np.clip(w + noise, 0.0, 1.0).astype(np.float32)
+        name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g})"
+        take = Take(weights, head.astype(np.float32), eye_left.astype(np.float32), eye_right.astype(np.float32),
+                    t, float(fps), name)
+        return take, weights
+    raw = np.clip(w + noise, 0.0, look_max)
+    quiet = [ch[n] for n in ARKIT_NAMES if n not in filled]
+    raw[:, quiet] = np.where(raw[:, quiet] < REAL_ZERO_BELOW, 0.0, raw[:, quiet])  # trackers' exact zeros
+    raw = raw.astype(np.float32)
+    weights, clipped = clip_weights(raw, src)
+    timestamps = REAL_START_S + np.arange(num_frames) * ((1.0 - REAL_DRIFT) / fps)
+    name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g}, style='real'" \
+        + ("" if eye_wide else ", eye_wide=False") + ")"
+    take = Take(weights.astype(np.float32), head.astype(np.float32), eye_left.astype(np.float32),
+                eye_right.astype(np.float32), timestamps, float(fps), name, clipped)
+    return take, raw
+
+
+def _side_glances(rng: np.random.Generator, t: np.ndarray, duration: float, yaw: np.ndarray,
+                  reserved: list[tuple[float, float]]) -> np.ndarray:
+    """(T,) yaw with a glance far to the side every ~20 s (held 0.3-0.8 s, clear of the reserved
+    moment windows): ``|yaw|`` reaches 1.0-1.06 x ``YAW_FULL``, so one eye's eyeLookIn (the other's
+    eyeLookOut) goes past 1 as a real tracker's does."""
+    count = max(1, int(duration // 20))
+    for _ in range(count):
+        for _attempt in range(20):
+            start = rng.uniform(0.05, 0.9) * duration
+            hold = rng.uniform(0.3, 0.8)
+            if not any(start < b and start + hold + 0.3 > a for a, b in reserved):
+                break
+        target = rng.choice([-1.0, 1.0]) * YAW_FULL * rng.uniform(1.0, 1.06)
+        env = _envelope(t, start, 0.06, hold, 0.08)  # saccade out, fixate, saccade back
+        yaw = yaw * (1 - env) + target * env
+    return yaw
+
+
+def _blinks_looking_down(rng: np.random.Generator, t: np.ndarray, blinks: list[tuple[float, float, float, float]],
+                         pitch: np.ndarray) -> np.ndarray:
+    """(T,) pitch with the gaze lowered to eyeLookDown ~``REAL_BLINK_LOOK_DOWN`` around about half
+    the blinks (real blinks come with the eyes looking down, e.g. blink 0.99 with eyeLookDown 0.38)."""
+    for start, close, hold, open_ in blinks:
+        if rng.uniform() < 0.5:
+            continue
+        target = REAL_BLINK_LOOK_DOWN * PITCH_FULL * rng.uniform(0.95, 1.05)
+        env = _envelope(t, start - 0.12, 0.1, close + hold + open_ + 0.05, 0.2)
+        pitch = pitch * (1 - env) + target * env
+    return pitch
 
 
 def _schedule_blinks(rng: np.random.Generator, duration: float, fps: float,
@@ -202,13 +307,28 @@ def _saccades(rng: np.random.Generator, t: np.ndarray, duration: float) -> tuple
     return yaw, pitch
 
 
-def write_recordings(folder: str | os.PathLike) -> list[Path]:
-    """(Re)write the shipped ``recordings/`` takes (``RECORDINGS``) as Live Link Face CSVs."""
+def write_synthetic(path: str | os.PathLike, take: Take, raw: np.ndarray, style: str = "default") -> None:
+    """Save a synthetic take by suffix; a CSV gets the tracker's raw weights and, for
+    ``style="real"``, the 60 fps timecodes real exports carry."""
     from avatarcheck.takes.csv_io import write_livelink_csv
+    from avatarcheck.takes.files import check_output_path, save_take
 
+    path = check_output_path(path)
+    if path.suffix.lower() == ".csv":
+        write_livelink_csv(path, take, raw_weights=raw, timecode_rate=REAL_TIMECODE_RATE if style == "real" else None)
+    else:
+        save_take(path, take)
+
+
+def write_recordings(folder: str | os.PathLike) -> list[Path]:
+    """(Re)write the shipped ``recordings/`` takes (``RECORDINGS``, ``REAL_RECORDINGS``) as CSVs."""
     paths = []
     for name, seed, frames in RECORDINGS:
         path = Path(folder) / name
-        write_livelink_csv(path, synthetic_take(seed, frames, RECORDINGS_FPS))
+        write_synthetic(path, *synthetic_raw(seed, frames, RECORDINGS_FPS))
+        paths.append(path)
+    for name, seed, frames, fps, eye_wide in REAL_RECORDINGS:
+        path = Path(folder) / name
+        write_synthetic(path, *synthetic_raw(seed, frames, fps, style="real", eye_wide=eye_wide), style="real")
         paths.append(path)
     return paths

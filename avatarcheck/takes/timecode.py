@@ -75,6 +75,14 @@ def infer_rate(seconds: np.ndarray, frames: np.ndarray, default: int = DEFAULT_R
     return default if default in tied else tied[0]
 
 
+def default_timecode_rate(fps: float) -> int:
+    """Timecode rate to write a take at: the app's 60 when the take's rate divides it (a 30 fps take
+    steps by 2 frames, as real exports do, and a short one still reads back as 30 fps, since readers
+    assume 60 when a take never crosses a second), else the take's rate rounded (24, 25, 50, 120)."""
+    rate = max(1, int(round(fps)))
+    return DEFAULT_RATE if abs(fps - rate) < 1e-9 and DEFAULT_RATE % rate == 0 else rate
+
+
 def row_rate(timestamps: np.ndarray, rate: float) -> float:
     """Frame rate of the rows: ``rate / k`` when rows are a whole ``k`` timecode frames apart
     (sub-frame jitter tolerated), else one over the median step; ``rate`` for a single row."""

@@ -86,11 +86,14 @@ class Packet:
 def build_packet(weights: np.ndarray, head_rotation=(0.0, 0.0, 0.0), eye_left=(0.0, 0.0, 0.0),
                  eye_right=(0.0, 0.0, 0.0), *, frame: int, sub_frame: float = 0.0, rate: tuple[int, int] = (60, 1),
                  device_id: str = "avatarcheck", subject: str = "avatarcheck") -> bytes:
-    """A version-6 packet from (52,) canonical weights in [0, 1] and (3,) yaw/pitch/roll triples."""
+    """A version-6 packet from (52,) canonical weights and (3,) yaw/pitch/roll triples. Weights may
+    stray into ``WEIGHT_BAND`` as a real tracker's do (eyeLookIn 1.05); the receiver clips them."""
     src = "build_packet"
     w = np.asarray(weights, np.float32)
-    if w.shape != (52,) or not np.isfinite(w).all() or (w < 0).any() or (w > 1).any():
-        raise InputError(src, "weights", "52 finite weights in [0, 1] (canonical order)", f"shape {w.shape}")
+    lo, hi = WEIGHT_BAND
+    if w.shape != (52,) or not np.isfinite(w).all() or (w < lo).any() or (w > hi).any():
+        raise InputError(src, "weights", f"52 finite weights in [{lo:g}, {hi:g}] (canonical order)",
+                         f"shape {w.shape}" + (f", range [{w.min():g}, {w.max():g}]" if w.size else ""))
     rots = [np.asarray(r, np.float32) for r in (head_rotation, eye_left, eye_right)]
     if any(r.shape != (3,) or not np.isfinite(r).all() for r in rots):
         raise InputError(src, "rotations", "three finite (yaw, pitch, roll) triples", str([r.shape for r in rots]))
