@@ -631,3 +631,23 @@ def test_cli_head_info_bad_avatars_exit_2(head_npz):
     for bad in (path.with_name("hc.npz"), png):
         r = runner.invoke(app, ["head", "info", "--avatar", str(bad)])
         assert r.exit_code == 2 and "error:" in r.output and bad.name in r.output, r.output
+
+
+def test_cli_bad_out_fails_before_any_work(tmp_path):
+    # D8: --out mistakes were tracebacks, some only after the work was done.
+    from avatarcheck.cli import app
+
+    (tmp_path / "f").write_text("a file")
+    missing = str(tmp_path / "no_such_flame")  # the --out check comes first, so this is never read
+    cases = [
+        (["head", "export", "--out", str(tmp_path / "f"), "--avatar", missing], "existing file"),
+        (["head", "export", "--out", str(tmp_path / "f" / "sub"), "--avatar", missing], "which is a file"),
+        (["head", "convert", missing, "--out", str(tmp_path / "f" / "h.npz")], "which is a file"),
+        (["head", "convert", missing, "--out", str(tmp_path)], "a directory"),
+    ]
+    if os.path.isdir("/proc/self"):
+        cases.append((["head", "convert", missing, "--out", "/proc/h.npz"], "can write in"))
+    for args, words in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and "error:" in r.output and words in r.output, (args, r.output)
+        assert "no_such_flame" not in r.output and "Traceback" not in r.output

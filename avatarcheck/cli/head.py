@@ -80,15 +80,30 @@ def head_export(
     size: int = typer.Option(512, min=16, max=4096, help="preview size in pixels"),
 ) -> None:
     """Pose the head with ARKit weights and write it as .obj (plus a preview PNG)."""
+    from avatarcheck.io.atomic import check_output_dir
+
     try:
+        check_output_dir(out)  # before loading and posing: a bad --out fails at once
         m = load_avatar(avatar)
         weights = parse_arkit(arkit)
     except (InputError, FileNotFoundError) as err:
         _fail(err)
     from avatarcheck.head.layer import HeadLayer
-    from avatarcheck.io.obj import write_obj
 
     verts = HeadLayer(m)(weights).vertices[0].detach().numpy()
+    try:
+        written = _write_export(out, m, verts, arkit, subdivide, preview, size)
+    except (InputError, OSError) as err:  # the folder changed under us, or the disk filled
+        _fail(err)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _write_export(out: Path, m, verts: np.ndarray, arkit: list[str], subdivide: bool, preview: bool,
+                  size: int) -> list[Path]:
+    """head.obj [+ head_subdivided.obj] [+ head_preview.png] in ``out``; returns the paths written."""
+    from avatarcheck.io.obj import write_obj
+
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "head.obj"]
     write_obj(written[0], verts, m.faces, comment=f"avatarcheck {m.name}; arkit {' '.join(arkit) or 'neutral'}")
@@ -109,8 +124,7 @@ def head_export(
         write_png(written[-1], np.concatenate([
             render_mesh_preview(verts, m.faces, size=size, vertex_colors=colors),
             render_mesh_preview(verts, m.faces, size=size, vertex_colors=colors, yaw=0.9)], axis=1))
-    for path in written:
-        console.print(f"wrote {path}")
+    return written
 
 
 @head_app.command("convert")
@@ -120,10 +134,12 @@ def head_convert(
 ) -> None:
     """Convert a FLAME folder (pickles) once into a safe .npz."""
     from avatarcheck.head.loaders import load_flame_folder, save_head_npz
+    from avatarcheck.io.atomic import check_output_file
 
     try:
+        check_output_file(out)  # before unpickling: a bad --out fails at once
         m = load_flame_folder(source)
-    except (InputError, FileNotFoundError) as err:
+        save_head_npz(m, out)
+    except (InputError, OSError) as err:
         _fail(err)
-    save_head_npz(m, out)
     console.print(json.dumps({"wrote": str(out), "vertices": m.num_vertices, "faces": m.num_faces}))
