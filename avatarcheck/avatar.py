@@ -18,10 +18,11 @@ from avatarcheck.head.model import HeadModel
 from avatarcheck.head.subdivide import SubdivisionTopology, subdivide_attributes
 from avatarcheck.head.subdivided import subdivide_head
 from avatarcheck.render.camera import Camera, head_camera
-from avatarcheck.render.shaders import shade
+from avatarcheck.head.pose import Pose
+from avatarcheck.render.shaders import shaded_state
 from avatarcheck.render.state import SplatState
-from avatarcheck.splats.binding import pose_splats
-from avatarcheck.splats.cloud import EYEBALL_LABELS, SplatCloud
+from avatarcheck.splats.binding import PosedSplats, pose_splats
+from avatarcheck.splats.cloud import SplatCloud
 from avatarcheck.splats.trained import TrainedCloudParams, region_colors, trained_like_cloud
 
 
@@ -52,15 +53,18 @@ class Avatar:
         region = np.concatenate([sets["eye_region_left"], sets["eye_region_right"]])
         return head_camera(self.head_sub.v_template, size=size, region=region, margin=1.25, **kwargs)
 
-    def state(self, shader: str = "rgb", binding: str = "lam", drop_eyeballs: bool = False,
-              **forward: object) -> SplatState:
-        """Posed, shaded splats for B frames; ``forward`` = HeadLayer inputs (arkit52, eyes, ...)."""
-        posed = pose_splats(self.layer, self.cloud, binding, **forward)
-        s = SplatState.from_parts(posed.means, posed.quats, posed.scales,
-                                  self.cloud.opacities, shade(self.cloud, shader))
-        if drop_eyeballs:
-            s = s.select(~self.cloud.mask(*EYEBALL_LABELS))
-        return s
+    def pose(self, pose: Pose, binding: str = "lam") -> PosedSplats:
+        """Pose the anchors and drag the splats for ``pose.num_frames`` frames (one LBS pass)."""
+        return pose_splats(self.layer, self.cloud, binding, pose)
+
+    def state(self, shader: str = "rgb", pose: Pose | None = None, *, arkit52: np.ndarray | None = None,
+              eyes: np.ndarray | None = None, global_rot: np.ndarray | None = None, binding: str = "lam",
+              drop_eyeballs: bool = False) -> SplatState:
+        """Posed, shaded splats for B frames: ``pose``, or its ``arkit52`` / ``eyes`` / ``global_rot`` parts."""
+        if pose is None:
+            pose = Pose(np.zeros((1, 52), np.float32) if arkit52 is None else arkit52, eyes=eyes,
+                        global_rot=global_rot)
+        return shaded_state(self.cloud, self.pose(pose, binding), shader, drop_eyeballs)
 
 
 def build_avatar(head: HeadModel, cloud: SplatCloud | None = None,

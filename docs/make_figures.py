@@ -9,7 +9,6 @@ Each tile is labelled with E max and the number of pixels with E > 0.1.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,8 @@ from PIL import Image, ImageDraw
 
 from avatarcheck.arkit import arkit_index
 from avatarcheck.avatar import synthetic_avatar
-from avatarcheck.edit.assets import BASIS_FILE, MESH_FILE, RATIO_FILE, bake_chibi
-from avatarcheck.edit.chibi import chibi_params
-from avatarcheck.edit.overrides import OverrideSettings, apply_overrides
+from avatarcheck.edit.overrides import OverrideArrays, apply_override_arrays
+from avatarcheck.edit.registry import bake_edit
 from avatarcheck.io.images import write_png
 from avatarcheck.render.api import render
 
@@ -64,17 +62,15 @@ def chibi_blink_fix(path: Path) -> None:
     av = synthetic_avatar()
     blink = blink_weights(1.0)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for preset in ("pear", "hourglass"):
-            d = Path(tmp) / preset
-            bake_chibi(av, chibi_params(preset, 2.0), d, name=preset)
-            pre = OverrideSettings(edit_xyz_obj=d / MESH_FILE, arkit_bs=d / BASIS_FILE)
-            post = OverrideSettings(edit_xyz_obj=d / MESH_FILE, arkit_bs=d / BASIS_FILE, scale_ratio=d / RATIO_FILE)
-            rows.append(np.concatenate([
-                tile(av, blink, "unedited"),
-                tile(apply_overrides(av, pre), blink, f"{preset} 2.0, no ratio"),
-                tile(apply_overrides(av, post), blink, f"{preset} 2.0, with ratio"),
-            ], axis=1))
+    for preset in ("pear", "hourglass"):
+        assets = bake_edit(av, "chibi", {"preset": preset, "strength": 2.0}, name=preset)
+        pre = OverrideArrays.from_assets(assets, {"xyz", "arkit_bs"})
+        post = OverrideArrays.from_assets(assets, {"xyz", "arkit_bs", "scale_ratio"})
+        rows.append(np.concatenate([
+            tile(av, blink, "unedited"),
+            tile(apply_override_arrays(av, pre), blink, f"{preset} 2.0, no ratio"),
+            tile(apply_override_arrays(av, post), blink, f"{preset} 2.0, with ratio"),
+        ], axis=1))
     write_png(path, np.concatenate(rows, axis=0))
 
 

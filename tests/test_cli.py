@@ -57,6 +57,6 @@ def test_bake_command_writes_assets(tmp_path):
     r = runner.invoke(app, ["bake", "--preset", "hourglass", "--strength", "2.0", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["params"]["y_anchor_frac_baked"] == 0.5 and "median" in r.output
+    assert manifest["kind"] == "chibi" and manifest["params"]["preset"] == "hourglass" and "median" in r.output
     bad = runner.invoke(app, ["bake", "--preset", "cube", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "cube" in bad.output and not (tmp_path / "x").exists()

@@ -17,6 +17,7 @@ from avatarcheck.io.images import write_png
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "golden"
+TAKE_KEY = "synthetic-1-30133b7f"  # gate.inputs.take_key of the default take (a test pins it)
 FAST = '[tool.avatarcheck."three-moment".gate]\ncurve_stride = 120\n'
 
 
@@ -24,7 +25,7 @@ def run_gate(pytester, *args, pyproject=FAST, golden=GOLDEN):
     pytester.makefile(".toml", pyproject=pyproject)
     report = pytester.path / "reports"
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cpu", "-p", "no:cacheprovider",
-                                          "--golden-dir", str(golden), "--report-dir", str(report), *args)
+                                          "--gate-golden-dir", str(golden), "--gate-report-dir", str(report), *args)
     return result, report
 
 
@@ -41,17 +42,17 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_seeds_outcomes(pytester)
     # Baseline and post-fix pass the closed-eye checks; pre-fix fails them, for both edits.
     for edit in ("pear", "hourglass"):
         for check in ("leak_max", "leak_area", "coverage"):
-            assert by_id[f"{edit}/postfix/full_blink/{check}"].passed
-            pre = by_id[f"{edit}/prefix/full_blink/{check}"]
+            assert by_id[f"{edit}/post-fix/full_blink/{check}"].passed
+            pre = by_id[f"{edit}/pre-fix/full_blink/{check}"]
             assert not pre.passed and pre.expected == "fail" and pre.ok
-        assert by_id[f"{edit}/postfix/eye_wide/eye_visible"].passed
+        assert by_id[f"{edit}/post-fix/eye_wide/eye_visible"].passed
     assert all(c.passed for c in gate.checks if c.variant == "baseline")
     (order,) = gate.orderings
     assert order.ok and order.greater_value > order.lesser_value
     assert {g.status for g in gate.goldens} == {"pass"}
     # The report folder is complete: every image the page names exists inside it.
     html = (report / "latest" / "index.html").read_text()
-    assert "pear/prefix/full_blink/leak_area" in html
+    assert "pear/pre-fix/full_blink/leak_area" in html
     for im in gate.images:
         assert (report / "latest" / im.magenta).is_file() and (report / "latest" / im.heatmap).is_file()
     assert json.loads((report / "latest" / "result.json").read_text())["gate"] == "three-moment"
@@ -60,10 +61,10 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_seeds_outcomes(pytester)
 
 def test_a_prefix_that_passes_means_the_gate_is_broken(pytester):
     # Give the "pre-fix" variant the ratio: it no longer shows the artefact, and the gate must say so.
-    broken = FAST + '[tool.avatarcheck."three-moment".variants.prefix]\noverrides = ["xyz", "arkit_bs", "scale_ratio"]\n'
-    result, _ = run_gate(pytester, "-k", "pear and prefix and full_blink and leak_area and not ordering", pyproject=broken)
+    broken = FAST + '[tool.avatarcheck."three-moment".variants.pre-fix]\noverrides = ["xyz", "arkit_bs", "scale_ratio"]\n'
+    result, _ = run_gate(pytester, "-k", "pear and pre-fix and full_blink and leak_area and not ordering", pyproject=broken)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*pear/prefix/full_blink/leak_area*expected to fail*no longer detects*"])
+    result.stdout.fnmatch_lines(["*pear/pre-fix/full_blink/leak_area*expected to fail*no longer detects*"])
 
 
 def test_a_missing_golden_fails_with_the_command_that_creates_it(pytester, tmp_path):
@@ -75,10 +76,10 @@ def test_a_missing_golden_fails_with_the_command_that_creates_it(pytester, tmp_p
 
 def test_a_changed_render_fails_its_golden_with_a_triplet(pytester, tmp_path):
     golden = tmp_path / "golden"
-    path = golden / "three-moment/synthetic/unedited/baseline/eye_wide.cpu.png"
+    path = golden / f"three-moment/synthetic/{TAKE_KEY}/unedited/baseline/eye_wide.cpu.png"
     path.parent.mkdir(parents=True)
     original = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(
-        GOLDEN / "three-moment/synthetic/unedited/baseline/eye_wide.cpu.png").convert("RGB")) / 255.0
+        GOLDEN / f"three-moment/synthetic/{TAKE_KEY}/unedited/baseline/eye_wide.cpu.png").convert("RGB")) / 255.0
     tampered = original.copy()
     tampered[100:140, 60:200] = [0.0, 1.0, 0.0]  # a green bar the render does not have
     write_png(path, tampered)
@@ -127,7 +128,7 @@ def test_the_gate_on_cuda(pytester):
         pytest.skip("needs CUDA (no NVIDIA GPU here)")
     pytester.makefile(".toml", pyproject=FAST)
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cuda", "-k", "not golden",
-                                          "-p", "no:cacheprovider", "--report-dir", str(pytester.path / "r"))
+                                          "-p", "no:cacheprovider", "--gate-report-dir", str(pytester.path / "r"))
     result.assert_outcomes(passed=38)
 
 
@@ -136,7 +137,7 @@ def test_xdist_workers_write_one_merged_report(pytester):
     result.assert_outcomes(passed=3)
     gate = latest_result(report)
     assert sorted(c.item_id for c in gate.checks) == sorted([
-        "unedited/baseline/full_blink/leak_max", "pear/prefix/full_blink/leak_max", "pear/postfix/full_blink/leak_max"])
+        "unedited/baseline/full_blink/leak_max", "pear/pre-fix/full_blink/leak_max", "pear/post-fix/full_blink/leak_max"])
     assert len(list((report / "latest" / "parts").glob("*.json"))) == 2  # one part per worker, merged once
     assert (report / "latest" / "index.html").is_file()
 

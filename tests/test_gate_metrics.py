@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from avatarcheck.errors import InputError
 from avatarcheck.gate.metrics import eye_metrics, eye_region, worst_eye
-from avatarcheck.gate.spec import BASELINE_EDIT, available_gates, load_gate
+from avatarcheck.gate.spec import UNEDITED, available_gates, load_gate
 from avatarcheck.render.camera import Camera, intrinsics_from_fov
 from avatarcheck.render.mesh_ids import triangle_ids
 
@@ -87,11 +87,11 @@ def test_the_packaged_gate_declares_the_seeds_expectations():
     plan = spec.plan()
     ids = [i.item_id for i in plan]
     assert len(ids) == len(set(ids))
-    pre_blink = [i for i in plan if i.variant == "prefix" and i.moment == "full_blink"]
+    pre_blink = [i for i in plan if i.variant == "pre-fix" and i.moment == "full_blink"]
     assert pre_blink and all(i.expected == "fail" for i in pre_blink)
-    assert all(i.expected == "pass" for i in plan if i.variant in ("baseline", "postfix"))
-    assert {i.edit for i in plan if i.variant == "baseline"} == {BASELINE_EDIT}
-    assert spec.orderings[0].greater == "pear/prefix" and spec.orderings[0].lesser == "hourglass/prefix"
+    assert all(i.expected == "pass" for i in plan if i.variant in ("baseline", "post-fix"))
+    assert {i.edit for i in plan if i.variant == "baseline"} == {UNEDITED}
+    assert spec.orderings[0].greater == "pear/pre-fix" and spec.orderings[0].lesser == "hourglass/pre-fix"
 
 
 def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
@@ -104,13 +104,13 @@ def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     assert [c.name for c in spec.checks] == ["leak_max"]  # lists are replaced whole
     assert spec.curve_stride == load_gate("three-moment").curve_stride  # untouched keys survive
     assert str(py) in spec.source
-    assert [i.expected for i in spec.plan() if i.variant == "prefix"] == ["fail", "fail"]
+    assert [i.expected for i in spec.plan() if i.variant == "pre-fix"] == ["fail", "fail"]
 
 
 @pytest.mark.parametrize("toml, field", [
     ('[tool.avatarcheck."three-moment".gate]\nimage_size = "big"\n', "gate.image_size"),
     ('[tool.avatarcheck."three-moment".gate]\nmoments = ["wink"]\n', "gate.moments"),
-    ('[tool.avatarcheck."three-moment".expect.prefix.full_blink]\nleak_max = "maybe"\n', "expect.prefix"),
+    ('[tool.avatarcheck."three-moment".expect.pre-fix.full_blink]\nleak_max = "maybe"\n', "expect.pre-fix"),
     ('[tool.avatarcheck."three-moment"]\nthresholds = 1\n', "thresholds"),
     ('[tool.avatarcheck."three-moment".golden.cpu]\nssim = 0.9\n', "golden.cpu"),
 ])

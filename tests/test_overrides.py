@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from avatarcheck.edit.assets import BASIS_FILE, MANIFEST_FILE, MESH_FILE, RATIO_FILE, bake_chibi
-from avatarcheck.edit.chibi import chibi_params
+from avatarcheck.edit.base import MANIFEST_FILE, asset_files, save_assets
+from avatarcheck.edit.registry import bake_edit
 from avatarcheck.edit.overrides import OverrideSettings, apply_overrides, audit
 from avatarcheck.errors import InputError
 from avatarcheck.io.obj import read_obj
@@ -21,12 +21,21 @@ def avatar():
     return synthetic_avatar()
 
 
+FILES = asset_files("chibi")
+MESH_FILE, BASIS_FILE, RATIO_FILE = FILES["xyz"], FILES["arkit_bs"], FILES["scale_ratio"]
+
+
+def bake_chibi(avatar, preset: str, out, jacobians: bool = False) -> dict:
+    assets = bake_edit(avatar, "chibi", {"preset": preset, "strength": 2.0}, name=preset)
+    return save_assets(assets, out, avatar.head_sub.faces, jacobians=jacobians)
+
+
 @pytest.fixture(scope="module")
 def baked(avatar, tmp_path_factory):
     out = {}
     for preset in ("pear", "hourglass"):
         d = tmp_path_factory.mktemp(preset)
-        out[preset] = (d, bake_chibi(avatar, chibi_params(preset, 2.0), d, jacobians=True, name=preset))
+        out[preset] = (d, bake_chibi(avatar, preset, d, jacobians=True))
     return out
 
 

@@ -19,12 +19,12 @@ from avatarcheck.report import heatmap_image, ratio_colors, write_report
 from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg
 
 MOMENTS = {"eye_wide": 10, "full_blink": 40, "half_blink_down": 70}
-VARIANTS = {"unedited": ["baseline"], "pear": ["prefix", "postfix"], "hourglass": ["prefix", "postfix"]}
-FAILING_CHECK = "pear/postfix/full_blink/leak_area"
+VARIANTS = {"unedited": ["baseline"], "pear": ["pre-fix", "post-fix"], "hourglass": ["pre-fix", "post-fix"]}
+FAILING_CHECK = "pear/post-fix/full_blink/leak_area"
 FAILING_ORDERING = "order/full_blink/leak_area/pear>hourglass"
-FAILING_GOLDEN = "golden/pear/prefix/full_blink"
-MISSING_GOLDEN = "golden/hourglass/postfix/eye_wide"
-MISSING_CMD = "avatarcheck gate three-moment --update-goldens --only hourglass/postfix/eye_wide"
+FAILING_GOLDEN = "golden/pear/pre-fix/full_blink"
+MISSING_GOLDEN = "golden/hourglass/post-fix/eye_wide"
+MISSING_CMD = "avatarcheck gate three-moment --update-goldens --only hourglass/post-fix/eye_wide"
 EVIL = "<script>alert('x')</script> & friends"
 
 
@@ -71,38 +71,38 @@ def _curves() -> list[LeakCurve]:
 
 
 def _edits(root: Path) -> list[EditSummary]:
-    return [EditSummary(edit, edit, 1.5, {"min": 0.6, "median": 1.02, "max": 1.9, "mean": 1.05},
+    return [EditSummary(edit, "chibi", {"preset": edit, "strength": 1.5}, {"min": 0.6, "median": 1.02, "max": 1.9, "mean": 1.05},
                         [3, 10, 40, 12, 5], [0.6, 0.86, 1.12, 1.38, 1.64, 1.9],
                         _png(root, f"edit/{edit}/ratio.png", (64, 64)) if edit == "pear" else None,
-                        {"prefix": [{"channel": "scales", "severity": "error", "message": "scales not pulled back"},
+                        {"pre-fix": [{"channel": "scales", "severity": "error", "message": "scales not pulled back"},
                                     {"channel": "arkit_basis", "severity": "note", "message": EVIL}],
-                         "postfix": []})
+                         "post-fix": []})
             for edit in ("pear", "hourglass")]
 
 
 def make_result(root: Path, *, failing: bool = True) -> GateResult:
     """A small three-moment result with its PNGs written under ``root`` (the report folder)."""
     checks = [_check(e, v, m, "leak_area", 0.001) for e, vs in VARIANTS.items() for v in vs for m in MOMENTS]
-    checks.append(_check("pear", "prefix", "full_blink", "leak_max", 0.4, expected="fail"))  # artefact detected
-    orderings = [OrderingResult(FAILING_ORDERING, "leak_area", "full_blink", "pear/prefix", "hourglass/prefix",
+    checks.append(_check("pear", "pre-fix", "full_blink", "leak_max", 0.4, expected="fail"))  # artefact detected
+    orderings = [OrderingResult(FAILING_ORDERING, "leak_area", "full_blink", "pear/pre-fix", "hourglass/pre-fix",
                                 0.4, 0.1, True, "")]
-    goldens = [GoldenResult("golden/pear/postfix/eye_wide", "pear", "postfix", "eye_wide", "cpu",
-                            "three-moment/synthetic/pear/postfix/eye_wide.cpu.png", "pass", 0.999, 0.001, 0.01,
+    goldens = [GoldenResult("golden/pear/post-fix/eye_wide", "pear", "post-fix", "eye_wide", "cpu",
+                            "three-moment/synthetic/pear/post-fix/eye_wide.cpu.png", "pass", 0.999, 0.001, 0.01,
                             {"ssim": 0.99, "flip": 0.02, "max_abs": 0.1}, "")]
     if failing:
         checks[[c.item_id for c in checks].index(FAILING_CHECK)] = _check(
-            "pear", "postfix", "full_blink", "leak_area", 0.3, ok=False, message=EVIL)
-        orderings[0] = OrderingResult(FAILING_ORDERING, "leak_area", "full_blink", "pear/prefix",
-                                      "hourglass/prefix", 0.05, 0.1, False, "pear should leak more")
+            "pear", "post-fix", "full_blink", "leak_area", 0.3, ok=False, message=EVIL)
+        orderings[0] = OrderingResult(FAILING_ORDERING, "leak_area", "full_blink", "pear/pre-fix",
+                                      "hourglass/pre-fix", 0.05, 0.1, False, "pear should leak more")
         goldens += [
-            GoldenResult(FAILING_GOLDEN, "pear", "prefix", "full_blink", "cpu",
-                         "three-moment/synthetic/pear/prefix/full_blink.cpu.png", "fail", 0.91, 0.08, 0.5,
+            GoldenResult(FAILING_GOLDEN, "pear", "pre-fix", "full_blink", "cpu",
+                         "three-moment/synthetic/pear/pre-fix/full_blink.cpu.png", "fail", 0.91, 0.08, 0.5,
                          {"ssim": 0.99, "flip": 0.02, "max_abs": 0.1}, "SSIM below tolerance",
                          _png(root, "golden/pear-prefix-full_blink.golden.png"),
                          _png(root, "golden/pear-prefix-full_blink.result.png", seed=1),
                          _png(root, "golden/pear-prefix-full_blink.diff.png", seed=2)),
-            GoldenResult(MISSING_GOLDEN, "hourglass", "postfix", "eye_wide", "cpu",
-                         "three-moment/synthetic/hourglass/postfix/eye_wide.cpu.png", "missing", None, None, None,
+            GoldenResult(MISSING_GOLDEN, "hourglass", "post-fix", "eye_wide", "cpu",
+                         "three-moment/synthetic/hourglass/post-fix/eye_wide.cpu.png", "missing", None, None, None,
                          {"ssim": 0.99}, f"no golden; create it with: {MISSING_CMD}", None,
                          _png(root, "golden/hourglass-postfix-eye_wide.result.png", seed=3), None),
         ]
@@ -112,7 +112,8 @@ def make_result(root: Path, *, failing: bool = True) -> GateResult:
                                  for m, f in MOMENTS.items()},
         checks=checks, orderings=orderings, goldens=goldens, images=_images(root), curves=_curves(),
         edits=_edits(root), versions={"avatarcheck": "0.1.0", "gsplat": "1.5.3"},
-        timings={"render": 1.25, "metrics": 0.5}, created="2026-05-09T12:00:00+00:00", notes=["a note"])
+        timings={"render": 1.25, "metrics": 0.5}, created="2026-05-09T12:00:00+00:00", notes=["a note"],
+        variants={"baseline": {"role": "reference"}, "pre-fix": {"role": "must-fail"}, "post-fix": {"role": "must-pass"}})
 
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -185,14 +186,14 @@ def test_failures_come_first_and_badge_says_fail(failing_report):
     assert MISSING_CMD in text[start:grids]
     assert "eyeBlinkLeft 0.5" in text[:start]  # the moments table, in the header
     # The passing golden and the expected-fail check are not failures.
-    assert "golden/pear/postfix/eye_wide" not in text[start:grids]
-    assert "pear/prefix/full_blink/leak_max" not in text[start:grids]
+    assert "golden/pear/post-fix/eye_wide" not in text[start:grids]
+    assert "pear/pre-fix/full_blink/leak_max" not in text[start:grids]
 
 
 def test_cells_are_outlined_by_their_checks(failing_report):
     _, _, text = failing_report
     grid = text[text.index('<section id="grids">'):text.index('<section id="goldens">')]
-    assert grid.count('<figure class="cell bad">') == 1  # pear/postfix/full_blink only
+    assert grid.count('<figure class="cell bad">') == 1  # pear/post-fix/full_blink only
     # 5 variant rows + the unedited reference row in both edit grids, x 3 moments.
     assert grid.count('<figure class="cell ok">') == (5 + 2) * 3 - 1
     assert "artefact detected" in grid and 'class="px"' in grid

@@ -11,29 +11,35 @@ from rich.table import Table
 from avatarcheck.cli.common import console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
+from avatarcheck.render.backend import backend_names
 
 
 def gate_cmd(
     gate: str = typer.Option("three-moment", help="gate name (packaged TOML, overridable from pyproject)"),
-    backend: str = typer.Option("auto", help="auto | cpu | cuda"),
+    backend: str = typer.Option("auto", help="a render backend: " + " | ".join(backend_names())),
     avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
     take: Optional[str] = typer.Option(None, help="Live Link Face .csv/.npz, or synthetic:SEED (default: the gate's)"),
     golden_update: bool = typer.Option(False, "--golden-update", help="write new golden images"),
     golden_dir: Path = typer.Option(Path("golden"), help="golden image root"),
     report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>/ and DIR/latest"),
-    pyproject: Path = typer.Option(Path("pyproject.toml"), help="read [tool.avatarcheck.\"<gate>\"] overrides here"),
+    pyproject: Optional[Path] = typer.Option(None, help="read [tool.avatarcheck.\"<gate>\"] overrides here "
+                                             "(default: ./pyproject.toml when present)"),
 ) -> None:
     """Run a gate on an avatar and a take, write the HTML report; exit 1 when it fails."""
     import datetime
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from avatarcheck.gate.runner import GateSession
+    from avatarcheck.gate.session import GateSession
     from avatarcheck.gate.spec import load_gate
     from avatarcheck.report.html import write_report
 
     try:
-        spec = load_gate(gate, pyproject)
+        spec = load_gate(gate, pyproject if pyproject is not None else Path("pyproject.toml"),
+                         pyproject_required=pyproject is not None)
+        for folder, what in ((report_dir, "--report-dir"), (golden_dir, "--golden-dir")):
+            if folder.exists() and not folder.is_dir():
+                raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
                               backend=backend, golden_root=golden_dir, golden_update=golden_update)
@@ -46,7 +52,7 @@ def gate_cmd(
 
             result = session.run_all(step)
         index = write_report(result, session.report_dir)
-    except (InputError, FileNotFoundError) as err:
+    except (InputError, OSError) as err:
         _fail(err)
     table = Table(title=f"gate {gate} on {result.avatar} ({result.backend}, take {result.take})")
     for col in ("item", "value", "expected", "ok"):
@@ -60,7 +66,11 @@ def gate_cmd(
     for g in result.goldens:
         table.add_row(g.item_id, g.status, "pass", "[green]ok[/green]" if g.status in ("pass", "updated") else
                       "[red]FAIL[/red]")
+    for k in result.skipped:
+        table.add_row(k.item_id, "-", "pass", "[red]FAIL (missing moment)[/red]" if k.failed else "[dim]skipped[/dim]")
     console.print(table)
+    for k in result.skipped[:1]:
+        console.print(f"[yellow]{len(result.skipped)} item(s) skipped: {k.reason}[/yellow]", soft_wrap=True)
     for c in [c for c in result.checks if not c.ok] + [o for o in result.orderings if not o.ok]:
         console.print(f"[red]{c.message}[/red]")
     for g in [g for g in result.goldens if g.status not in ("pass", "updated")]:

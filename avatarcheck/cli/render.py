@@ -55,7 +55,7 @@ def render_cmd(
             task = progress.add_task(f"rendering {n} frame(s)", total=n)
             for start in range(0, n, batch):
                 sl = slice(start, min(n, start + batch))
-                state = av.state(shader, binding, no_eyeballs, arkit52=w[sl], global_rot=rot[sl])
+                state = av.state(shader, arkit52=w[sl], global_rot=rot[sl], binding=binding, drop_eyeballs=no_eyeballs)
                 result = render(state, cam, backend)
                 for i, rgb in enumerate(result.rgb, start=start):
                     write_png(out / f"frame_{i:04d}.png", rgb)
@@ -66,24 +66,44 @@ def render_cmd(
 
 
 def bake_cmd(
-    preset: str = typer.Option("pear", help="pear (anchor 0.20) | hourglass (anchor 0.50)"),
-    strength: float = typer.Option(2.0, help="chibi_strength s (radial peak 1 + 0.3 s)"),
-    out: Optional[Path] = typer.Option(None, help="output folder (default out/chibi_<preset>)"),
+    edit: str = typer.Option("chibi", help="edit kind (registered in avatarcheck.edit.registry)"),
+    preset: Optional[str] = typer.Option("pear", help="chibi: pear (anchor 0.20) | hourglass (anchor 0.50)"),
+    strength: Optional[float] = typer.Option(2.0, help="chibi: chibi_strength s (radial peak 1 + 0.3 s)"),
+    param: list[str] = typer.Option([], "--param", help="KEY=VALUE, any other parameter of the edit kind"),
+    out: Optional[Path] = typer.Option(None, help="output folder (default out/<edit>_<preset>)"),
     avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
     jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
 ) -> None:
-    """Bake the chibi edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
+    """Bake an edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
     from avatarcheck.avatar import load_avatar as avatar_from_path
-    from avatarcheck.edit.assets import bake_chibi
-    from avatarcheck.edit.chibi import chibi_params
+    from avatarcheck.edit.base import save_assets
+    from avatarcheck.edit.override_assets import BY_GATE_NAME
+    from avatarcheck.edit.registry import bake_edit, edit_kind
 
     try:
+        kind = edit_kind(edit, "--edit", "edit")
+        params: dict[str, object] = {}
+        if "preset" in kind.params and preset is not None:
+            params["preset"] = preset
+        if "strength" in kind.params and strength is not None:
+            params["strength"] = strength
+        for pair in param:
+            key, sep, raw = pair.partition("=")
+            if not sep:
+                raise InputError("--param", pair, "KEY=VALUE", repr(pair))
+            typ = kind.params.get(key, (str, None))[0]
+            try:
+                params[key] = typ(raw) if typ in (int, float) else raw
+            except ValueError:
+                raise InputError("--param", key, f"a {typ.__name__}", repr(raw)) from None
+        label = f"{edit}_{params['preset']}" if "preset" in params else edit
+        folder = out or Path("out") / label
         av = avatar_from_path(avatar)
-        folder = out or Path("out") / f"chibi_{preset}"
-        manifest = bake_chibi(av, chibi_params(preset, strength), folder, jacobians=jacobians, name=preset)
+        assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake")
+        manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
     except (InputError, FileNotFoundError) as err:
         _fail(err)
     r = manifest["scale_ratio"]
     console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")
-    console.print(f"use: LAM_EDIT_XYZ_OBJ={folder}/chibi_textured_mesh.obj LAM_CHIBI_ARKIT_BS="
-                  f"{folder}/chibi_arkit_bs.npy LAM_CHIBI_SCALE_RATIO={folder}/chibi_scale_ratio.npy")
+    env = " ".join(f"{BY_GATE_NAME[g].env_var}={folder / f}" for g, f in manifest["files"].items())
+    console.print(f"use: {env}", soft_wrap=True)

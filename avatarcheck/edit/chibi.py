@@ -74,6 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
+from avatarcheck.edit.base import REQUIRED, EditKind
 from avatarcheck.errors import InputError
 
 __all__ = [
@@ -347,3 +348,22 @@ def field_summary(field: ChibiField, vertices: np.ndarray) -> dict:
 def replace_strength(params: ChibiParams, strength: float) -> ChibiParams:
     """Same params at another strength."""
     return dataclasses.replace(params, strength=float(strength))
+
+
+def _make_chibi(avatar, params, source: str) -> ChibiField:
+    """The registry's constructor: a preset's field (with optional peak overrides) bound to the coarse head."""
+    if params["preset"] not in PRESETS:
+        raise InputError(source, "preset", f"one of {sorted(PRESETS)}", repr(params["preset"]))
+    p = ChibiParams(strength=params["strength"], y_anchor_frac_baked=PRESETS[params["preset"]],
+                    radial_peak=params["radial_peak"], vertical_peak=params["vertical_peak"])
+    _validate_params(p, source)
+    return chibi_field(avatar.head.v_template, p)
+
+
+CHIBI = EditKind(
+    name="chibi",
+    description="the LAM chibi recipe's field: separable vertical stretch x radial swell above an anchor",
+    params={"preset": (str, REQUIRED), "strength": (float, 2.0),
+            "radial_peak": (float, ChibiParams.radial_peak), "vertical_peak": (float, ChibiParams.vertical_peak)},
+    make=_make_chibi,
+)

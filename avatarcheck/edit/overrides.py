@@ -1,21 +1,14 @@
-"""The override layer: the seed's three assets (+ boost, Jacobians) applied at LAM's hook point.
+"""The override layer: the LAM chibi recipe's assets (+ boosts, Jacobians) applied at LAM's hook point.
 
-Settings come from the seed's environment variables or are passed explicitly:
+The recipe (a field report on editing LAM avatars into chibis) hands the renderer an edited canonical
+mesh, a re-evaluated ARKit basis and a per-vertex scale ratio through environment variables; the
+names of every asset live in one table, ``edit.override_assets.OVERRIDE_ASSETS``.
 
-======================  =====================  =========================================
-variable                field                  effect
-======================  =====================  =========================================
-LAM_EDIT_XYZ_OBJ        ``edit_xyz_obj``       canonical subdivided xyz replaced before LBS
-LAM_CHIBI_ARKIT_BS      ``arkit_bs``           ARKit basis (52, V, 3) re-evaluated on the edit
-LAM_CHIBI_SCALE_RATIO   ``scale_ratio``        per-splat sigma multiplier (V_sub,)
-LAM_CHIBI_SCALE_BOOST   ``scale_boost``        one constant sigma multiplier
-LAM_J_PER_VERT_NPY      ``jacobians``          per-splat 3x3: anisotropic covariance pull-back
-LAM_LASH_RING_BOOST     ``lash_ring_boost``    extra sigma multiplier on the lash ring only
-======================  =====================  =========================================
-
-The first five are the seed's. ``LAM_LASH_RING_BOOST`` is ours: the seed's open thread (a
-targeted boost on the boundary vertices of the blink-displacement mask, the "lash ring", to close
-the last upper-lid seam), applied after the ratio so the two compose multiplicatively.
+Three steps, each usable alone: ``OverrideSettings`` (paths and numbers, e.g. ``from_env()``) ->
+``load_override_arrays`` (reads and checks the files) -> ``apply_override_arrays`` (pure: a new
+``Avatar``). The gate skips the files: it builds ``OverrideArrays.from_assets`` from a bake in memory.
+``LAM_LASH_RING_BOOST`` is ours (the recipe's open thread: a targeted boost on the boundary of the
+blink-displacement mask), applied after the ratio so the two compose multiplicatively.
 
 This module is the one place that reads environment variables. ``audit`` lists every coupled
 channel an override left uncorrected: overriding xyz without a scale pull-back is a finding.
@@ -31,21 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from avatarcheck.avatar import Avatar
+from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.head.subdivide import subdivide_attributes
 from avatarcheck.arkit import arkit_index
 from avatarcheck.edit.corrections import anisotropic_correction, check_positive_factors, lash_ring, scale_by
+from avatarcheck.edit.override_assets import BY_FIELD, BY_GATE_NAME, OVERRIDE_ASSETS
 from avatarcheck.head.model import HeadModel
 
-ENV_VARS: dict[str, str] = {
-    "edit_xyz_obj": "LAM_EDIT_XYZ_OBJ",
-    "arkit_bs": "LAM_CHIBI_ARKIT_BS",
-    "scale_ratio": "LAM_CHIBI_SCALE_RATIO",
-    "scale_boost": "LAM_CHIBI_SCALE_BOOST",
-    "jacobians": "LAM_J_PER_VERT_NPY",
-    "lash_ring_boost": "LAM_LASH_RING_BOOST",
-}
-FLOAT_FIELDS = ("scale_boost", "lash_ring_boost")
+ENV_VARS: dict[str, str] = {a.field: a.env_var for a in OVERRIDE_ASSETS}
+FLOAT_FIELDS = tuple(a.field for a in OVERRIDE_ASSETS if a.is_number)
 # Per-splat channels the network predicts in lockstep with xyz (the override audit's table).
 COUPLED_TO_XYZ: tuple[str, ...] = ("scales", "rotations")
 # A multiplicative pull-back stays within this factor; beyond it a log was probably added.
@@ -80,8 +68,10 @@ class OverrideSettings:
         return cls(**values)
 
     @property
-    def overridden(self) -> set[str]:
-        return {"xyz"} if self.edit_xyz_obj else set()
+    def applied(self) -> frozenset[str]:
+        """Gate names (``OVERRIDE_ASSETS``) of the overrides these settings set."""
+        return frozenset(BY_FIELD[f.name].gate_name for f in dataclasses.fields(self)
+                         if getattr(self, f.name) is not None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,25 +81,26 @@ class Finding:
     message: str
 
 
-def audit(settings: OverrideSettings) -> list[Finding]:
-    """Every coupled channel an override leaves uncorrected."""
+def audit(applied: "OverrideSettings | frozenset[str] | set[str]") -> list[Finding]:
+    """Every coupled channel the applied overrides (gate names, or settings) leave uncorrected."""
+    on = applied.applied if isinstance(applied, OverrideSettings) else frozenset(applied)
     findings: list[Finding] = []
-    if "xyz" not in settings.overridden:
+    if "xyz" not in on:
         return findings
-    scale_fixed = settings.scale_ratio or settings.scale_boost or settings.jacobians
+    scale_fixed = bool(on & {"scale_ratio", "scale_boost", "jacobians"})
     if not scale_fixed:
         findings.append(Finding("scales", "error",
                                 "xyz overridden (LAM_EDIT_XYZ_OBJ) but splat scales not pulled back: set "
                                 "LAM_CHIBI_SCALE_RATIO (or LAM_J_PER_VERT_NPY); stretched regions will not "
                                 "tile and the eyeball shows through a closed lid"))
-    elif settings.scale_boost and not (settings.scale_ratio or settings.jacobians):
+    elif "scale_boost" in on and not on & {"scale_ratio", "jacobians"}:
         findings.append(Finding("scales", "note", "only a constant LAM_CHIBI_SCALE_BOOST: a diagnostic that "
                                 "blurs every splat, not a per-vertex pull-back"))
-    if not settings.jacobians:
+    if "jacobians" not in on:
         findings.append(Finding("rotations", "note" if scale_fixed else "error",
                                 "splat rotations not pulled back (no LAM_J_PER_VERT_NPY): the isotropic ratio "
                                 "keeps orientations, exact only where the edit is locally a uniform scaling"))
-    if not settings.arkit_bs:
+    if "arkit_bs" not in on:
         findings.append(Finding("arkit_basis", "note", "ARKit basis not re-evaluated on the edited mesh "
                                 "(LAM_CHIBI_ARKIT_BS): blendshape amplitudes keep their canonical size"))
     return findings
@@ -124,12 +115,39 @@ def _load_npy(path: Path, field: str) -> np.ndarray:
         raise InputError(path, field, "a readable .npy array", f"{type(err).__name__}: {err}") from None
 
 
-def apply_overrides(avatar: Avatar, settings: OverrideSettings) -> Avatar:
-    """A new ``Avatar`` with the settings applied at the hook point (inputs validated first)."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class OverrideArrays:
+    """The overrides as arrays (what the hook point applies): xyz (V_sub, 3) edited subdivided mesh,
+    arkit_bs (52, V, 3), scale_ratio (V_sub,), jacobians (V_sub, 3, 3), and two multipliers.
+    Fields mirror ``OverrideSettings`` (``OVERRIDE_ASSETS``); ``None`` = not applied."""
+
+    edit_xyz_obj: np.ndarray | None = None
+    arkit_bs: np.ndarray | None = None
+    scale_ratio: np.ndarray | None = None
+    scale_boost: float | None = None
+    jacobians: np.ndarray | None = None
+    lash_ring_boost: float | None = None
+
+    @classmethod
+    def from_assets(cls, assets, applied: "set[str] | frozenset[str] | tuple[str, ...]",
+                    numbers: "dict[str, float] | None" = None) -> "OverrideArrays":
+        """The baked ``EditAssets`` arrays named by ``applied`` (gate names), boosts from ``numbers``."""
+        sources = {"xyz": assets.edited_sub, "arkit_bs": assets.basis, "scale_ratio": assets.ratio,
+                   "jacobians": assets.jacobians}
+        numbers = numbers or {}
+        values = {}
+        for gate_name in applied:
+            a = BY_GATE_NAME[gate_name]
+            values[a.field] = numbers[gate_name] if a.is_number else sources[gate_name]
+        return cls(**values)
+
+
+def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> OverrideArrays:
+    """Read the files the settings name and check them against ``avatar`` (errors name the file)."""
     from avatarcheck.io.obj import read_obj
 
     n_sub, n = avatar.head_sub.num_vertices, avatar.head.num_vertices
-    head, head_sub, cloud = avatar.head, avatar.head_sub, avatar.cloud
+    out: dict[str, object] = {"scale_boost": settings.scale_boost, "lash_ring_boost": settings.lash_ring_boost}
     if settings.edit_xyz_obj:
         xyz, _ = read_obj(settings.edit_xyz_obj)
         if xyz.shape == (n, 3):  # a coarse mesh: LAM's subdivision places the midpoints
@@ -137,34 +155,50 @@ def apply_overrides(avatar: Avatar, settings: OverrideSettings) -> Avatar:
         if xyz.shape != (n_sub, 3):
             raise InputError(settings.edit_xyz_obj, "v", f"{n_sub} vertices (subdivided) or {n} (coarse)",
                              f"{len(xyz)} vertices")
-        xyz = xyz.astype(np.float32)
+        out["edit_xyz_obj"] = xyz.astype(np.float32)
+    if settings.arkit_bs:
+        out["arkit_bs"] = checked_array(_load_npy(settings.arkit_bs, "arkit_bs"), settings.arkit_bs, "arkit_bs",
+                                        (52, n, 3), dtype=np.float32)
+    if settings.jacobians:
+        out["jacobians"] = checked_array(_load_npy(settings.jacobians, "jacobians"), settings.jacobians,
+                                         "jacobians", (n_sub, 3, 3))
+    if settings.scale_ratio:
+        out["scale_ratio"] = check_positive_factors(_load_npy(settings.scale_ratio, "scale_ratio"), n_sub,
+                                                    str(settings.scale_ratio), "scale_ratio")
+    return OverrideArrays(**out)
+
+
+def apply_override_arrays(avatar: Avatar, arrays: OverrideArrays) -> Avatar:
+    """A new ``Avatar`` with the overrides applied at LAM's hook point (pure: no files)."""
+    n_sub, n = avatar.head_sub.num_vertices, avatar.head.num_vertices
+    head, head_sub, cloud = avatar.head, avatar.head_sub, avatar.cloud
+    if arrays.edit_xyz_obj is not None:
+        xyz = checked_array(arrays.edit_xyz_obj, "overrides", "xyz", (n_sub, 3), dtype=np.float32)
         head = head.replace(v_template=xyz[:n])  # the first V subdivided vertices are the coarse ones
         head_sub = head_sub.replace(v_template=xyz)
-    if settings.arkit_bs:
-        bs = _load_npy(settings.arkit_bs, "arkit_bs").astype(np.float32)
-        if bs.shape != (52, n, 3) or not np.isfinite(bs).all():
-            raise InputError(settings.arkit_bs, "arkit_bs", f"finite shape (52, {n}, 3)", f"shape {bs.shape}")
+    if arrays.arkit_bs is not None:
+        bs = checked_array(arrays.arkit_bs, "overrides", "arkit_bs", (52, n, 3), dtype=np.float32)
         head = head.replace(arkit_basis=bs)
         head_sub = head_sub.replace(arkit_basis=subdivide_attributes(bs, avatar.topology, vertex_axis=1))
     scales, quats = cloud.scales, cloud.quats
-    if settings.jacobians:
-        J = _load_npy(settings.jacobians, "jacobians")
-        if J.shape != (n_sub, 3, 3):
-            raise InputError(settings.jacobians, "jacobians", f"shape ({n_sub}, 3, 3)", f"shape {J.shape}")
-        quats, scales = anisotropic_correction(quats, scales, J)
-    if settings.scale_ratio:
-        ratio = check_positive_factors(_load_npy(settings.scale_ratio, "scale_ratio"), n_sub,
-                                       str(settings.scale_ratio), "scale_ratio")
-        scales = scale_by(scales, ratio)
-    if settings.scale_boost is not None:
-        scales = scale_by(scales, _check_multiplier(settings.scale_boost, "scale_boost"))
-    if settings.lash_ring_boost is not None:
+    if arrays.jacobians is not None:
+        quats, scales = anisotropic_correction(quats, scales, arrays.jacobians)
+    if arrays.scale_ratio is not None:
+        scales = scale_by(scales, check_positive_factors(arrays.scale_ratio, n_sub, "overrides", "scale_ratio"))
+    if arrays.scale_boost is not None:
+        scales = scale_by(scales, _check_multiplier(arrays.scale_boost, "scale_boost"))
+    if arrays.lash_ring_boost is not None:
         boost = np.ones(n_sub, np.float32)
-        boost[lash_ring_vertices(head_sub)] = _check_multiplier(settings.lash_ring_boost, "lash_ring_boost")
+        boost[lash_ring_vertices(head_sub)] = _check_multiplier(arrays.lash_ring_boost, "lash_ring_boost")
         scales = scale_by(scales, boost)
     check_plausible_scales(cloud.scales, scales)
     edited = cloud.replace(scales=scales, quats=quats)
     return dataclasses.replace(avatar, head=head, head_sub=head_sub, cloud=edited)
+
+
+def apply_overrides(avatar: Avatar, settings: OverrideSettings) -> Avatar:
+    """Read the settings' files and apply them (``load_override_arrays`` then ``apply_override_arrays``)."""
+    return apply_override_arrays(avatar, load_override_arrays(avatar, settings))
 
 
 def _check_multiplier(value: float, field: str) -> float:

@@ -17,10 +17,11 @@ import torch
 
 from avatarcheck.avatar import Avatar
 from avatarcheck.gate.metrics import eye_metrics, eye_region
+from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
 from avatarcheck.render.mesh_ids import triangle_ids
-from avatarcheck.render.shaders import shade
+from avatarcheck.render.shaders import shaded_state
 from avatarcheck.render.state import SplatState
 
 EYES = ("left", "right")
@@ -63,32 +64,31 @@ def occluder_keep(avatar: Avatar, means: np.ndarray, posed_vertices: np.ndarray)
     return not_eyeball[None] & (np.asarray(means)[..., 2] > centre_z[:, None])
 
 
-def evaluate_frames(avatar: Avatar, arkit52: np.ndarray, eyes: np.ndarray, camera: Camera, backend: str = "auto",
+def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
                     visible: float = 0.1, dilate_px: int = 2) -> list[FrameEval]:
-    """arkit52 (B, 52), eyes (B, 6) axis-angle (left, right) -> B FrameEvals."""
-    arkit52 = np.asarray(arkit52, np.float32)
-    eyes = np.asarray(eyes, np.float32)
-    state = avatar.state("magenta", arkit52=arkit52, eyes=eyes)
+    """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS."""
+    posed = avatar.pose(pose)
+    state = shaded_state(avatar.cloud, posed, "magenta")
     main = render(state, camera, backend)
 
     cloud = avatar.cloud
     per_eye = np.stack([cloud.mask(f"eyeball_{eye}") for eye in EYES], axis=1).astype(np.float32)  # (N, 2)
-    B = len(arkit52)
+    B = pose.num_frames
     only_eyes = SplatState(state.means, state.quats, state.scales,
                            state.opacities * torch.as_tensor(per_eye.any(axis=1)),
                            torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous())
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
 
-    posed = avatar.layer(arkit52=arkit52, eyes=eyes).vertices.detach().cpu().numpy()
-    keep = torch.as_tensor(occluder_keep(avatar, state.means.detach().cpu().numpy(), posed))
+    mesh = posed.anchors.detach().cpu().numpy()
+    keep = torch.as_tensor(occluder_keep(avatar, state.means.detach().cpu().numpy(), mesh))
     occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
-                          torch.as_tensor(shade(cloud, "magenta"))[None, :, :1].expand(B, -1, -1).contiguous())
+                          state.colors[..., :1].contiguous())
     occ_alpha = render(occluder, camera, backend).alpha
 
     face_eye = eyeball_face_eye(avatar)
     out = []
     for b in range(B):
-        ids = triangle_ids(posed[b], avatar.head_sub.faces, camera)
+        ids = triangle_ids(mesh[b], avatar.head_sub.faces, camera)
         seen_eye = np.where(ids >= 0, face_eye[np.maximum(ids, 0)], -1)
         E = main.colors[b, ..., 3]
         regions, covered, metrics = {}, {}, {}

@@ -1,4 +1,7 @@
-"""Golden images: ``golden/<gate>/<avatar>/<edit>/<variant>/<moment>.<backend>.png`` (magenta shader).
+"""Golden images: ``golden/<gate>/<avatar>/<take>/<edit>/<variant>/<moment>.<backend>.png`` (magenta).
+
+``<take>`` is the take's name plus a short hash of its weights (``gate.inputs.take_key``): goldens of
+one take are never compared with renders of another.
 
 A comparison passes when SSIM (scikit-image) is at least ``ssim_min``, the mean NVIDIA FLIP error
 (``flip-evaluator``, LDR) at most ``flip_max`` and the largest per-pixel channel difference at most
@@ -30,19 +33,29 @@ class Comparison:
         return self.ssim >= tol["ssim_min"] and self.flip <= tol["flip_max"] and self.max_abs <= tol["max_abs"]
 
 
-def golden_relpath(gate: str, avatar: str, edit: str, variant: str, moment: str, backend: str) -> Path:
-    return Path(gate) / avatar / edit / variant / f"{moment}.{backend}.png"
+def golden_relpath(gate: str, avatar: str, take: str, edit: str, variant: str, moment: str, backend: str) -> Path:
+    return Path(gate) / avatar / take / edit / variant / f"{moment}.{backend}.png"
+
+
+# A golden is an eye-camera render: anything much larger is not one of ours (and PIL's own bomb
+# limit is far above what a gate renders).
+MAX_GOLDEN_PIXELS = 4096 * 4096
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """PNG -> (H, W, 3) float32 in [0, 1]; a clear error for a missing or unreadable file."""
+    """PNG -> (H, W, 3) float32 in [0, 1]; a clear error for a missing, unreadable or oversized file."""
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_GOLDEN_PIXELS:
+                raise InputError(path, "golden", f"a PNG of at most {MAX_GOLDEN_PIXELS} pixels",
+                                 f"{im.width} x {im.height}")
             return np.asarray(im.convert("RGB"), np.float32) / 255.0
     except FileNotFoundError:
         raise InputError(path, "golden", "an existing PNG", "no such file") from None
-    except OSError as err:
-        raise InputError(path, "golden", "a readable PNG", str(err)) from None
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(path, "golden", "a readable PNG", f"{type(err).__name__}: {err}") from None
 
 
 def quantise(image: np.ndarray) -> np.ndarray:
@@ -50,13 +63,15 @@ def quantise(image: np.ndarray) -> np.ndarray:
     return (np.clip(np.asarray(image, np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8).astype(np.float32) / 255.0
 
 
-def compare_images(golden: np.ndarray, result: np.ndarray) -> Comparison:
-    """golden, result (H, W, 3) float in [0, 1] -> SSIM, mean FLIP, max abs difference and a diff image."""
+def compare_images(golden: np.ndarray, result: np.ndarray, source: str | Path = "golden") -> Comparison:
+    """golden, result (H, W, 3) float in [0, 1] -> SSIM, mean FLIP, max abs difference and a diff image.
+    ``source`` names the golden file in errors."""
     from skimage.metrics import structural_similarity
 
     g, r = quantise(golden), quantise(result)
     if g.shape != r.shape:
-        raise InputError("golden", "shape", f"the result's shape {r.shape}", str(g.shape))
+        raise InputError(source, "shape", f"the result's shape {r.shape} (re-create it with --golden-update)",
+                         str(g.shape))
     ssim = float(structural_similarity(g, r, channel_axis=2, data_range=1.0))
     try:
         import flip_evaluator

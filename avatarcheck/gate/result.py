@@ -15,7 +15,7 @@ from typing import Any
 
 from avatarcheck.io.atomic import write_bytes_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -23,13 +23,13 @@ class CheckResult:
     """One threshold check: ``value <op> threshold`` for one (edit, variant, moment, eye, check).
 
     ``passed`` is the raw outcome; ``expected`` is what the gate declares ("pass", or "fail" for
-    the pre-fix variant's closed-eye leak checks: the gate must detect the seed's artefact);
+    the pre-fix variant's closed-eye leak checks: the gate must detect the recipe's artefact);
     ``ok`` is ``passed == (expected == "pass")``, what the test item reports.
     """
 
-    item_id: str          # "pear/prefix/full_blink/leak_area"
+    item_id: str          # "pear/pre-fix/full_blink/leak_area"
     edit: str             # "unedited" | "pear" | "hourglass" ...
-    variant: str          # "baseline" | "prefix" | "postfix"
+    variant: str          # "baseline" | "pre-fix" | "post-fix" (names from the gate file)
     moment: str           # "eye_wide" | "full_blink" | "half_blink_down"
     check: str            # name in the gate file ("leak_area", "coverage", ...)
     stat: str             # the metric compared ("leak_area", "coverage_p1", ...)
@@ -50,8 +50,8 @@ class OrderingResult:
     item_id: str
     stat: str
     moment: str
-    greater: str          # "pear/prefix"
-    lesser: str           # "hourglass/prefix"
+    greater: str          # "pear/pre-fix"
+    lesser: str           # "hourglass/pre-fix"
     greater_value: float
     lesser_value: float
     ok: bool
@@ -67,7 +67,7 @@ class GoldenResult:
     variant: str
     moment: str
     backend: str
-    golden_path: str      # relative to the golden root, e.g. "three-moment/synthetic/pear/prefix/full_blink.cpu.png"
+    golden_path: str      # relative to the golden root, e.g. "three-moment/synthetic/<take>/pear/pre-fix/full_blink.cpu.png"
     status: str           # "pass" | "fail" | "missing" | "updated"
     ssim: float | None
     flip: float | None
@@ -108,13 +108,23 @@ class EditSummary:
     """The edit's assets: ratio statistics, histogram, a ratio-coloured head image, audit findings."""
 
     edit: str
-    preset: str
-    strength: float
+    kind: str                             # the edit kind (avatarcheck.edit.registry), e.g. "chibi"
+    params: dict[str, Any]                # its parameters, e.g. {"preset": "pear", "strength": 2.0}
     ratio_stats: dict[str, float]         # min / median / max / mean
     ratio_hist_counts: list[int]
     ratio_hist_edges: list[float]
     ratio_image: str | None               # report-relative PNG of the head coloured by ratio
     audit: dict[str, list[dict[str, str]]]  # variant -> [{"channel", "severity", "message"}]
+
+
+@dataclass
+class SkippedItem:
+    """An item that could not be evaluated, e.g. at a moment the take lacks. ``failed``: the gate
+    declares missing moments failures (``missing_moment = "fail"``)."""
+
+    item_id: str
+    reason: str
+    failed: bool = False
 
 
 @dataclass
@@ -132,6 +142,9 @@ class GateResult:
     images: list[MomentImages] = field(default_factory=list)
     curves: list[LeakCurve] = field(default_factory=list)
     edits: list[EditSummary] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    take_key: str = ""                    # the take's name + content hash (golden paths use it)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"role", "description", ...}
     versions: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
     created: str = ""                     # ISO 8601 time of the run
@@ -141,7 +154,8 @@ class GateResult:
     @property
     def ok(self) -> bool:
         return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
-                and all(g.status in ("pass", "updated") for g in self.goldens))
+                and all(g.status in ("pass", "updated") for g in self.goldens)
+                and not any(s.failed for s in self.skipped))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False)
@@ -153,7 +167,8 @@ class GateResult:
     def from_dict(cls, d: dict[str, Any]) -> "GateResult":
         d = dict(d)
         for key, sub in (("checks", CheckResult), ("orderings", OrderingResult), ("goldens", GoldenResult),
-                         ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary)):
+                         ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary),
+                         ("skipped", SkippedItem)):
             d[key] = [sub(**x) for x in d.get(key, [])]
         return cls(**d)
 
@@ -165,7 +180,7 @@ class GateResult:
         """Union of two partial results of the same run (pytest-xdist workers), de-duplicated by id."""
         out = dataclasses.replace(self)
         for key, ident in (("checks", "item_id"), ("orderings", "item_id"), ("goldens", "item_id"),
-                           ("images", None), ("curves", None), ("edits", "edit")):
+                           ("images", None), ("curves", None), ("edits", "edit"), ("skipped", "item_id")):
             seen: dict[Any, Any] = {}
             for x in getattr(self, key) + getattr(other, key):
                 k = getattr(x, ident) if ident else (x.edit, x.variant, getattr(x, "moment", ""))

@@ -1,37 +1,58 @@
 """A gate is declared data: a TOML file in the package, overridable from a user's pyproject.
 
 ``load_gate("three-moment", pyproject)`` reads ``gates/three-moment.toml`` and deep-merges
-``[tool.avatarcheck."three-moment"]`` over it (tables key by key, lists replaced). ``plan`` expands
-the declaration into the flat list of check items every runner (pytest, CLI) evaluates.
+``[tool.avatarcheck."three-moment"]`` over it (tables key by key, lists replaced). Every key is
+checked against a schema: unknown keys, wrong types and out-of-range values are errors naming the
+file and the key. ``plan`` expands the declaration into the flat list of items every runner
+(pytest, CLI) evaluates. A new gate of the same kind is one more TOML file in ``gates/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import sys
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from avatarcheck.edit.override_assets import BY_GATE_NAME
 from avatarcheck.errors import InputError
 from avatarcheck.gate.metrics import STATS
-from avatarcheck.takes.moments import MOMENT_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-BASELINE_EDIT = "unedited"
-OVERRIDE_NAMES = ("xyz", "arkit_bs", "scale_ratio", "scale_boost", "jacobians", "lash_ring_boost")
+UNEDITED = "unedited"               # the edit name of the reference variant's renders
 EXPECTATIONS = ("pass", "fail", "any")
+ROLES = ("reference", "must-fail", "must-pass")
+MISSING_MOMENT = ("skip", "fail")
+# Names become file and folder names (reports, goldens): short, lower-case, no separators.
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_IMAGE_SIZE = 2048
 
 
 @dataclasses.dataclass(frozen=True)
 class EditSpec:
     name: str
-    preset: str
-    strength: float
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantSpec:
+    """``role``: reference (rendered once, on the unedited avatar), must-fail (shows the artefact:
+    its closed-eye checks are declared to fail in ``[expect]``), must-pass (the fix)."""
+
+    name: str
+    role: str
+    overrides: tuple[str, ...]
+    numbers: dict[str, float]       # values of number overrides (scale_boost = 1.5)
+    description: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +110,8 @@ class GateSpec:
     name: str
     description: str
     moments: tuple[str, ...]
+    moment_params: dict[str, dict[str, Any]]
+    missing_moment: str
     take: str
     image_size: int
     visible: float
@@ -96,18 +119,21 @@ class GateSpec:
     curve_stride: int
     apply_eye_rotation: bool
     edits: tuple[EditSpec, ...]
-    variants: dict[str, tuple[str, ...]]
+    variants: dict[str, VariantSpec]
     checks: tuple[CheckSpec, ...]
     expect: dict[str, dict[str, dict[str, str]]]
     orderings: tuple[OrderingSpec, ...]
     golden: dict[str, dict[str, float]]
     source: str
 
+    def variants_with(self, role: str) -> list[str]:
+        return [v.name for v in self.variants.values() if v.role == role]
+
     def variant_pairs(self) -> list[tuple[str, str]]:
-        """(edit, variant) in report order: the baseline once, then each edit's other variants."""
-        pairs = [(BASELINE_EDIT, "baseline")] if "baseline" in self.variants else []
+        """(edit, variant) in report order: reference variants once (unedited), then each edit's others."""
+        pairs = [(UNEDITED, v) for v in self.variants_with("reference")]
         for e in self.edits:
-            pairs += [(e.name, v) for v in self.variants if v != "baseline"]
+            pairs += [(e.name, v.name) for v in self.variants.values() if v.role != "reference"]
         return pairs
 
     def edit(self, name: str) -> EditSpec:
@@ -115,6 +141,10 @@ class GateSpec:
             if e.name == name:
                 return e
         raise KeyError(name)
+
+    def summary_variant(self) -> str:
+        """The variant whose edited mesh the edit summary shows: the first must-pass one."""
+        return (self.variants_with("must-pass") or self.variants_with("must-fail") or list(self.variants))[0]
 
     def plan(self) -> list[CheckItem]:
         items = []
@@ -128,6 +158,12 @@ class GateSpec:
 
     def golden_items(self) -> list[GoldenItem]:
         return [GoldenItem(e, v, m) for e, v in self.variant_pairs() for m in self.moments]
+
+    def golden_tolerances(self, backend: str) -> dict[str, float]:
+        if backend not in self.golden:
+            raise InputError(self.source, f"golden.{backend}", "golden tolerances (ssim_min, flip_max, max_abs) for "
+                             f"backend {backend!r}", f"tables for {sorted(self.golden)} only")
+        return self.golden[backend]
 
 
 def available_gates() -> list[str]:
@@ -143,97 +179,257 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_gate(name: str, pyproject: str | Path | None = None) -> GateSpec:
-    """The packaged gate ``name`` with the user's ``[tool.avatarcheck."<name>"]`` merged over it."""
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise InputError(path, "encoding", "UTF-8 TOML", f"undecodable bytes ({err.reason} at byte {err.start})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(path, "toml", "valid TOML", str(err)) from None
+    except OSError as err:
+        raise InputError(path, "file", "a readable pyproject.toml", f"{type(err).__name__}: {err.strerror}") from None
+
+
+def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_required: bool = False) -> GateSpec:
+    """The packaged gate ``name`` with the user's ``[tool.avatarcheck."<name>"]`` merged over it.
+
+    ``pyproject_required``: a missing file is an error (an explicit ``--pyproject``), not the defaults.
+    """
     if name not in available_gates():
         raise InputError("--gate", "name", f"one of {available_gates()}", repr(name))
     text = resources.files("avatarcheck.gate").joinpath("gates", f"{name}.toml").read_text()
     data = tomllib.loads(text)
     source = f"avatarcheck/gate/gates/{name}.toml"
-    if pyproject is not None and Path(pyproject).is_file():
-        try:
-            user = tomllib.loads(Path(pyproject).read_text())
-        except tomllib.TOMLDecodeError as err:
-            raise InputError(pyproject, "toml", "valid TOML", str(err)) from None
-        over = user.get("tool", {}).get("avatarcheck", {}).get(name)
-        if over:
-            data = deep_merge(data, over)
-            source += f" + {pyproject} [tool.avatarcheck.\"{name}\"]"
+    if pyproject is not None:
+        path = Path(pyproject)
+        if path.is_file():
+            user = _read_toml(path)
+            tool = user.get("tool", {})
+            ours = tool.get("avatarcheck", {}) if isinstance(tool, dict) else None
+            if not isinstance(ours, dict):
+                raise InputError(path, "tool.avatarcheck", "a table", repr(ours))
+            over = ours.get(name)
+            if over is not None and not isinstance(over, dict):
+                raise InputError(path, f'tool.avatarcheck."{name}"', "a table", repr(over))
+            if over:
+                data = deep_merge(data, over)
+                source += f" + {path} [tool.avatarcheck.\"{name}\"]"
+        elif pyproject_required or path.exists():
+            raise InputError(path, "pyproject", "an existing TOML file", "a directory" if path.exists() else "no such file")
     return parse_gate(name, data, source)
 
 
-def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str, where: str) -> Any:
-    if key not in data:
-        raise InputError(source, f"{where}.{key}", f"a {getattr(kind, '__name__', kind)}", "nothing (missing)")
-    value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind in (int, float, (int, float)):
-        raise InputError(source, f"{where}.{key}", f"a {getattr(kind, '__name__', kind)}", repr(value))
+# -- schema --------------------------------------------------------------------------------------
+
+class _Table:
+    """Typed access to one TOML table: errors name ``source`` and the dotted key."""
+
+    def __init__(self, data: Any, source: str, where: str, known: set[str]) -> None:
+        if not isinstance(data, dict):
+            raise InputError(source, where or "(top level)", "a table", repr(data))
+        for key in data:
+            if key not in known:
+                raise InputError(source, f"{where}.{key}".lstrip("."), f"one of the keys {sorted(known)}",
+                                 "an unknown key")
+        self.data, self.source, self.where = data, source, where
+
+    def key(self, k: str) -> str:
+        return f"{self.where}.{k}".lstrip(".")
+
+    def get(self, k: str, kind: type, default: Any = dataclasses.MISSING) -> Any:
+        if k not in self.data:
+            if default is dataclasses.MISSING:
+                raise InputError(self.source, self.key(k), f"a {kind.__name__}", "nothing (missing)")
+            return default
+        v = self.data[k]
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if kind is float else (
+            isinstance(v, kind) and (kind is bool or not isinstance(v, bool)))
+        if not ok:
+            raise InputError(self.source, self.key(k), f"a {kind.__name__}", repr(v))
+        return float(v) if kind is float else v
+
+    def number(self, k: str, low: float, high: float, default: Any = dataclasses.MISSING, *,
+               integer: bool = False, low_open: bool = False) -> Any:
+        v = self.get(k, int if integer else float, default)
+        if not math.isfinite(v) or v < low or v > high or (low_open and v == low):
+            rng = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+            raise InputError(self.source, self.key(k), f"{'an integer' if integer else 'a number'} in {rng}", repr(v))
+        return v
+
+    def choice(self, k: str, options: tuple[str, ...], default: Any = dataclasses.MISSING) -> str:
+        v = self.get(k, str, default)
+        if v not in options:
+            raise InputError(self.source, self.key(k), f"one of {options}", repr(v))
+        return v
+
+    def name(self, k: str) -> str:
+        return checked_name(self.get(k, str), self.source, self.key(k))
+
+    def strings(self, k: str, default: Any = dataclasses.MISSING) -> tuple[str, ...]:
+        v = self.get(k, list, default)
+        if not all(isinstance(x, str) for x in v):
+            raise InputError(self.source, self.key(k), "a list of strings", repr(v))
+        return tuple(v)
+
+    def tables(self, k: str, default: Any = dataclasses.MISSING) -> list[dict]:
+        v = self.get(k, list, default)
+        for i, x in enumerate(v):
+            if not isinstance(x, dict):
+                raise InputError(self.source, f"{self.key(k)}[{i}]", "a table", repr(x))
+        return v
+
+
+def checked_name(value: str, source: str, key: str) -> str:
+    """A name that becomes a path component: ``SAFE_NAME`` (no '/', '..', absolute paths)."""
+    if not SAFE_NAME.match(value):
+        raise InputError(source, key, "a name of lower-case letters, digits, '_' or '-' (it names files)", repr(value))
     return value
+
+
+def _unique(names: list[str], source: str, key: str) -> None:
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise InputError(source, key, "unique names", f"{n!r} twice")
+        seen.add(n)
 
 
 def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     """Validate the merged tables; every error names the source, the key and what was expected."""
-    known = {"gate", "edits", "variants", "checks", "expect", "orderings", "golden"}
-    for key in data:
-        if key not in known:
-            raise InputError(source, key, f"one of the tables {sorted(known)}", "an unknown key")
-    g = _get(data, "gate", dict, source, "")
-    moments = tuple(_get(g, "moments", list, source, "gate"))
+    from avatarcheck.edit.base import checked_params
+    from avatarcheck.edit.registry import edit_kind
+    from avatarcheck.moments import MOMENTS, moment_definition
+
+    top = _Table(data, source, "", {"gate", "moments", "edits", "variants", "checks", "expect", "orderings", "golden"})
+    g = _Table(top.get("gate", dict), source, "gate",
+               {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
+                "apply_eye_rotation", "missing_moment"})
+    moments = g.strings("moments")
+    if not moments:
+        raise InputError(source, "gate.moments", "at least one moment", "[]")
+    _unique(list(moments), source, "gate.moments")
+    moment_params: dict[str, dict[str, Any]] = {}
+    mtab = top.get("moments", dict, {})
+    for key in mtab:  # tables of moments the gate no longer lists are ignored (lists are replaced whole)
+        moment_definition(key, f"{source}: moments.{key}")
     for m in moments:
-        if m not in MOMENT_NAMES:
-            raise InputError(source, "gate.moments", f"names from {MOMENT_NAMES}", repr(m))
-    edits = tuple(EditSpec(_get(e, "name", str, source, "edits"), _get(e, "preset", str, source, "edits"),
-                           float(_get(e, "strength", (int, float), source, "edits")))
-                  for e in _get(data, "edits", list, source, ""))
-    variants = {}
-    for vname, v in _get(data, "variants", dict, source, "").items():
-        ov = tuple(_get(v, "overrides", list, source, f"variants.{vname}"))
+        if m not in MOMENTS:
+            raise InputError(source, "gate.moments", f"names from the moment registry {sorted(MOMENTS)}", repr(m))
+        d = moment_definition(m, source)
+        t = _Table(mtab.get(m, {}), source, f"moments.{m}", set(d.params))
+        params: dict[str, Any] = {}
+        for k, default in d.params.items():
+            if isinstance(default, tuple):
+                v = t.get(k, list, list(default))
+                if len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) \
+                        or not 0 <= v[0] <= v[1] <= 1.25:
+                    raise InputError(source, t.key(k), "[low, high] with 0 <= low <= high <= 1.25", repr(v))
+                params[k] = (float(v[0]), float(v[1]))
+            else:
+                params[k] = t.number(k, 0.0, 1.25, default)
+        moment_params[m] = params
+
+    edits = []
+    for i, e in enumerate(top.tables("edits")):
+        kind = e.get("kind", "chibi")
+        k = edit_kind(kind, source, f"edits[{i}].kind") if isinstance(kind, str) else None
+        if k is None:
+            raise InputError(source, f"edits[{i}].kind", "a string", repr(kind))
+        t = _Table(e, source, f"edits[{i}]", {"name", "kind"} | set(k.params))
+        ename = t.name("name")
+        if ename == UNEDITED:
+            raise InputError(source, f"edits[{i}].name", f"a name other than {UNEDITED!r} (the reference)", repr(ename))
+        params = {p: v for p, v in e.items() if p not in ("name", "kind")}
+        edits.append(EditSpec(ename, kind, checked_params(k, params, source, f"edits[{i}]")))
+    _unique([e.name for e in edits], source, "edits.name")
+
+    variants: dict[str, VariantSpec] = {}
+    for vname, v in top.get("variants", dict).items():
+        where = f"variants.{vname}"
+        checked_name(vname, source, where)
+        numbers_known = {a.gate_name for a in BY_GATE_NAME.values() if a.is_number}
+        t = _Table(v, source, where, {"role", "overrides", "description"} | numbers_known)
+        ov = t.strings("overrides")
         for o in ov:
-            if o not in OVERRIDE_NAMES:
-                raise InputError(source, f"variants.{vname}.overrides", f"names from {OVERRIDE_NAMES}", repr(o))
-        variants[vname] = ov
+            if o not in BY_GATE_NAME:
+                raise InputError(source, f"{where}.overrides", f"names from {sorted(BY_GATE_NAME)}", repr(o))
+        _unique(list(ov), source, f"{where}.overrides")
+        numbers = {}
+        for o in ov:
+            if BY_GATE_NAME[o].is_number:
+                numbers[o] = t.number(o, 0.0, 20.0, low_open=True)
+        for o in numbers_known & set(v) - set(ov):
+            raise InputError(source, f"{where}.{o}", f"{o!r} listed in {where}.overrides too", "a value only")
+        role = t.choice("role", ROLES)
+        if role == "reference" and ov:
+            raise InputError(source, f"{where}.overrides", "[] for the reference variant (the unedited avatar)",
+                             repr(list(ov)))
+        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""))
+    if not variants:
+        raise InputError(source, "variants", "at least one variant", "none")
+
     checks = []
-    for c in _get(data, "checks", list, source, ""):
-        cname = _get(c, "name", str, source, "checks")
-        stat = _get(c, "stat", str, source, f"checks.{cname}")
-        if stat not in STATS:
-            raise InputError(source, f"checks.{cname}.stat", f"one of {sorted(STATS)}", repr(stat))
-        op = _get(c, "op", str, source, f"checks.{cname}")
-        if op not in ("<=", ">="):
-            raise InputError(source, f"checks.{cname}.op", "'<=' or '>='", repr(op))
-        cm = tuple(_get(c, "moments", list, source, f"checks.{cname}"))
+    for i, c in enumerate(top.tables("checks")):
+        t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments"})
+        cname = t.name("name")
+        stat = t.choice("stat", tuple(sorted(STATS)))
+        op = t.choice("op", ("<=", ">="))
+        cm = t.strings("moments")
         for m in cm:
             if m not in moments:
-                raise InputError(source, f"checks.{cname}.moments", f"moments of this gate {moments}", repr(m))
-        checks.append(CheckSpec(cname, stat, op, float(_get(c, "threshold", (int, float), source, f"checks.{cname}")), cm))
-    expect = data.get("expect", {})
-    for vname, per_moment in expect.items():
+                raise InputError(source, f"checks[{i}].moments", f"moments of this gate {moments}", repr(m))
+        checks.append(CheckSpec(cname, stat, op, t.number("threshold", -1e6, 1e6), cm))
+    if not checks:
+        raise InputError(source, "checks", "at least one check", "[]")
+    _unique([c.name for c in checks], source, "checks.name")
+
+    expect: dict[str, dict[str, dict[str, str]]] = {}
+    etab = top.get("expect", dict, {})
+    for vname, per_moment in etab.items():
         if vname not in variants:
             raise InputError(source, f"expect.{vname}", f"a variant of this gate {sorted(variants)}", repr(vname))
+        if not isinstance(per_moment, dict):
+            raise InputError(source, f"expect.{vname}", "a table of moments", repr(per_moment))
+        expect[vname] = {}
         for m, per_check in per_moment.items():
+            if not isinstance(per_check, dict):
+                raise InputError(source, f"expect.{vname}.{m}", "a table of check = outcome", repr(per_check))
+            # Expectations for checks or moments an override removed are ignored: lists are
+            # replaced whole, and the packaged expectations should not block that.
             for cname, outcome in per_check.items():
-                # Expectations for checks or moments an override removed are ignored: lists are
-                # replaced whole, and the packaged expectations should not block that.
                 if outcome not in EXPECTATIONS:
                     raise InputError(source, f"expect.{vname}.{m}.{cname}", f"one of {EXPECTATIONS}", repr(outcome))
+            expect[vname][m] = dict(per_check)
+
     pairs = {f"{e.name}/{v}" for e in edits for v in variants}
     orderings = []
-    for o in data.get("orderings", []):
-        spec = OrderingSpec(_get(o, "stat", str, source, "orderings"), _get(o, "moment", str, source, "orderings"),
-                            _get(o, "greater", str, source, "orderings"), _get(o, "lesser", str, source, "orderings"))
+    for i, o in enumerate(top.tables("orderings", [])):
+        t = _Table(o, source, f"orderings[{i}]", {"stat", "moment", "greater", "lesser"})
+        spec = OrderingSpec(t.get("stat", str), t.get("moment", str), t.get("greater", str), t.get("lesser", str))
         if spec.stat not in STATS or spec.moment not in moments or not {spec.greater, spec.lesser} <= pairs:
-            raise InputError(source, "orderings", f"a stat, a moment and two of {sorted(pairs)}", str(o))
+            raise InputError(source, f"orderings[{i}]", f"a stat, a moment and two of {sorted(pairs)}", str(o))
         orderings.append(spec)
-    golden = {b: {k: float(v) for k, v in tol.items()} for b, tol in data.get("golden", {}).items()}
-    for b, tol in golden.items():
-        if set(tol) != {"ssim_min", "flip_max", "max_abs"}:
-            raise InputError(source, f"golden.{b}", "exactly ssim_min, flip_max, max_abs", str(sorted(tol)))
+
+    golden = {}
+    for b, tol in top.get("golden", dict, {}).items():
+        t = _Table(tol, source, f"golden.{b}", {"ssim_min", "flip_max", "max_abs"})
+        golden[b] = {"ssim_min": t.number("ssim_min", 0.0, 1.0), "flip_max": t.number("flip_max", 0.0, 1.0),
+                     "max_abs": t.number("max_abs", 0.0, 1.0)}
+
     return GateSpec(
-        name=name, description=str(g.get("description", "")), moments=moments,
-        take=_get(g, "take", str, source, "gate"), image_size=int(_get(g, "image_size", int, source, "gate")),
-        visible=float(_get(g, "visible", (int, float), source, "gate")),
-        dilate_px=int(_get(g, "dilate_px", int, source, "gate")),
-        curve_stride=max(1, int(_get(g, "curve_stride", int, source, "gate"))),
-        apply_eye_rotation=bool(g.get("apply_eye_rotation", False)),
-        edits=edits, variants=variants, checks=tuple(checks), expect=expect, orderings=tuple(orderings),
+        name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
+        missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
+        take=g.get("take", str),
+        image_size=g.number("image_size", 16, MAX_IMAGE_SIZE, integer=True),
+        visible=g.number("visible", 0.0, 1.0, low_open=True),
+        dilate_px=g.number("dilate_px", 0, 64, integer=True),
+        curve_stride=g.number("curve_stride", 1, 10**9, integer=True),
+        apply_eye_rotation=g.get("apply_eye_rotation", bool, False),
+        edits=tuple(edits), variants=variants, checks=tuple(checks), expect=expect, orderings=tuple(orderings),
         golden=golden, source=source)
+
+
+def spec_summary(spec: GateSpec) -> Mapping[str, Any]:
+    """What a report states about the gate's declaration (roles and descriptions per variant)."""
+    return {"variants": {v.name: {"role": v.role, "description": v.description, "overrides": list(v.overrides),
+                                  "numbers": dict(v.numbers)} for v in spec.variants.values()}}

@@ -1,6 +1,7 @@
 """One functional entry point: ``render(state, camera, backend="auto") -> RenderOutput``.
 
-``auto`` takes gsplat on CUDA when a GPU is there, else the CPU reference rasteriser; both have
+``auto`` takes the preferred available backend (``render.backend``: gsplat on CUDA when a GPU is
+there, else the CPU reference rasteriser); both have
 gsplat 1.5.3's numerics (DESIGN.md, "Renderer contract"), so numbers and goldens are defined
 on gsplat. Colours are composited over the background per channel: white for RGB, 0 for extra
 channels such as E.
@@ -18,7 +19,7 @@ from avatarcheck.errors import InputError
 from avatarcheck.render.camera import Camera
 from avatarcheck.render.state import SplatState
 
-BACKENDS = ("auto", "cpu", "cuda")
+from avatarcheck.render.backend import resolve_backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,17 +40,6 @@ class RenderOutput:
         return self.colors[..., 3:]
 
 
-def resolve_backend(backend: str) -> str:
-    if backend not in BACKENDS:
-        raise InputError("render", "backend", f"one of {BACKENDS}", repr(backend))
-    if backend == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if backend == "cuda" and not torch.cuda.is_available():
-        raise InputError("render", "backend", "a CUDA GPU for backend 'cuda' (or use 'cpu' / 'auto')",
-                         "torch.cuda.is_available() is False")
-    return backend
-
-
 def default_background(channels: int) -> Tensor:
     """White RGB, zero for every extra channel."""
     bg = torch.zeros(channels)
@@ -64,20 +54,5 @@ def render(state: SplatState, camera: Camera, backend: str = "auto",
     bg = default_background(state.num_channels) if background is None else torch.as_tensor(background, dtype=torch.float32)
     if bg.shape != (state.num_channels,):
         raise InputError("render", "background", f"shape ({state.num_channels},)", str(tuple(bg.shape)))
-    if used == "cuda":
-        from avatarcheck.render.cuda_backend import rasterize_cuda
-
-        colors, alpha = rasterize_cuda(state, camera, bg)
-        return RenderOutput(colors.float().cpu().numpy(), alpha.float().cpu().numpy(), used)
-    from avatarcheck.render.cpu_raster import rasterize_splats
-
-    bg_np = bg.numpy().astype(np.float32)
-    colors = np.empty((state.num_frames, camera.height, camera.width, state.num_channels), np.float32)
-    alpha = np.empty((state.num_frames, camera.height, camera.width), np.float32)
-    for b in range(state.num_frames):
-        c, a = rasterize_splats(state.means[b], state.quats[b], state.scales[b], state.opacities[b],
-                                state.colors[b], camera.viewmat, camera.K, camera.width, camera.height,
-                                camera.near, camera.far)
-        colors[b] = c + (1.0 - a)[..., None] * bg_np  # gsplat: colour + T * background
-        alpha[b] = a
-    return RenderOutput(colors, alpha, used)
+    colors, alpha = used.rasterize(state, camera, bg.numpy().astype(np.float32))
+    return RenderOutput(colors, alpha, used.name)

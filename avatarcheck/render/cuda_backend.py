@@ -8,6 +8,7 @@ reference reproduces. Any channel count works; gsplat pads D to a size it suppor
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -37,3 +38,9 @@ def rasterize_cuda(state: SplatState, camera: Camera, background: Tensor) -> tup
         packed=False, rasterize_mode="classic", render_mode="RGB", sh_degree=None,
         backgrounds=background.to(**f32).expand(B, 1, -1))
     return colors[:, 0], alphas[:, 0, ..., 0]
+
+
+def rasterize(state: SplatState, camera: Camera, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The backend registry's entry point: numpy in (background (D,)), numpy out."""
+    colors, alpha = rasterize_cuda(state, camera, torch.as_tensor(background, dtype=torch.float32))
+    return colors.float().cpu().numpy(), alpha.float().cpu().numpy()

@@ -8,13 +8,19 @@ as "soft", a magenta one cannot be missed. The numbers always come from E.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from avatarcheck.errors import InputError
 from avatarcheck.render.gsplat_adapter import sh_colors
+from avatarcheck.render.state import SplatState
 from avatarcheck.splats.cloud import EYEBALL_LABELS, SplatCloud
+
+if TYPE_CHECKING:
+    from avatarcheck.splats.binding import PosedSplats
 
 SHADERS = ("rgb", "magenta")
 MAGENTA = (1.0, 0.0, 1.0)
@@ -42,3 +48,12 @@ def shade(cloud: SplatCloud, shader: str = "rgb", means: Tensor | None = None,
         rgb = torch.where(eye.to(rgb.device)[..., :, None], torch.tensor(MAGENTA, dtype=rgb.dtype, device=rgb.device), rgb)
     e = eye.to(rgb.device, rgb.dtype).expand(rgb.shape[:-1])[..., None]
     return torch.cat([rgb, e], dim=-1)
+
+
+def shaded_state(cloud: SplatCloud, posed: "PosedSplats", shader: str = "rgb",
+                 drop_eyeballs: bool = False) -> SplatState:
+    """What a rasteriser needs: the posed geometry with the cloud's opacities and ``shader``'s colours.
+
+    ``drop_eyeballs`` keeps only the other splats (the occluder render)."""
+    s = SplatState.from_parts(posed.means, posed.quats, posed.scales, cloud.opacities, shade(cloud, shader))
+    return s.select(~cloud.mask(*EYEBALL_LABELS)) if drop_eyeballs else s

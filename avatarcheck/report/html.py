@@ -22,14 +22,11 @@ from PIL import Image
 
 from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages)
 from avatarcheck.io.atomic import write_text_atomic
-from avatarcheck.report.plots import (Series, heatmap_image, histogram_svg, line_chart_svg, ratio_colors,
-                                      variant_color)
+from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg, variant_color
 
-__all__ = ["write_report", "render_html", "update_latest", "heatmap_image", "ratio_colors"]
+__all__ = ["write_report", "render_html", "update_latest"]
 
 UNEDITED = "unedited"
-BASELINE = "baseline"
-VARIANT_ORDER = (BASELINE, "prefix", "postfix")
 LATEST = "latest"
 LATEST_HTML = "latest.html"
 # Eye crops are small (tens of pixels): show them at 2x, nearest-neighbour, up to this width.
@@ -157,8 +154,28 @@ class _Images:
 
 # --- view model -----------------------------------------------------------------------------------
 
-def _variant_key(variant: str) -> tuple[int, str]:
-    return (VARIANT_ORDER.index(variant) if variant in VARIANT_ORDER else len(VARIANT_ORDER), variant)
+def _variant_key(result: GateResult):
+    """Sort key: the gate file's variant order, unknown names last."""
+    order = list(result.variants)
+    return lambda variant: (order.index(variant) if variant in order else len(order), variant)
+
+
+def _role(result: GateResult, variant: str) -> str:
+    return result.variants.get(variant, {}).get("role", "")
+
+
+def _reference_variants(result: GateResult) -> list[str]:
+    return [v for v, d in result.variants.items() if d.get("role") == "reference"]
+
+
+def _skipped_by_cell(result: GateResult) -> dict[tuple[str, str, str], list[str]]:
+    """Skipped item ids are edit/variant/moment/... : group their reasons by cell."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for k in result.skipped:
+        parts = k.item_id.split("/")
+        if len(parts) >= 4:
+            out.setdefault((parts[0], parts[1], parts[2]), []).append(k.reason)
+    return out
 
 
 def _edit_order(result: GateResult) -> list[str]:
@@ -197,6 +214,8 @@ def _counts(result: GateResult) -> dict[str, Any]:
         "orderings_failed": sum(not o.ok for o in result.orderings),
         "goldens": dict(sorted(statuses.items())),
         "expected_fail": sum(c.expected == "fail" for c in result.checks),
+        "skipped": sum(not k.failed for k in result.skipped),
+        "skipped_failed": sum(k.failed for k in result.skipped),
     }
 
 
@@ -213,6 +232,8 @@ def _failures(result: GateResult) -> list[dict[str, str]]:
               "detail": f"{o.stat} @ {o.moment}: {o.greater} = {_fmt_num(o.greater_value)} should exceed "
                         f"{o.lesser} = {_fmt_num(o.lesser_value)}", "message": o.message}
              for o in result.orderings if not o.ok]
+    rows += [{"kind": "missing moment", "id": k.item_id, "detail": k.reason, "message": k.reason}
+             for k in result.skipped if k.failed]
     rows += [{"kind": f"golden {g.status}", "id": g.item_id, "detail": f"{g.golden_path} ({g.backend})",
               "message": g.message} for g in result.goldens if not _golden_ok(g)]
     return rows
@@ -227,8 +248,12 @@ def _metric_line(metrics: dict[str, dict[str, float]]) -> list[dict[str, str]]:
 
 
 def _cell(im: MomentImages | None, checks: list[CheckResult], goldens: list[GoldenResult],
-          images: _Images) -> dict[str, Any] | None:
+          images: _Images, skipped: list[str] | None = None) -> dict[str, Any] | None:
     if im is None and not checks:
+        if skipped:
+            return {"state": "skipped", "frame": None, "magenta": None, "magenta_rel": None, "heatmap": None,
+                    "heatmap_rel": None, "metrics": [], "failed": [], "detected": [], "goldens": [],
+                    "skipped": skipped[0]}
         return None
     state = "none" if not checks else ("ok" if all(c.ok for c in checks) else "bad")
     return {
@@ -240,6 +265,7 @@ def _cell(im: MomentImages | None, checks: list[CheckResult], goldens: list[Gold
         # The pre-fix leak checks are declared to fail: say so, the cell is green because the gate saw it.
         "detected": [c for c in checks if c.ok and c.expected == "fail"],
         "goldens": goldens,
+        "skipped": None,
     }
 
 
@@ -251,13 +277,15 @@ def _grid_rows(result: GateResult, edit: str, moments: list[str], images: _Image
     goldens: dict[tuple[str, str, str], list[GoldenResult]] = {}
     for g in result.goldens:
         goldens.setdefault((g.edit, g.variant, g.moment), []).append(g)
-    variants = sorted({k[1] for k in (*by_key, *checks) if k[0] == edit}, key=_variant_key)
+    skipped = _skipped_by_cell(result)
+    variants = sorted({k[1] for k in (*by_key, *checks, *skipped) if k[0] == edit}, key=_variant_key(result))
     rows = []
-    # Edited grids repeat the unedited baseline as a reference row: the leak is read against it.
-    refs = [(UNEDITED, BASELINE, True)] if edit != UNEDITED and any(
-        k[:2] == (UNEDITED, BASELINE) for k in by_key) else []
+    # Edited grids repeat the unedited reference as a row: the leak is read against it.
+    refs = [(UNEDITED, r, True) for r in _reference_variants(result)
+            if edit != UNEDITED and any(k[:2] == (UNEDITED, r) for k in by_key)]
     for e, v, ref in refs + [(edit, v, False) for v in variants]:
-        cells = [_cell(by_key.get((e, v, m)), checks.get((e, v, m), []), goldens.get((e, v, m), []), images)
+        cells = [_cell(by_key.get((e, v, m)), checks.get((e, v, m), []), goldens.get((e, v, m), []), images,
+                       skipped.get((e, v, m)))
                  for m in moments]
         rows.append({"edit": e, "variant": v, "reference": ref, "cells": cells})
     return rows
@@ -317,7 +345,8 @@ def _chart_groups(result: GateResult) -> list[tuple[str, list[LeakCurve]]]:
     edits = [e for e in _edit_order(result) if e != UNEDITED and any(c.edit == e for c in result.curves)]
     if not edits:
         return [(UNEDITED, base)] if base else []
-    return [(e, base + sorted((c for c in result.curves if c.edit == e), key=lambda c: _variant_key(c.variant)))
+    key = _variant_key(result)
+    return [(e, base + sorted((c for c in result.curves if c.edit == e), key=lambda c: key(c.variant)))
             for e in edits]
 
 
@@ -326,7 +355,7 @@ def _curves(result: GateResult) -> list[dict[str, Any]]:
     charts = []
     for i, (edit, curves) in enumerate(_chart_groups(result)):
         series = [Series(f"{c.variant}" if c.edit == edit else f"{c.variant} ({c.edit})", c.frames, _worst_eye(c),
-                         variant_color(c.variant, j), "5 3" if c.edit == UNEDITED and edit != UNEDITED else None)
+                         variant_color(_role(result, c.variant), j), "5 3" if c.edit == UNEDITED and edit != UNEDITED else None)
                   for j, c in enumerate(curves)]
         svg = line_chart_svg(series, markers=markers, title=f"Leak max per frame, {edit}", chart_id=f"curve-{i}",
                              x_label="frame", y_label="leak max (worse eye)")
@@ -334,8 +363,8 @@ def _curves(result: GateResult) -> list[dict[str, Any]]:
     return charts
 
 
-def _audit(summary: EditSummary) -> list[dict[str, Any]]:
-    variants = sorted(summary.audit, key=_variant_key)
+def _audit(result: GateResult, summary: EditSummary) -> list[dict[str, Any]]:
+    variants = sorted(summary.audit, key=_variant_key(result))
     return [{"variant": v, "findings": summary.audit[v]} for v in variants]
 
 
@@ -344,7 +373,7 @@ def _edit_views(result: GateResult, images: _Images) -> list[dict[str, Any]]:
     for i, s in enumerate(result.edits):
         svg = histogram_svg(s.ratio_hist_counts, s.ratio_hist_edges, title=f"Scale ratio histogram, {s.edit}",
                             chart_id=f"hist-{i}") if s.ratio_hist_counts else ""
-        out.append({"s": s, "hist": Markup(svg), "ratio_image": images(s.ratio_image), "audit": _audit(s)})
+        out.append({"s": s, "hist": Markup(svg), "ratio_image": images(s.ratio_image), "audit": _audit(result, s)})
     return out
 
 

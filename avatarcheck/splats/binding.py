@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from avatarcheck.errors import InputError
 from avatarcheck.geometry.rotations import matrix_to_quat, nearest_rotation, quat_multiply
 from avatarcheck.head.layer import HeadLayer
+from avatarcheck.head.pose import Pose
 from avatarcheck.splats.cloud import SplatCloud
 
 BINDINGS = ("lam", "rigid")
@@ -29,28 +31,44 @@ BINDINGS = ("lam", "rigid")
 
 @dataclasses.dataclass(frozen=True)
 class PosedSplats:
-    """Per-frame splat geometry: means (B, N, 3), quats (B, N, 4) wxyz, scales (B, N, 3) linear."""
+    """Per-frame splat geometry: means (B, N, 3), quats (B, N, 4) wxyz, scales (B, N, 3) linear;
+    anchors (B, N, 3): the posed mesh vertices themselves (means without the per-splat offsets),
+    from the same LBS pass, for what needs the surface (triangle-ID rasters, depth cuts)."""
 
     means: Tensor
     quats: Tensor
     scales: Tensor
+    anchors: Tensor
 
 
-def pose_splats(layer: HeadLayer, cloud: SplatCloud, binding: str = "lam", **forward: object) -> PosedSplats:
+def pose_splats(layer: HeadLayer, cloud: SplatCloud, binding: str = "lam", pose: Pose | None = None, *,
+                arkit52: np.ndarray | None = None, eyes: np.ndarray | None = None,
+                global_rot: np.ndarray | None = None) -> PosedSplats:
     """Pose the subdivided head with ``layer`` (its V must equal the cloud's N) and drag the splats.
 
-    ``forward``: HeadLayer.forward inputs (arkit52, global_rot, neck, jaw, eyes, translation, ...).
+    ``pose`` drives B frames; the keyword shortcuts build one (``arkit52`` then defaults to zeros).
+    One LBS pass: since skinning is affine per vertex (x -> L x + t), the anchors are the means
+    minus L @ offset, exactly the means when the offsets are zero.
     """
+    if pose is None:
+        rows = next((len(np.atleast_2d(x)) for x in (arkit52, eyes, global_rot) if x is not None), 1)
+        pose = Pose(np.zeros((rows, 52), np.float32) if arkit52 is None else arkit52, eyes=eyes,
+                    global_rot=global_rot)
     if binding not in BINDINGS:
         raise InputError("pose_splats", "binding", f"one of {BINDINGS}", repr(binding))
     if layer.v_template.shape[0] != cloud.num_splats:
         raise InputError(cloud.source, "splat count", f"{layer.v_template.shape[0]} (one per subdivided vertex "
                          f"of {layer.model_name})", str(cloud.num_splats))
     dev, dt = layer.v_template.device, layer.v_template.dtype
-    out = layer(vertex_offsets=torch.from_numpy(cloud.offsets).to(dev, dt), **forward)
+    offsets = torch.from_numpy(cloud.offsets).to(dev, dt)
+    out = layer(vertex_offsets=offsets, **pose.layer_inputs())
     B = out.vertices.shape[0]
+    if cloud.offsets.any():
+        anchors = out.vertices - torch.einsum("bvij,vj->bvi", out.vertex_linear, offsets)
+    else:
+        anchors = out.vertices
     quats = torch.from_numpy(cloud.quats).to(dev, dt).expand(B, -1, -1)
     scales = torch.from_numpy(cloud.scales).to(dev, dt).expand(B, -1, -1)
     if binding == "rigid":
         quats = quat_multiply(matrix_to_quat(nearest_rotation(out.vertex_linear)), quats)
-    return PosedSplats(means=out.vertices, quats=quats, scales=scales)
+    return PosedSplats(means=out.vertices, quats=quats, scales=scales, anchors=anchors)

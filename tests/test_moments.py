@@ -8,7 +8,7 @@ import pytest
 from avatarcheck.arkit import arkit_index
 from avatarcheck.errors import InputError
 from avatarcheck.takes.csv_io import read_livelink_csv
-from avatarcheck.takes.moments import MOMENT_NAMES, select_moments
+from avatarcheck.moments import MOMENT_NAMES, MissingMoment, Moment, pick_moments, select_moments
 from avatarcheck.takes.synthetic import RECORDINGS
 from avatarcheck.takes.take import Take
 
@@ -134,9 +134,42 @@ def test_missing_moments_explain_themselves():
         select_moments(Take.from_weights(w, source="lazy.csv"))
 
 
-def test_bad_gate_or_eye():
+def test_bad_moment_or_eye():
     take = hand_built()
-    with pytest.raises(InputError, match="gate: expected 'three-moment'"):
-        select_moments(take, gate="two-moment")
+    with pytest.raises(InputError, match="moment: expected one of the registered moments"):
+        select_moments(take, names=("two_moment",))
     with pytest.raises(InputError, match="eye: expected both"):
         select_moments(take, eye="middle")
+
+
+def test_missing_moment_names_the_closest_frame_and_the_failing_condition():
+    w = np.zeros((40, 52), np.float32)
+    w[:, arkit_index("eyeWideLeft")] = w[:, arkit_index("eyeWideRight")] = np.linspace(0.0, 0.4, 40)
+    w[30, arkit_index("eyeBlinkLeft")] = 0.5  # the widest frame is 39; 30 is excluded by its blink anyway
+    picked = pick_moments(Take.from_weights(w, source="calm.csv"))
+    wide = picked["eye_wide"]
+    assert isinstance(wide, MissingMoment)
+    # every frame meets the blink condition; the closest is the highest eyeWide among them
+    assert wide.best_frame == 39
+    assert len(wide.failing) == 1 and wide.failing[0].startswith("eyeWide (mean of both eyes) >= 0.5")
+    assert "0.400" in wide.failing[0]
+    # thresholds are parameters: lowering wide_min makes the same take qualify
+    relaxed = pick_moments(Take.from_weights(w), names=("eye_wide",), params={"eye_wide": {"wide_min": 0.3}})
+    assert isinstance(relaxed["eye_wide"], Moment) and relaxed["eye_wide"].frame == 39
+
+
+def test_registering_a_toy_moment_is_one_definition():
+    from avatarcheck.moments import MOMENTS, register_moment
+    from avatarcheck.moments.base import Condition, Criterion, MomentDefinition
+
+    def jaw(ch, p):
+        return Criterion(-ch.blink_mid, "lowest eyeBlink", (Condition("always", np.ones_like(ch.wide, bool)),))
+
+    try:
+        register_moment(MomentDefinition("calmest", "toy", {}, jaw))
+        m = select_moments(hand_built(), names=("calmest",))["calmest"]
+        w = hand_built().weights
+        blink = (w[:, arkit_index("eyeBlinkLeft")] + w[:, arkit_index("eyeBlinkRight")]) / 2
+        assert m.frame == int(np.argmin(blink))
+    finally:
+        MOMENTS.pop("calmest", None)

@@ -1,0 +1,66 @@
+"""The gate's artefacts writer: every image a report shows, written under the report folder.
+
+Paths are report-relative (a report folder can be moved or uploaded as a CI artifact) and every
+one is checked to stay inside its root: names come from user files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avatarcheck.errors import InputError
+from avatarcheck.gate.evaluate import EYES, FrameEval
+from avatarcheck.gate.result import MomentImages
+from avatarcheck.io.images import write_png
+from avatarcheck.render.colormaps import heatmap_image
+
+# Heatmaps map E in [0, HEATMAP_VMAX] to the colour scale: the recipe's leak is a faint 0.1-0.3.
+HEATMAP_VMAX = 0.25
+
+
+def inside(root: Path, rel: Path) -> Path:
+    """``root / rel``, refusing anything that would land outside ``root`` (absolute parts, '..')."""
+    root_abs = Path(root).absolute()
+    path = (root_abs / rel).resolve()
+    if path != root_abs.resolve() and root_abs.resolve() not in path.parents:
+        raise InputError(root, "output path", f"a path inside {root}", str(rel))
+    return root_abs / rel
+
+
+class Artefacts:
+    """Writes PNGs into ``report_dir``; returns report-relative paths (strings, for ``result.json``)."""
+
+    def __init__(self, report_dir: Path) -> None:
+        self.report_dir = Path(report_dir)
+
+    def folder(self, edit: str, variant: str) -> Path:
+        return Path("images") / edit / variant
+
+    def write(self, rel: Path, image: np.ndarray) -> str:
+        write_png(inside(self.report_dir, rel), image)
+        return str(rel)
+
+    def moment_images(self, edit: str, variant: str, evals: dict[str, FrameEval],
+                      frames: dict[str, int]) -> list[MomentImages]:
+        """Magenta render and leak heatmap per moment (or any named frame, e.g. the worst closed one)."""
+        rows = []
+        for moment, ev in evals.items():
+            rel = self.folder(edit, variant)
+            region = np.logical_or.reduce([ev.regions[e] for e in EYES])
+            magenta = self.write(rel / f"{moment}.png", ev.rgb)
+            heat = self.write(rel / f"{moment}.heat.png", heatmap_image(ev.E, region, vmax=HEATMAP_VMAX))
+            rows.append(MomentImages(edit, variant, moment, int(frames[moment]), magenta, heat, ev.metrics))
+        return rows
+
+    def result_image(self, edit: str, variant: str, moment: str) -> str:
+        return str(self.folder(edit, variant) / f"{moment}.png")
+
+    def golden_pair(self, edit: str, variant: str, moment: str, golden: np.ndarray,
+                    diff: np.ndarray) -> tuple[str, str]:
+        rel = self.folder(edit, variant)
+        return (self.write(rel / f"{moment}.golden.png", golden), self.write(rel / f"{moment}.diff.png", diff))
+
+    def ratio_image(self, edit: str, image: np.ndarray) -> str:
+        return self.write(Path("images") / edit / "ratio.png", image)

@@ -1,0 +1,102 @@
+"""The gate's lazy evaluation cache: bakes, variants, cameras and renders, each computed once on demand.
+
+No files and no prose: everything here returns arrays and ``FrameEval``s. An item asks for the
+(edit, variant) it needs, so pytest-xdist workers each compute only their share.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from avatarcheck.avatar import Avatar
+from avatarcheck.edit.base import EditAssets
+from avatarcheck.gate.evaluate import EYES, FrameEval, evaluate_frames
+from avatarcheck.gate.inputs import GateInputs, take_pose
+from avatarcheck.gate.spec import UNEDITED, GateSpec
+from avatarcheck.render.camera import Camera
+
+
+class Timings:
+    """Seconds per stage, summed over calls."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+
+
+class GateEvaluation:
+    """spec + inputs + a backend name -> cached assets, variant avatars and frame evaluations."""
+
+    def __init__(self, spec: GateSpec, inputs: GateInputs, backend: str, timings: Timings | None = None) -> None:
+        self.spec = spec
+        self.inputs = inputs
+        self.backend = backend
+        self.timings = timings or Timings()
+
+    @functools.lru_cache(maxsize=None)
+    def assets(self, edit: str) -> EditAssets:
+        from avatarcheck.edit.registry import bake_edit
+
+        e = self.spec.edit(edit)
+        with self.timings.timed("bake edits"):
+            return bake_edit(self.inputs.avatar, e.kind, e.params, name=e.name, source=self.spec.source)
+
+    @functools.lru_cache(maxsize=None)
+    def variant(self, edit: str, variant: str) -> Avatar:
+        from avatarcheck.edit.overrides import OverrideArrays, apply_override_arrays
+
+        if edit == UNEDITED:
+            return self.inputs.avatar
+        v = self.spec.variants[variant]
+        with self.timings.timed("apply overrides"):
+            arrays = OverrideArrays.from_assets(self.assets(edit), v.overrides, v.numbers)
+            return apply_override_arrays(self.inputs.avatar, arrays)
+
+    @functools.lru_cache(maxsize=None)
+    def camera(self, edit: str, variant: str) -> Camera:
+        # Each variant frames its own eye regions: edited eyes are larger, and a shared camera would
+        # measure the edit's magnification rather than its lids.
+        return self.variant(edit, variant).eye_camera(self.spec.image_size)
+
+    def evaluate(self, edit: str, variant: str, frames: np.ndarray) -> list[FrameEval]:
+        pose = take_pose(self.inputs.take, frames, self.spec.apply_eye_rotation)
+        return evaluate_frames(self.variant(edit, variant), pose, self.camera(edit, variant), self.backend,
+                               self.spec.visible, self.spec.dilate_px)
+
+    @functools.lru_cache(maxsize=None)
+    def moment_evals(self, edit: str, variant: str) -> dict[str, FrameEval]:
+        """The take's present moments (a missing one has no frame to render)."""
+        present = self.inputs.present
+        names = [m for m in self.spec.moments if m in present]
+        if not names:
+            return {}
+        frames = np.array([present[m].frame for m in names])
+        with self.timings.timed("render moments"):
+            evals = self.evaluate(edit, variant, frames)
+        return dict(zip(names, evals))
+
+    @functools.lru_cache(maxsize=None)
+    def curve(self, edit: str, variant: str, batch: int = 16) -> tuple[list[int], dict, dict]:
+        """(frames, leak_mean per eye, leak_max per eye) over every ``curve_stride``-th take frame."""
+        frames = np.arange(0, self.inputs.take.num_frames, self.spec.curve_stride)
+        mean: dict[str, list[float]] = {e: [] for e in EYES}
+        peak: dict[str, list[float]] = {e: [] for e in EYES}
+        with self.timings.timed("leak curves"):
+            for i in range(0, len(frames), batch):
+                for ev in self.evaluate(edit, variant, frames[i:i + batch]):
+                    for e in EYES:
+                        mean[e].append(ev.metrics[e]["leak_mean"])
+                        peak[e].append(ev.metrics[e]["leak_max"])
+        return frames.tolist(), mean, peak

@@ -1,0 +1,112 @@
+"""One function per kind of gate item: check, ordering, golden, leak curve, edit summary.
+
+Each takes the lazy ``GateEvaluation`` (and, where it writes images, the ``Artefacts`` writer) and
+returns a result dataclass from ``gate.result``; the messages people read are written here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avatarcheck.errors import InputError
+from avatarcheck.gate.artefacts import Artefacts
+from avatarcheck.gate.evaluation import GateEvaluation
+from avatarcheck.gate.golden import compare_images, golden_relpath, read_image, write_golden
+from avatarcheck.gate.metrics import STATS, worst_eye
+from avatarcheck.gate.result import CheckResult, EditSummary, GoldenResult, LeakCurve, OrderingResult
+from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
+
+
+def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
+    """``value <op> threshold`` on the worse eye at the item's moment (the moment must be present)."""
+    frame = ev.moment_evals(item.edit, item.variant)[item.moment]
+    eye, value = worst_eye(frame.metrics, item.check.stat)
+    c = item.check
+    passed = c.passes(value)
+    ok = True if item.expected == "any" else passed == (item.expected == "pass")
+    msg = (f"{item.item_id}: {c.stat} = {value:.4f} ({eye} eye) {c.op} {c.threshold:g} "
+           f"{'passes' if passed else 'fails'}; expected to {item.expected}")
+    if not ok and item.expected == "fail":
+        msg += (" -- the gate no longer detects the artefact this variant exists to show (it should leak): "
+                "the gate itself is broken, or the edit no longer stretches the lids")
+    return CheckResult(item.item_id, item.edit, item.variant, item.moment, c.name, c.stat, eye, value, c.op,
+                       c.threshold, passed, item.expected, ok, msg)
+
+
+def ordering(ev: GateEvaluation, spec: OrderingSpec) -> OrderingResult:
+    vals = []
+    for pair in (spec.greater, spec.lesser):
+        edit, variant = pair.split("/")
+        _, v = worst_eye(ev.moment_evals(edit, variant)[spec.moment].metrics, spec.stat)
+        vals.append(v)
+    ok = vals[0] > vals[1]
+    word = "worse" if STATS[spec.stat] == "high" else "better"
+    msg = (f"{spec.stat} at {spec.moment}: {spec.greater} = {vals[0]:.4f}, {spec.lesser} = {vals[1]:.4f}; "
+           f"expected {spec.greater} > {spec.lesser} ({'as declared' if ok else 'NOT satisfied'}: "
+           f"the recipe finds {spec.greater.split('/')[0]} {word})")
+    return OrderingResult(spec.item_id, spec.stat, spec.moment, spec.greater, spec.lesser, vals[0], vals[1], ok, msg)
+
+
+def golden(ev: GateEvaluation, item: GoldenItem, golden_root: Path, update: bool, art: Artefacts) -> GoldenResult:
+    """Compare the item's magenta render with its golden (or write it, with ``update`` only)."""
+    frame = ev.moment_evals(item.edit, item.variant)[item.moment]
+    rel = golden_relpath(ev.spec.name, ev.inputs.avatar_name, ev.inputs.take_key, item.edit, item.variant,
+                         item.moment, ev.backend)
+    from avatarcheck.gate.artefacts import inside
+
+    path = inside(golden_root, rel)
+    tol = ev.spec.golden_tolerances(ev.backend)
+    common = dict(item_id=item.item_id, edit=item.edit, variant=item.variant, moment=item.moment,
+                  backend=ev.backend, golden_path=str(rel), tolerances=tol,
+                  result_image=art.result_image(item.edit, item.variant, item.moment))
+    if update:
+        write_golden(path, frame.rgb)
+        return GoldenResult(status="updated", ssim=None, flip=None, max_abs=None, message=f"wrote {path}", **common)
+    if not path.is_file():
+        cmd = (f"pytest --gate {ev.spec.name} --gate-backend {ev.backend} --gate-take {ev.inputs.take.source} "
+               f"--golden-update (or: avatarcheck gate --backend {ev.backend} --golden-update)")
+        return GoldenResult(status="missing", ssim=None, flip=None, max_abs=None,
+                            message=f"no golden at {path} for take {ev.inputs.take_key}; create it with: {cmd}",
+                            **common)
+    try:
+        gold = read_image(path)
+        cmp = compare_images(gold, frame.rgb, path)
+    except InputError as err:  # a broken golden fails its item; the rest of the gate still runs
+        return GoldenResult(status="fail", ssim=None, flip=None, max_abs=None, message=str(err), **common)
+    ok = cmp.passes(tol)
+    golden_copy, diff = art.golden_pair(item.edit, item.variant, item.moment, gold, cmp.diff)
+    return GoldenResult(status="pass" if ok else "fail", ssim=cmp.ssim, flip=cmp.flip, max_abs=cmp.max_abs,
+                        message=(f"SSIM {cmp.ssim:.4f} (>= {tol['ssim_min']}), FLIP {cmp.flip:.4f} "
+                                 f"(<= {tol['flip_max']}), max |diff| {cmp.max_abs:.3f} (<= {tol['max_abs']}) "
+                                 f"against {path}"),
+                        golden_image=golden_copy, diff_image=diff, **common)
+
+
+def curve(ev: GateEvaluation, edit: str, variant: str) -> LeakCurve:
+    frames, mean, peak = ev.curve(edit, variant)
+    return LeakCurve(edit, variant, frames, mean, peak)
+
+
+def curve_problem(c: LeakCurve) -> str | None:
+    bad = [f for f, *v in zip(c.frames, *c.leak_max.values()) if not np.isfinite(v).all()]
+    return f"{c.edit}/{c.variant}: non-finite leak at frames {bad[:5]}" if bad else None
+
+
+def edit_summary(ev: GateEvaluation, edit: str, art: Artefacts) -> EditSummary:
+    """Ratio statistics and histogram, the head coloured by ratio, and the override audit per variant."""
+    from avatarcheck.edit.overrides import audit
+    from avatarcheck.render.colormaps import ratio_colors
+    from avatarcheck.render.mesh_preview import render_mesh_preview
+
+    assets = ev.assets(edit)
+    ratio = assets.ratio
+    counts, edges = np.histogram(ratio, bins=40)
+    shown = ev.variant(edit, ev.spec.summary_variant())
+    img = render_mesh_preview(shown.head_sub.v_template, shown.head_sub.faces, size=320,
+                              vertex_colors=ratio_colors(ratio), yaw=np.radians(25.0))
+    audits = {v.name: [dict(channel=f.channel, severity=f.severity, message=f.message) for f in audit(set(v.overrides))]
+              for v in ev.spec.variants.values() if v.role != "reference"}
+    return EditSummary(edit, assets.kind, dict(assets.params), assets.ratio_stats(), counts.tolist(), edges.tolist(),
+                       art.ratio_image(edit, img), audits)

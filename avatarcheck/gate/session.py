@@ -1,0 +1,195 @@
+"""A gate run: the step list every runner executes (CLI and pytest plugin) and the results so far.
+
+``GateSession`` wires the units together: inputs (loaded lazily), the evaluation cache, the
+artefacts writer and one function per item kind (``gate.items``). ``steps()`` is the one list of
+items, in report order; each step evaluates lazily and returns an ``Outcome``. ``result()`` is
+what has been computed so far (a pytest-xdist worker's share is merged by the plugin).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+from avatarcheck.gate import items
+from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
+from avatarcheck.gate.evaluation import GateEvaluation, Timings
+from avatarcheck.gate.inputs import GateInputs, load_inputs
+from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
+                                     OrderingResult, SkippedItem)
+from avatarcheck.gate.spec import GateSpec, spec_summary
+from avatarcheck.moments import MissingMoment
+from avatarcheck.render.backend import Backend, resolve_backend
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    status: str          # "pass" | "fail" | "skip"
+    message: str = ""
+
+
+PASS = Outcome("pass")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateStep:
+    """One item of a gate run: ``run()`` evaluates it (lazily) and returns its ``Outcome``."""
+
+    item_id: str
+    description: str
+    group: str            # the (edit, variant) whose renders it needs: xdist's loadgroup key
+    run: Callable[[], Outcome]
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("avatarcheck", "torch", "gsplat", "numpy", "numba", "scikit-image", "flip-evaluator"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+class GateSession:
+    def __init__(self, spec: GateSpec, report_dir: Path, *, avatar: Path | None = None, take: str | None = None,
+                 backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False) -> None:
+        self.spec = spec
+        self.report_dir = Path(report_dir)
+        self.avatar_source = avatar
+        self.take_source = take or spec.take
+        self.backend: Backend = resolve_backend(backend)
+        self.golden_root = Path(golden_root)
+        self.golden_update = golden_update
+        self.timings = Timings()
+        self.artefacts = Artefacts(self.report_dir)
+        self.checks: dict[str, CheckResult] = {}
+        self.orderings: dict[str, OrderingResult] = {}
+        self.goldens: dict[str, GoldenResult] = {}
+        self.images: dict[tuple[str, str], list[MomentImages]] = {}
+        self.curves: dict[tuple[str, str], LeakCurve] = {}
+        self.edits: dict[str, EditSummary] = {}
+        self.skipped: dict[str, SkippedItem] = {}
+
+    @functools.cached_property
+    def inputs(self) -> GateInputs:
+        with self.timings.timed("load inputs"):
+            return load_inputs(self.avatar_source, self.take_source, self.spec.moments, self.spec.moment_params)
+
+    @functools.cached_property
+    def evaluation(self) -> GateEvaluation:
+        return GateEvaluation(self.spec, self.inputs, self.backend.name, self.timings)
+
+    # -- steps --------------------------------------------------------------------------------------
+    def _missing(self, item_id: str, moments: tuple[str, ...]) -> Outcome | None:
+        """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks a moment."""
+        gone = [m for m in moments if isinstance(self.inputs.moments.get(m), MissingMoment)]
+        if not gone:
+            return None
+        reason = f"the take has no {gone[0]} moment: {self.inputs.moments[gone[0]].reason}"
+        failed = self.spec.missing_moment == "fail"
+        self.skipped[item_id] = SkippedItem(item_id, reason, failed)
+        return Outcome("fail" if failed else "skip", f"{item_id}: {reason}")
+
+    def _moment_images(self, edit: str, variant: str) -> None:
+        if (edit, variant) not in self.images:
+            evals = self.evaluation.moment_evals(edit, variant)
+            frames = {m: self.inputs.present[m].frame for m in evals}
+            self.images[(edit, variant)] = self.artefacts.moment_images(edit, variant, evals, frames)
+
+    def _check(self, item) -> Outcome:
+        skip = self._missing(item.item_id, (item.moment,))
+        if skip:
+            return skip
+        self._moment_images(item.edit, item.variant)
+        r = self.checks[item.item_id] = items.check(self.evaluation, item)
+        return PASS if r.ok else Outcome("fail", r.message)
+
+    def _ordering(self, spec) -> Outcome:
+        skip = self._missing(spec.item_id, (spec.moment,))
+        if skip:
+            return skip
+        r = self.orderings[spec.item_id] = items.ordering(self.evaluation, spec)
+        return PASS if r.ok else Outcome("fail", r.message)
+
+    def _golden(self, item) -> Outcome:
+        skip = self._missing(item.item_id, (item.moment,))
+        if skip:
+            return skip
+        self._moment_images(item.edit, item.variant)
+        r = self.goldens[item.item_id] = items.golden(self.evaluation, item, self.golden_root, self.golden_update,
+                                                      self.artefacts)
+        return PASS if r.status in ("pass", "updated") else Outcome("fail", f"{item.item_id}: {r.status}: {r.message}")
+
+    def _curve(self, edit: str, variant: str) -> Outcome:
+        c = self.curves[(edit, variant)] = items.curve(self.evaluation, edit, variant)
+        problem = items.curve_problem(c)
+        return PASS if problem is None else Outcome("fail", problem)
+
+    def _summary(self, edit: str) -> Outcome:
+        self.edits[edit] = items.edit_summary(self.evaluation, edit, self.artefacts)
+        return PASS
+
+    def steps(self) -> list[GateStep]:
+        """Every item of the gate, in report order. Nothing is evaluated here."""
+        out = []
+        for item in self.spec.plan():
+            c = item.check
+            out.append(GateStep(item.item_id, f"{c.stat} {c.op} {c.threshold:g}, expected {item.expected}",
+                                f"{item.edit}/{item.variant}", functools.partial(self._check, item)))
+        for o in self.spec.orderings:
+            out.append(GateStep(o.item_id, f"{o.greater} > {o.lesser} on {o.stat}", "orderings",
+                                functools.partial(self._ordering, o)))
+        for g in self.spec.golden_items():
+            out.append(GateStep(g.item_id, "magenta render vs golden image", f"{g.edit}/{g.variant}",
+                                functools.partial(self._golden, g)))
+        for edit, variant in self.spec.variant_pairs():
+            out.append(GateStep(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)",
+                                f"{edit}/{variant}", functools.partial(self._curve, edit, variant)))
+        summary_variant = self.spec.summary_variant()
+        for e in self.spec.edits:
+            out.append(GateStep(f"{e.name}/summary", "scale-ratio histogram, ratio-coloured head, override audit",
+                                f"{e.name}/{summary_variant}", functools.partial(self._summary, e.name)))
+        return out
+
+    def run_all(self, progress: Callable[[str], None] | None = None) -> GateResult:
+        """Evaluate every step (the CLI's path); ``progress(item_id)`` before each."""
+        for step in self.steps():
+            if progress is not None:
+                progress(step.item_id)
+            step.run()
+        return self.result()
+
+    def result(self) -> GateResult:
+        moments = {}
+        for name, m in self.inputs.moments.items():
+            if isinstance(m, MissingMoment):
+                moments[name] = {"frame": None, "reason": m.reason, "missing": True, "best_frame": m.best_frame,
+                                 "values": dict(m.values)}
+            else:
+                moments[name] = {"frame": int(m.frame), "reason": m.reason, "values": dict(m.values)}
+        notes = [f"Leak heatmaps: E from 0 (black) to {HEATMAP_VMAX} or more (pale yellow), inside the eye regions.",
+                 "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
+                 "the CPU backend reproduces them."]
+        if not self.spec.apply_eye_rotation:
+            notes.append("Eye joints at rest (LAM's ARKit path); gaze is in the eyeLook blendshapes.")
+        clipped = getattr(self.inputs.take, "clipped", None)
+        if clipped:
+            notes.append("Take weights clipped to [0, 1] (real trackers overshoot): "
+                         + ", ".join(f"{k} {v} cells" for k, v in sorted(clipped.items())))
+        return GateResult(
+            gate=self.spec.name, avatar=self.inputs.avatar_name, take=self.inputs.take.source,
+            backend=self.backend.name, device=self.backend.device_name(), image_size=self.spec.image_size,
+            moments=moments, checks=list(self.checks.values()), orderings=list(self.orderings.values()),
+            goldens=list(self.goldens.values()), images=[x for v in self.images.values() for x in v],
+            curves=list(self.curves.values()), edits=list(self.edits.values()),
+            skipped=list(self.skipped.values()), take_key=self.inputs.take_key,
+            variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
+            timings=dict(self.timings.seconds),
+            created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes)
