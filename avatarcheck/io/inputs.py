@@ -42,10 +42,14 @@ def checked_input_file(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES
 
 def read_bytes_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES, what: str = "a file") -> bytes:
     """The whole of ``path`` (checked by ``checked_input_file``); never reads past ``max_bytes``."""
-    checked_input_file(path, max_bytes, what)
+    size = checked_input_file(path, max_bytes, what)
     try:
         with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)  # + 1: a file that grew since stat() is caught below
+            # read(n) allocates n bytes up front: ask for the real size (+ 1 to notice growth),
+            # never for max_bytes
+            data = handle.read(size + 1)
+            while len(data) <= max_bytes and (more := handle.read(min(1 << 20, max_bytes + 1 - len(data)))):
+                data += more
     except FileNotFoundError:
         raise
     except OSError as err:
