@@ -45,12 +45,13 @@ def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES)
     return data
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """``path`` as a take output we can write: a known suffix, not a directory, and a folder that
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = SUFFIXES) -> Path:
+    """``path`` as an output we can write: one of ``suffixes`` (a take's by default), not a directory, and a folder that
     exists (or can be made) and is writable. Raises ``InputError`` naming the path otherwise; makes
     no folder and writes nothing, so it is safe to call before a long recording."""
     p = Path(path)
-    _suffix(p)
+    if p.suffix.lower() not in suffixes:
+        raise InputError(p, "suffix", " or ".join(suffixes), repr(p.suffix or "none"))
     if p.is_dir():
         raise InputError(p, "output", "a file path", "an existing directory")
     parent = p.parent

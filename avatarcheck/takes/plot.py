@@ -27,9 +27,15 @@ _COLOURS = {"eye_wide": "tab:green", "full_blink": "tab:red", "half_blink_down":
 
 def plot_timeline(take: Take, moments: Mapping[str, _Marked], path: str | os.PathLike, eye: str = "both",
                   width_px: int = 1000, height_px: int = 360) -> None:
-    """Blink, eyeWide and eyeLookDown over time (per eye, or both), moments as labelled lines."""
+    """Blink, eyeWide and eyeLookDown over time (per eye, or both), moments as labelled lines.
+
+    ``path`` must be a writable ``.png`` (checked before drawing: PNG bytes in ``x.txt`` help nobody)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from avatarcheck.takes.files import check_output_path
+
+    check_output_path(path, (".png",))
 
     dpi = 100
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
