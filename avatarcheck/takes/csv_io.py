@@ -25,8 +25,9 @@ from avatarcheck.arkit import ARKIT_NAMES
 from avatarcheck.checks import checked_number
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import write_text_atomic
+from avatarcheck.io.inputs import read_bytes_checked
 from avatarcheck.takes import timecode as tc
-from avatarcheck.takes.files import read_checked_bytes
+from avatarcheck.takes.files import MAX_TAKE_BYTES
 from avatarcheck.takes.livelink import CSV_HEADER, CSV_TO_CANONICAL, ROTATION_COLUMNS, VALUE_COUNT, app_name
 from avatarcheck.takes.take import FPS_RANGE, ROTATION_LIMIT, WEIGHT_BAND, Take, clip_weights
 
@@ -72,7 +73,7 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Take
     src = str(path)
     if fps is not None:
         fps = checked_number(fps, src, "fps (timecode rate)", *FPS_RANGE)
-    raw = read_checked_bytes(path)
+    raw = read_bytes_checked(path, MAX_TAKE_BYTES, "a Live Link Face CSV")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -9,11 +9,10 @@ never a hang or a ``MemoryError``. Outputs are checked before any work (``check_
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from avatarcheck.errors import InputError
-from avatarcheck.io.inputs import checked_input_file
+from avatarcheck.io.atomic import check_output_file
 from avatarcheck.takes.take import Take
 
 SUFFIXES = (".csv", ".npz")
@@ -28,55 +27,14 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def read_checked_bytes(path: str | os.PathLike, max_bytes: int = MAX_TAKE_BYTES) -> bytes:
-    """The bytes of ``path`` after ``io.inputs.checked_input_file`` (a regular file of at most
-    ``max_bytes``; a link to ``/dev/zero`` is refused as a device). ``FileNotFoundError`` passes."""
-    size = checked_input_file(path, max_bytes)
-    try:
-        with open(path, "rb") as handle:
-            # read(n) allocates n bytes up front: ask for the stat size (+ 1 catches growth), not the cap
-            data = handle.read(size + 1)
-    except FileNotFoundError:
-        raise
-    except OSError as err:
-        raise InputError(path, "file", "a readable take file", f"{type(err).__name__}: {err.strerror or err}") from None
-    if len(data) > size:
-        raise InputError(path, "file size", f"{size} bytes as stat() said", "more (it grew while read)")
-    return data
-
-
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] = SUFFIXES) -> Path:
-    """``path`` as an output we can write: one of ``suffixes`` (a take's by default), not a directory, and a folder that
-    exists (or can be made) and is writable. Raises ``InputError`` naming the path otherwise; makes
-    no folder and writes nothing, so it is safe to call before a long recording."""
+    """``path`` as an output we can write, checked before any work: one of ``suffixes`` (a take's
+    by default), then ``io.atomic.check_output_file`` (not a directory, a writable folder, nothing
+    created). Raises ``InputError`` naming the path."""
     p = Path(path)
     if p.suffix.lower() not in suffixes:
         raise InputError(p, "suffix", " or ".join(suffixes), repr(p.suffix or "none"))
-    if p.is_dir():
-        raise InputError(p, "output", "a file path", "an existing directory")
-    parent = p.parent
-    # the nearest folder that exists: every missing one below it would be created by the writer
-    existing = parent
-    while not existing.exists() and existing != existing.parent:
-        if existing.is_symlink():
-            raise InputError(p, "output", "a path whose folders exist or can be made", f"a dangling link {existing}")
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(p, "output", "a path under a folder", f"{existing} is a file, not a folder")
-    if p.exists() and not p.is_file():
-        raise InputError(p, "output", "a regular file path", "a device, pipe or socket")
-    if existing == parent:
-        # a real probe: permissions say little for root or for /proc, a create-and-delete says it all
-        try:
-            fd, probe = tempfile.mkstemp(prefix=f".{p.name[:40]}.", suffix=".probe", dir=parent)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as err:
-            raise InputError(p, "output", "a path in a writable folder",
-                             f"{type(err).__name__}: {err.strerror or err}") from None
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(p, "output", "a path in a writable folder", f"{existing} is not writable")
-    return p
+    return check_output_file(p)
 
 
 def load_take(path: str | os.PathLike, fps: float | None = None) -> Take:
@@ -104,4 +62,4 @@ def save_take(path: str | os.PathLike, take: Take) -> None:
 
             save_take_npz(path, take)
     except (FileExistsError, NotADirectoryError, PermissionError) as err:  # raced with another process
-        raise InputError(path, "output", "a writable file path", f"{type(err).__name__}: {err.strerror}") from None
+        raise InputError(path, "output file", "a writable file path", f"{type(err).__name__}: {err.strerror}") from None
