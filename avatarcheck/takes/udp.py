@@ -194,7 +194,8 @@ def parse_packet(data: bytes, source: str = "udp packet") -> Packet:
 class RecordStats:
     """What a recording saw: datagrams received, frames kept, drops by reason, frames kept with a
     weight clipped into [0, 1], and frames the sender numbered that never reached the socket
-    (``missing_frames``: kernel buffer drops or network loss, estimated from frame-number gaps)."""
+    (``missing_frames``: kernel buffer drops or network loss, estimated from the gaps between kept
+    frames; frames lost after the last kept one leave no gap and are not counted)."""
 
     datagrams: int = 0
     frames: int = 0
