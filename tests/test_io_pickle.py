@@ -111,3 +111,15 @@ def test_pickle_input_file_checks(tmp_path):
     with pytest.raises(InputError, match="at most 100 bytes"):
         safe_unpickle(big, max_bytes=100)
     assert os.path.getsize(big) > 100
+
+
+def test_chumpy_cycle_is_an_input_error(tmp_path):
+    from avatarcheck.io.safe_pickle import ChumpyStandIn
+
+    # A Ch whose 'x' is itself: memo references make this a few bytes of pickle.
+    body = b"\x80\x02cchumpy.ch\nCh\n)\x81q\x00}q\x01X\x01\x00\x00\x00xh\x00sb."
+    (tmp_path / "cyc.pkl").write_bytes(body)
+    obj = safe_unpickle(tmp_path / "cyc.pkl")
+    assert isinstance(obj, ChumpyStandIn) and obj.state["x"] is obj
+    with pytest.raises(InputError, match="cyc.pkl: v_template: .*cycle"):
+        obj.array(tmp_path / "cyc.pkl", "v_template")

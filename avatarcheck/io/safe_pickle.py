@@ -71,13 +71,20 @@ class ChumpyStandIn:
         self.state = state if isinstance(state, dict) else {"state": state}
 
     def array(self, source: PathLike, field: str) -> np.ndarray:
-        x = self.state.get("x")
-        if isinstance(x, ChumpyStandIn):
-            return x.array(source, field)
+        node, seen = self, set()
+        while True:  # a loop, not recursion: a hostile pickle can make 'x' refer back to itself
+            x = node.state.get("x") if isinstance(node.state, dict) else None
+            if not isinstance(x, ChumpyStandIn):
+                break
+            if id(x) in seen or len(seen) > 64:
+                raise InputError(source, field, "a chain of chumpy Ch objects ending in an array",
+                                 "a cycle (or a chain over 64 long)")
+            seen.add(id(x))
+            node = x
         if isinstance(x, (np.ndarray, int, float)):
             return np.asarray(x)
         raise InputError(source, field, "a chumpy Ch holding its array under 'x' (a leaf Ch)",
-                         f"{self.pickled_name} with pickled state keys {sorted(map(str, self.state))}")
+                         f"{node.pickled_name} with pickled state keys {sorted(map(str, node.state))}")
 
 
 class SparseStandIn:
