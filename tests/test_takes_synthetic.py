@@ -198,8 +198,6 @@ def test_real_style_leaves_the_default_stream_alone():
 @pytest.mark.parametrize("name, seed, frames, fps, eye_wide", REAL_RECORDINGS)
 def test_real_looking_recordings_parse_through_every_reader(tmp_path, name, seed, frames, fps, eye_wide):
     """CSV (60 fps timecodes, overshoot), .npz, and the UDP decoder and receiver."""
-    import socket
-
     from avatarcheck.takes.files import load_take, save_take
     from avatarcheck.takes.udp import UdpReceiver, build_packet, parse_packet, send_take
 

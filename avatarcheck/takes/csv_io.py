@@ -29,7 +29,7 @@ from avatarcheck.io.inputs import read_bytes_checked
 from avatarcheck.takes import timecode as tc
 from avatarcheck.takes.files import MAX_TAKE_BYTES
 from avatarcheck.takes.livelink import CSV_HEADER, CSV_TO_CANONICAL, ROTATION_COLUMNS, VALUE_COUNT, app_name
-from avatarcheck.takes.take import FPS_RANGE, ROTATION_LIMIT, WEIGHT_BAND, Take, clip_weights
+from avatarcheck.takes.take import FPS_RANGE, ROTATION_LIMIT, Take, clip_weights
 
 #: Longest cell read (the csv module's default field limit); real cells are under 20 characters.
 MAX_CELL_CHARS = 131_072

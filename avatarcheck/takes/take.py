@@ -12,7 +12,7 @@ A ``Take`` itself always holds weights in [0, 1]. Rotations are radians, at most
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +42,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def clip_weights(weights: np.ndarray, source: str, locate=None) -> tuple[np.ndarray, dict[str, int]]:
+def clip_weights(weights: np.ndarray, source: str,
+                 locate: Callable[[int, int], str] | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """(T, 52) raw weights (canonical columns) -> (clipped copy in [0, 1], clipped cells per channel).
 
     Raises ``InputError`` for the first NaN/inf or value outside ``WEIGHT_BAND``; ``locate(row, col)``
