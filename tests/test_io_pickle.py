@@ -123,3 +123,36 @@ def test_chumpy_cycle_is_an_input_error(tmp_path):
     assert isinstance(obj, ChumpyStandIn) and obj.state["x"] is obj
     with pytest.raises(InputError, match="cyc.pkl: v_template: .*cycle"):
         obj.array(tmp_path / "cyc.pkl", "v_template")
+
+
+AUDIT_D3 = """
+import pickle, sys, numpy as np
+from avatarcheck.errors import InputError
+from avatarcheck.head.loaders import load_flame_folder
+try:
+    load_flame_folder(sys.argv[1])
+except InputError as err:
+    print("INPUT_ERROR", err)
+"""
+
+
+def test_audit_d3_repro_under_a_memory_cap(tmp_path):
+    # The audit ran this under `ulimit -v 4000000`: 1.31 GB RSS, then a MemoryError traceback.
+    import resource
+    import subprocess
+    import sys
+
+    n = 20_000_000
+    d = {"v_template": Reduce(np.ndarray, (n, 3), "f4"), "f": np.array([[0, 1, 2]], np.uint32),
+         "shapedirs": Reduce(np.ndarray, (n, 3, 1), "f4"), "J_regressor": Reduce(np.ndarray, (5, n), "f4"),
+         "kintree_table": KINTREE, "weights": Reduce(np.ndarray, (n, 5), "f4")}
+    (tmp_path / "amp").mkdir()
+    dump(tmp_path / "amp" / "flame2023.pkl", d)
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    r = subprocess.run([sys.executable, "-c", AUDIT_D3, str(tmp_path / "amp")], capture_output=True, text=True,
+                       preexec_fn=cap, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("INPUT_ERROR") and "flame2023.pkl: pickle:" in r.stdout

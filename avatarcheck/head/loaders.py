@@ -34,7 +34,6 @@ import numpy as np
 
 from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT, arkit_index
 from avatarcheck.errors import InputError
-from avatarcheck.checks import checked_array
 from avatarcheck.head.model import (MAX_BASIS, MAX_JOINTS, MAX_VERTICES, HeadModel, check_size,
                                     check_skinning_weights, checked_real)
 from avatarcheck.io.atomic import save_npz_atomic
