@@ -132,3 +132,12 @@ def test_input_file_checks(tmp_path):
     assert checked_input_file(tmp_path / "f.bin", 11) == 11
     with pytest.raises(InputError, match="at most 10 bytes.*11 bytes"):
         read_bytes_checked(tmp_path / "f.bin", 10)
+
+
+def test_zero_size_items_still_count(tmp_path):
+    # 10**12 items of a zero-byte dtype need no data, yet iterating them would never end.
+    path = tmp_path / "names.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("names.npy", npy_bytes_with_header((10**12,), descr="<U0"))
+    with pytest.raises(InputError, match=r"names\.npz: names: expected arrays of at most"):
+        load_npz_checked(path)

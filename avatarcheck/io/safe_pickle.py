@@ -179,7 +179,7 @@ def _requested_bytes(shape: Any, dtype: Any) -> int:
     dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if any(not isinstance(d, (int, np.integer)) or d < 0 for d in dims):
         raise pickle.UnpicklingError(f"array shape {dims!r} is not a tuple of non-negative ints")
-    return math.prod(int(d) for d in dims) * np.dtype(dtype).itemsize
+    return math.prod(int(d) for d in dims) * max(np.dtype(dtype).itemsize, 1)  # V0 items count as 1 byte
 
 
 _NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
