@@ -17,6 +17,11 @@ lbs_weights         (V, 5)           skinning weights, rows sum to 1
 vertex_sets         name -> (K,)     index sets: eyeball_left, lid_upper_left, ...
 ==================  ===============  ==================================================
 
+Validation (on construction and ``replace``): real-valued arrays only (no bool, complex, string or
+datetime), integer faces, parents and vertex sets, finite values of magnitude at most
+``MAX_MAGNITUDE``, skinning rows in [0, 1] summing to 1, and the model limits ``MAX_VERTICES``,
+``MAX_FACES``, ``MAX_BASIS``, ``MAX_JOINTS`` (which loaders also check before allocating).
+
 Joints in FLAME order: global, neck, jaw, eye_left, eye_right. "Left" is the subject's left,
 which is +x (ARKit's ``...Left`` channels act there too).
 """
