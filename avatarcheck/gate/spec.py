@@ -191,15 +191,23 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_required: bool = False) -> GateSpec:
-    """The packaged gate ``name`` with the user's ``[tool.avatarcheck."<name>"]`` merged over it.
+    """The gate ``name`` with the user's ``[tool.avatarcheck."<name>"]`` merged over it.
 
-    ``pyproject_required``: a missing file is an error (an explicit ``--pyproject``), not the defaults.
+    ``name``: a packaged gate (``gates/<name>.toml``), or the path of a team's own gate file
+    (``gates/lids.toml``: its stem is the gate's name). ``pyproject_required``: a missing file is an
+    error (an explicit ``--pyproject``), not the defaults.
     """
-    if name not in available_gates():
-        raise InputError("--gate", "name", f"one of {available_gates()}", repr(name))
-    text = resources.files("avatarcheck.gate").joinpath("gates", f"{name}.toml").read_text()
-    data = tomllib.loads(text)
-    source = f"avatarcheck/gate/gates/{name}.toml"
+    if name.endswith(".toml"):
+        path = Path(name)
+        data = _read_toml(path) if path.is_file() else None
+        if data is None:
+            raise InputError(path, "gate", "an existing gate TOML file", "no such file")
+        name, source = checked_name(path.stem, str(path), "gate name (the file's stem)"), str(path)
+    elif name in available_gates():
+        data = tomllib.loads(resources.files("avatarcheck.gate").joinpath("gates", f"{name}.toml").read_text())
+        source = f"avatarcheck/gate/gates/{name}.toml"
+    else:
+        raise InputError("--gate", "name", f"one of {available_gates()} or a gate .toml file", repr(name))
     if pyproject is not None:
         path = Path(pyproject)
         if path.is_file():
@@ -376,9 +384,13 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         op = t.choice("op", ("<=", ">="))
         cm = t.strings("moments")
         for m in cm:
-            if m not in moments:
-                raise InputError(source, f"checks[{i}].moments", f"moments of this gate {moments}", repr(m))
-        checks.append(CheckSpec(cname, stat, op, t.number("threshold", -1e6, 1e6), cm))
+            if m not in MOMENTS:
+                raise InputError(source, f"checks[{i}].moments", f"registered moments {sorted(MOMENTS)}", repr(m))
+        # Moments the gate no longer lists are ignored (a pyproject may narrow gate.moments alone).
+        cm = tuple(m for m in cm if m in moments)
+        threshold = t.number("threshold", -1e6, 1e6)
+        if cm:
+            checks.append(CheckSpec(cname, stat, op, threshold, cm))
     if not checks:
         raise InputError(source, "checks", "at least one check", "[]")
     _unique([c.name for c in checks], source, "checks.name")

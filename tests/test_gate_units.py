@@ -1,0 +1,213 @@
+"""The gate's units one by one (inputs, evaluation cache, item functions, artefacts, step list) and the
+three plug-in points (an edit kind, a gate file, a render backend), each shown with a toy."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import numpy as np
+import pytest
+
+from avatarcheck.errors import InputError
+from avatarcheck.gate import items
+from avatarcheck.gate.artefacts import Artefacts, inside
+from avatarcheck.gate.inputs import GateInputs, load_take_source, take_key
+from avatarcheck.gate.session import GateSession
+from avatarcheck.gate.spec import CheckItem, CheckSpec, load_gate, parse_gate
+from avatarcheck.moments import MissingMoment, Moment
+from avatarcheck.takes.take import Take
+
+SPEC = load_gate("three-moment")
+
+
+def metrics(leak_max_left: float, leak_max_right: float) -> dict[str, dict[str, float]]:
+    return {"left": {"leak_max": leak_max_left}, "right": {"leak_max": leak_max_right}}
+
+
+class FakeEvaluation:
+    """What the item functions read: moment_evals(edit, variant)[moment].metrics; nothing rendered."""
+
+    def __init__(self, per_variant: dict[tuple[str, str], dict[str, dict]]) -> None:
+        self.per_variant = per_variant
+        self.spec = SPEC
+
+    def moment_evals(self, edit: str, variant: str):
+        return {m: types.SimpleNamespace(metrics=v) for m, v in self.per_variant[(edit, variant)].items()}
+
+
+# -- item functions -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected, passed, ok", [
+    (0.05, "pass", True, True), (0.30, "pass", False, False),
+    (0.30, "fail", False, True), (0.05, "fail", True, False), (0.30, "any", False, True)])
+def test_check_compares_the_worse_eye_and_honours_the_declared_outcome(value, expected, passed, ok):
+    ev = FakeEvaluation({("pear", "pre-fix"): {"full_blink": metrics(0.01, value)}})
+    spec = CheckSpec("leak_max", "leak_max", "<=", 0.12, ("full_blink",))
+    r = items.check(ev, CheckItem("pear", "pre-fix", "full_blink", spec, expected))
+    assert (r.eye, r.value, r.passed, r.ok) == ("right", value, passed, ok)
+    if not ok and expected == "fail":
+        assert "no longer detects" in r.message
+
+
+def test_ordering_compares_two_variants():
+    ev = FakeEvaluation({("pear", "pre-fix"): {"full_blink": metrics(0.3, 0.1)},
+                         ("hourglass", "pre-fix"): {"full_blink": metrics(0.2, 0.25)}})
+    (o,) = SPEC.orderings
+    o = dataclasses.replace(o, stat="leak_max")
+    r = items.ordering(ev, o)
+    assert (r.greater_value, r.lesser_value, r.ok) == (0.3, 0.25, True)
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+def test_take_key_follows_the_content_not_just_the_name():
+    w = np.zeros((10, 52), np.float32)
+    a, b = Take.from_weights(w, source="a.csv"), Take.from_weights(w + 0.5, source="a.csv")
+    assert take_key("takes/a.csv", a) != take_key("takes/a.csv", b)
+    assert take_key("takes/a.csv", a) == take_key("other/a.csv", Take.from_weights(w.copy()))
+    assert take_key("../../evil name.csv", a).startswith("evil_name-")
+
+
+@pytest.mark.parametrize("source", ["synthetic:-1", "synthetic:x", "synthetic:"])
+def test_bad_synthetic_take_sources_are_input_errors(source):
+    with pytest.raises(InputError, match="synthetic:SEED"):
+        load_take_source(source)
+
+
+# -- artefacts ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", ["../x.png", "/abs/x.png", "images/../../x.png"])
+def test_artefact_paths_never_leave_their_root(tmp_path, rel):
+    with pytest.raises(InputError, match="inside"):
+        inside(tmp_path / "report", rel)
+    assert inside(tmp_path / "report", "images/pear/x.png") == (tmp_path / "report" / "images/pear/x.png").absolute()
+
+
+def test_artefacts_write_report_relative_pngs(tmp_path):
+    frame = types.SimpleNamespace(rgb=np.ones((8, 8, 3), np.float32), E=np.zeros((8, 8), np.float32),
+                                  regions={"left": np.ones((8, 8), bool), "right": np.zeros((8, 8), bool)},
+                                  metrics=metrics(0.0, 0.0))
+    (row,) = Artefacts(tmp_path).moment_images("pear", "pre-fix", {"full_blink": frame}, {"full_blink": 7})
+    assert row.frame == 7 and (tmp_path / row.magenta).is_file() and (tmp_path / row.heatmap).is_file()
+    assert not row.magenta.startswith("/")
+
+
+# -- step list and missing moments ------------------------------------------------------------------
+
+def session_with(moments: dict, missing_moment: str = "skip") -> GateSession:
+    spec = dataclasses.replace(SPEC, missing_moment=missing_moment)
+    s = GateSession(spec, "unused", backend="cpu")
+    take = Take.from_weights(np.zeros((5, 52), np.float32))
+    s.inputs = GateInputs("synthetic", None, take, "t-00000000", moments)  # cached_property: set directly
+    return s
+
+
+def test_steps_cover_every_item_in_report_order():
+    s = session_with({})
+    ids = [st.item_id for st in s.steps()]
+    plan = [i.item_id for i in SPEC.plan()]
+    assert ids[:len(plan)] == plan
+    assert ids[len(plan)].startswith("ordering/")
+    assert ids[-1] == "hourglass/summary" and len(ids) == len(set(ids))
+    assert {st.group for st in s.steps() if st.item_id.startswith("pear/pre-fix/")} == {"pear/pre-fix"}
+
+
+@pytest.mark.parametrize("policy, status", [("skip", "skip"), ("fail", "fail")])
+def test_a_missing_moment_skips_or_fails_its_items_without_rendering(policy, status):
+    gone = MissingMoment("eye_wide", "highest eyeWide where ...", 3, ("eyeWide >= 0.5 (frame 3: 0.100)",), {})
+    s = session_with({"eye_wide": gone, "full_blink": Moment("full_blink", 1, "r", {}),
+                      "half_blink_down": Moment("half_blink_down", 2, "r", {})}, policy)
+    step = next(st for st in s.steps() if st.item_id == "pear/post-fix/eye_wide/eye_visible")
+    out = step.run()  # no avatar is loaded: a skip must not render anything
+    assert out.status == status and "eye_wide" in out.message and "frame 3" in out.message
+    (skipped,) = s.skipped.values()
+    assert skipped.failed == (policy == "fail")
+
+
+# -- plug-in points -----------------------------------------------------------------------------------
+
+def test_a_new_edit_is_one_kind_plus_one_registry_entry_plus_gate_lines():
+    from avatarcheck.avatar import synthetic_avatar
+    from avatarcheck.edit.base import REQUIRED, EditKind
+    from avatarcheck.edit.registry import EDITS, register_edit
+    from avatarcheck.gate.evaluation import GateEvaluation
+
+    class Inflate:
+        """x -> c + k (x - c): every edge scales by k, so the ratio is k everywhere."""
+
+        def __init__(self, centre: np.ndarray, k: float) -> None:
+            self.centre, self.k = centre, k
+
+        def __call__(self, p: np.ndarray) -> np.ndarray:
+            return self.centre + self.k * (np.asarray(p, np.float64) - self.centre)
+
+        def jacobian(self, p: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(self.k * np.eye(3), (len(p), 3, 3)).copy()
+
+    kind = EditKind("inflate", "uniform scaling about the head centre", {"factor": (float, REQUIRED)},
+                    lambda av, p, src: Inflate(av.head.v_template.mean(axis=0), p["factor"]))
+    register_edit(kind)
+    try:
+        data = __import__("tomllib").loads(
+            __import__("importlib.resources", fromlist=["files"]).files("avatarcheck.gate")
+            .joinpath("gates", "three-moment.toml").read_text())
+        data["edits"] = [{"name": "puffy", "kind": "inflate", "factor": 1.25}]
+        data["orderings"] = []
+        spec = parse_gate("three-moment", data, "toy.toml")
+        assert spec.edit("puffy").params == {"factor": 1.25}
+        inputs = GateInputs("synthetic", synthetic_avatar(), Take.from_weights(np.zeros((2, 52))), "t", {})
+        ev = GateEvaluation(spec, inputs, "cpu")
+        assets = ev.assets("puffy")
+        np.testing.assert_allclose(assets.ratio, 1.25, rtol=1e-5)
+        np.testing.assert_allclose(assets.jacobians, np.broadcast_to(1.25 * np.eye(3), assets.jacobians.shape))
+        post = ev.variant("puffy", "post-fix")
+        np.testing.assert_allclose(post.cloud.scales, inputs.avatar.cloud.scales * 1.25, rtol=1e-5)
+        with pytest.raises(InputError, match=r"edits\[0\]\.factor"):
+            data["edits"] = [{"name": "puffy", "kind": "inflate", "factor": "big"}]
+            parse_gate("three-moment", data, "toy.toml")
+    finally:
+        EDITS.pop("inflate", None)
+
+
+def test_a_new_gate_is_one_toml_file(tmp_path):
+    text = __import__("importlib.resources", fromlist=["files"]).files("avatarcheck.gate").joinpath(
+        "gates", "three-moment.toml").read_text()
+    path = tmp_path / "blink-only.toml"
+    path.write_text(text.replace('moments = ["eye_wide", "full_blink", "half_blink_down"]', 'moments = ["full_blink"]'))
+    spec = load_gate(str(path))
+    assert spec.name == "blink-only" and spec.moments == ("full_blink",)
+    assert {i.moment for i in spec.plan()} == {"full_blink"}
+    with pytest.raises(InputError, match="gate name"):
+        bad = tmp_path / "Bad Name.toml"
+        bad.write_text(text)
+        load_gate(str(bad))
+
+
+def test_a_new_backend_is_one_module_plus_one_registry_entry():
+    from avatarcheck.avatar import synthetic_avatar
+    from avatarcheck.render.api import render
+    from avatarcheck.render.backend import BACKENDS, Backend, backend_names, register_backend, resolve_backend
+
+    toy = Backend("toy", "tests.test_gate_units:_toy_rasterize", lambda: True, lambda: "a toy", preference=-1)
+    register_backend(toy)
+    try:
+        assert "toy" in backend_names() and resolve_backend("toy") is toy
+        assert resolve_backend("auto").name == "cpu"  # auto prefers the real one
+        av = synthetic_avatar()
+        out = render(av.state("rgb"), av.camera(32), "toy")
+        assert out.backend == "toy" and out.colors.shape == (1, 32, 32, 4)
+        np.testing.assert_array_equal(out.colors[..., :3], 1.0)  # empty frame composited on white
+        register_backend(Backend("offline", "x:y", lambda: False, lambda: "-"))
+        with pytest.raises(InputError, match="not available"):
+            resolve_backend("offline")
+    finally:
+        BACKENDS.pop("toy", None)
+        BACKENDS.pop("offline", None)
+
+
+def _toy_rasterize(state, camera, background):
+    """A backend that draws nothing: transparent frames over the background."""
+    B = state.num_frames
+    colors = np.broadcast_to(background, (B, camera.height, camera.width, len(background))).astype(np.float32)
+    return colors, np.zeros((B, camera.height, camera.width), np.float32)
