@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from plyfile import PlyData
@@ -157,6 +157,8 @@ def _check_cloud(c: SplatCloud) -> None:
                  st.tuples(st.sampled_from(PLY_SEEDS), PLY_HEADER_EDITS, PLY_REPLACEMENTS).map(
                      lambda t: t[0].replace(t[1], t[2], 1)),
                  st.binary(max_size=200).map(lambda b: b"ply\n" + b)))
+@example(PLY_SEEDS[1].replace(b"property float x", b"property list uchar float x", 1))  # audit D18: ValueError
+@example(PLY_SEEDS[0].replace(b"element vertex 4", b"element vertex 4000000000000", 1))
 def test_fuzz_ply(tmp_path, data):
     path = tmp_path / "fuzz.ply"
     path.write_bytes(data)
@@ -180,6 +182,8 @@ OBJ_SEED = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 3 4\nf -1 -2 -3 -4
 @FUZZ
 @given(st.one_of(OBJ_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
                  mutations(OBJ_SEED), st.binary(max_size=200)))
+@example(OBJ_SEED + b"f 1 2 99999999999999999999999\n")  # audit D6: OverflowError
+@example(b"")
 def test_fuzz_obj(tmp_path, data):
     path = tmp_path / "fuzz.obj"
     path.write_bytes(data)
