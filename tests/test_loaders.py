@@ -651,3 +651,17 @@ def test_cli_bad_out_fails_before_any_work(tmp_path):
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and "error:" in r.output and words in r.output, (args, r.output)
         assert "no_such_flame" not in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("pair, words", [("eyeBlinkLeft=1e30", "in [0, 1]"), ("jawOpen=-5", "in [0, 1]"),
+                                         ("jawOpen=nan", "plain decimal"), ("jawOpen=1_0", "plain decimal"),
+                                         ("jawOpen=\u0661", "plain decimal"), ("jawMiddle=1", "ARKit-52 name")])
+def test_arkit_weights_on_the_command_line_are_checked(pair, words):
+    # D16: render / head export --arkit eyeBlinkLeft=1e30 or jawOpen=-5 exited 0.
+    from avatarcheck.cli.head import parse_arkit
+
+    with pytest.raises(InputError, match="--arkit") as err:
+        parse_arkit([pair])
+    assert words in str(err.value)
+    w = parse_arkit(["JawOpen=0.25", "eyeBlinkLeft"])
+    assert w[0, arkit_index("jawOpen")] == 0.25 and w[0, arkit_index("eyeBlinkLeft")] == 1.0 and w.sum() == 1.25

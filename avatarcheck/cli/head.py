@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -28,21 +29,26 @@ def load_avatar(avatar: Optional[Path]):
     return load_head(avatar)
 
 
+# Plain ASCII decimals: float() would also take "1_0" (10) and non-ASCII digits.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def parse_arkit(pairs: list[str]) -> np.ndarray:
-    """``["eyeBlinkLeft=1", "jawOpen=0.4"]`` -> (1, 52) weights, names matched case-insensitively."""
+    """``["eyeBlinkLeft=1", "jawOpen=0.4"]`` -> (1, 52) weights in [0, 1], names matched case-insensitively."""
     from avatarcheck.arkit import arkit_index
+    from avatarcheck.checks import checked_number
 
     weights = np.zeros((1, 52), np.float32)
     for pair in pairs:
         name, sep, value = pair.partition("=")
         try:
             idx = arkit_index(name)
-            w = float(value) if sep else 1.0
-        except (KeyError, ValueError):
+        except KeyError:
             raise InputError("--arkit", pair, "NAME=WEIGHT with an ARKit-52 name and a number", repr(pair)) from None
-        if not np.isfinite(w):
-            raise InputError("--arkit", name, "a finite weight", value)
-        weights[0, idx] = w
+        if sep and not _NUMBER.fullmatch(value.strip()):
+            raise InputError("--arkit", name, "a plain decimal weight in [0, 1]", repr(value))
+        # ARKit weights live in [0, 1] (a take's weights are clipped there too)
+        weights[0, idx] = checked_number(float(value) if sep else 1.0, "--arkit", name, 0.0, 1.0)
     return weights
 
 
