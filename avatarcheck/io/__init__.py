@@ -1,1 +1,2 @@
-"""File formats and atomic writes."""
+"""File formats and I/O safety: atomic writes and output checks (atomic), bounded input files
+(inputs), header-checked .npy/.npz (npz), the allowlisting unpickler (safe_pickle), OBJ, PNG."""
