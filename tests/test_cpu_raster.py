@@ -473,3 +473,52 @@ def test_rasterize_cpu_rejects():
     assert np.isfinite(out[0]).all()
     with pytest.raises(InputError, match="width"):
         rasterize_cpu(*args, 0, 12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Batched frames
+# ------------------------------------------------------------------------------------------------
+
+
+def _batch_scene(n_frames=3):
+    means, quats, scales, opac, colors, vm, K, w, h = _scene_args()
+    rng = np.random.default_rng(12)
+    moved = np.stack([means + rng.normal(0, 0.02, means.shape).astype(np.float32) for _ in range(n_frames)])
+    return moved, quats, scales, opac, colors, vm, K, w, h
+
+
+def test_batch_frames_match_single_frames():
+    from avatarcheck.render.cpu_raster import rasterize_splats_batch
+    from avatarcheck.render.projection import covariances
+
+    means, quats, scales, opac, colors, vm, K, w, h = _batch_scene()
+    opac_b = np.stack([opac, opac * 0.5, opac[::-1].copy()])  # per-frame opacities
+    t = torch.from_numpy
+    # shared quats/scales/colours as zero-stride torch views (as SplatState makes them)
+    got_c, got_a = rasterize_splats_batch(t(means), t(quats).expand(3, -1, -1), t(scales).expand(3, -1, -1),
+                                          opac_b, t(colors).expand(3, -1, -1), vm, K, w, h)
+    assert got_c.shape == (3, h, w, 4) and got_a.shape == (3, h, w)
+    for b in range(3):
+        ref = rasterize_splats(means[b], quats, scales, opac_b[b], colors, vm, K, w, h)
+        assert np.array_equal(got_c[b], ref[0]) and np.array_equal(got_a[b], ref[1])
+        assert ref[1].max() > 0.5
+    assert not np.array_equal(got_a[0], got_a[1])
+    # precomputed covariances (shared (N, 6)) give the same bits; quats/scales are then not read
+    cov_c, cov_a = rasterize_splats_batch(means, None, None, opac_b, colors, vm, K, w, h,
+                                          covariances=covariances(quats, scales))
+    assert np.array_equal(cov_c, got_c) and np.array_equal(cov_a, got_a)
+
+
+def test_batch_rejects():
+    from avatarcheck.render.cpu_raster import rasterize_splats_batch
+
+    means, quats, scales, opac, colors, vm, K, w, h = _batch_scene()
+    good = dict(means=means, quats=quats, scales=scales, opacities=opac, colors=colors)
+    for field, bad in [("means", means[0]), ("quats", np.zeros((2, len(quats), 4), np.float32)),
+                       ("scales", np.full_like(scales, np.nan)), ("opacities", opac[:-1]),
+                       ("colors", colors[:, :0]), ("quats", np.zeros_like(quats))]:
+        args = dict(good, **{field: bad})
+        with pytest.raises(InputError) as e:
+            rasterize_splats_batch(args["means"], args["quats"], args["scales"], args["opacities"], args["colors"],
+                                   vm, K, w, h)
+        assert e.value.field == field and e.value.source == "rasterize_splats_batch"
