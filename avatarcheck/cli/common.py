@@ -12,3 +12,24 @@ def fail(err: Exception) -> None:
     """Print ``err`` (unwrapped, so paths stay whole) and exit with status 2."""
     console.print(f"[red]error:[/red] {err}", soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+def avatar_with_env_overrides(source):
+    """The avatar a rendering command draws: ``source`` (or the embedded one) with the LAM chibi recipe's
+    ``LAM_*`` variables applied, as LAM's hook point would; says which ones it applied and what the
+    override audit finds. Bad values raise ``InputError`` (the caller exits 2)."""
+    from avatarcheck.avatar import load_avatar
+    from avatarcheck.edit.override_assets import BY_GATE_NAME
+    from avatarcheck.edit.overrides import OverrideSettings, apply_overrides, audit
+
+    settings = OverrideSettings.from_env()  # before loading: a typo fails fast
+    avatar = load_avatar(source)
+    if not settings.applied:
+        return avatar
+    avatar = apply_overrides(avatar, settings)
+    names = ", ".join(f"{BY_GATE_NAME[g].env_var}" for g in sorted(settings.applied))
+    console.print(f"overrides applied: {names}", soft_wrap=True)
+    for f in audit(settings):
+        colour = "red" if f.severity == "error" else "yellow"
+        console.print(f"[{colour}]audit ({f.severity}, {f.channel}):[/{colour}] {f.message}", soft_wrap=True)
+    return avatar

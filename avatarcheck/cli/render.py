@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import typer
 
-from avatarcheck.cli.common import console
+from avatarcheck.cli.common import avatar_with_env_overrides, console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 from avatarcheck.cli.head import parse_arkit
@@ -34,13 +34,20 @@ def render_cmd(
     from rich.progress import Progress
 
     from avatarcheck.arkit import arkit_index
-    from avatarcheck.avatar import load_avatar as avatar_from_path
     from avatarcheck.io.images import write_png
     from avatarcheck.render.api import render
 
     try:
+        from avatarcheck.io.atomic import check_output_dir
+
+        check_output_dir(out)
+        for name, deg in (("--yaw", yaw), ("--pitch", pitch), ("--head-yaw", head_yaw)):
+            if not np.isfinite(deg) or abs(deg) > 360:
+                raise InputError(name, "angle", "degrees in [-360, 360]", repr(deg))
+        if frames > 1 and not sweep:
+            raise InputError("--frames", "frames", "--sweep CHANNEL with more than one frame", f"{frames} frames")
         weights = parse_arkit(arkit)
-        av = avatar_from_path(avatar)
+        av = avatar_with_env_overrides(avatar)
         n = frames if sweep else 1
         w = np.repeat(weights, n, axis=0)
         if sweep:
@@ -60,7 +67,7 @@ def render_cmd(
                 for i, rgb in enumerate(result.rgb, start=start):
                     write_png(out / f"frame_{i:04d}.png", rgb)
                 progress.advance(task, sl.stop - sl.start)
-    except (InputError, FileNotFoundError) as err:
+    except (InputError, OSError) as err:
         _fail(err)
     console.print(f"wrote {n} frame(s) to {out} ({result.backend} backend)")
 
@@ -98,10 +105,13 @@ def bake_cmd(
                 raise InputError("--param", key, f"a {typ.__name__}", repr(raw)) from None
         label = f"{edit}_{params['preset']}" if "preset" in params else edit
         folder = out or Path("out") / label
+        from avatarcheck.io.atomic import check_output_dir
+
+        check_output_dir(folder)
         av = avatar_from_path(avatar)
         assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake")
         manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
-    except (InputError, FileNotFoundError) as err:
+    except (InputError, OSError) as err:
         _fail(err)
     r = manifest["scale_ratio"]
     console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")

@@ -52,12 +52,15 @@ class EditKind:
     ``params``: parameter name -> (type, default or ``REQUIRED``), the keys a gate file's
     ``[[edits]]`` entry (or the bake command) may set beside ``name`` and ``kind``.
     ``make(avatar, params, source)``: bind the deformation to an avatar (params already checked).
+    ``validate(params, source, where)``: value checks beyond types, run when a gate file is read, so
+    a bad value fails before any rendering (raise ``InputError`` naming ``where.key``).
     """
 
     name: str
     description: str
     params: Mapping[str, tuple[type, Any]]
     make: Callable[["Avatar", Mapping[str, Any], str], Deformation]
+    validate: Callable[[Mapping[str, Any], str, str], None] | None = None
 
 
 REQUIRED = object()
@@ -83,6 +86,8 @@ def checked_params(kind: EditKind, given: Mapping[str, Any], source: str, where:
         if typ is float and not np.isfinite(float(value)):
             raise InputError(source, f"{where}.{key}", "a finite number", repr(value))
         out[key] = float(value) if typ is float else value
+    if kind.validate is not None:
+        kind.validate(out, source, where)
     return out
 
 

@@ -350,14 +350,20 @@ def replace_strength(params: ChibiParams, strength: float) -> ChibiParams:
     return dataclasses.replace(params, strength=float(strength))
 
 
+def _params(params) -> ChibiParams:
+    return ChibiParams(strength=params["strength"], y_anchor_frac_baked=PRESETS[params["preset"]],
+                       radial_peak=params["radial_peak"], vertical_peak=params["vertical_peak"])
+
+
+def _validate_chibi(params, source: str, where: str) -> None:
+    if params["preset"] not in PRESETS:
+        raise InputError(source, f"{where}.preset", f"one of {sorted(PRESETS)}", repr(params["preset"]))
+    _validate_params(_params(params), f"{source}: {where}")
+
+
 def _make_chibi(avatar, params, source: str) -> ChibiField:
     """The registry's constructor: a preset's field (with optional peak overrides) bound to the coarse head."""
-    if params["preset"] not in PRESETS:
-        raise InputError(source, "preset", f"one of {sorted(PRESETS)}", repr(params["preset"]))
-    p = ChibiParams(strength=params["strength"], y_anchor_frac_baked=PRESETS[params["preset"]],
-                    radial_peak=params["radial_peak"], vertical_peak=params["vertical_peak"])
-    _validate_params(p, source)
-    return chibi_field(avatar.head.v_template, p)
+    return chibi_field(avatar.head.v_template, _params(params))
 
 
 CHIBI = EditKind(
@@ -366,4 +372,5 @@ CHIBI = EditKind(
     params={"preset": (str, REQUIRED), "strength": (float, 2.0),
             "radial_peak": (float, ChibiParams.radial_peak), "vertical_peak": (float, ChibiParams.vertical_peak)},
     make=_make_chibi,
+    validate=_validate_chibi,
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,12 +33,16 @@ from avatarcheck.edit.corrections import anisotropic_correction, check_positive_
 from avatarcheck.edit.override_assets import BY_FIELD, BY_GATE_NAME, OVERRIDE_ASSETS
 from avatarcheck.head.model import HeadModel
 
+_PLAIN_NUMBER = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 ENV_VARS: dict[str, str] = {a.field: a.env_var for a in OVERRIDE_ASSETS}
 FLOAT_FIELDS = tuple(a.field for a in OVERRIDE_ASSETS if a.is_number)
 # Per-splat channels the network predicts in lockstep with xyz (the override audit's table).
 COUPLED_TO_XYZ: tuple[str, ...] = ("scales", "rotations")
 # A multiplicative pull-back stays within this factor; beyond it a log was probably added.
 PLAUSIBLE_FACTOR = 20.0
+# An edited head lives within metres of the origin and is not collapsed to a point.
+MAX_COORD_M = 10.0
+MIN_EXTENT_M = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +64,14 @@ class OverrideSettings:
             if not raw:
                 continue
             if field in FLOAT_FIELDS:
-                try:
-                    values[field] = float(raw)
-                except ValueError:
-                    raise InputError(f"${var}", field, "a number (a sigma multiplier)", repr(raw)) from None
+                # float() also takes "1_5" (15) and full-width digits: a typo must not become 15x.
+                if not _PLAIN_NUMBER.match(raw):
+                    raise InputError(f"${var}", field, "a plain decimal number (a sigma multiplier, e.g. 1.5)",
+                                     repr(raw))
+                values[field] = _check_multiplier(float(raw), field)
             else:
+                if "\x00" in raw:
+                    raise InputError(f"${var}", field, "a file path", repr(raw))
                 values[field] = Path(raw)
         return cls(**values)
 
@@ -107,12 +115,16 @@ def audit(applied: "OverrideSettings | frozenset[str] | set[str]") -> list[Findi
 
 
 def _load_npy(path: Path, field: str) -> np.ndarray:
+    """A real-valued ``.npy`` array (an ``.npz`` archive, a folder or a string array is an error)."""
+    if not Path(path).is_file():
+        raise InputError(path, field, "an existing .npy file", "a folder" if Path(path).is_dir() else "no such file")
     try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(path, field, "an existing .npy file", "no such file") from None
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError, EOFError) as err:
         raise InputError(path, field, "a readable .npy array", f"{type(err).__name__}: {err}") from None
+    if not isinstance(arr, np.ndarray):  # np.load returns an NpzFile for an .npz archive
+        raise InputError(path, field, "a .npy array", "an .npz archive (save the array alone with np.save)")
+    return np.asarray(checked_array(arr, path, field))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -155,13 +167,18 @@ def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> Override
         if xyz.shape != (n_sub, 3):
             raise InputError(settings.edit_xyz_obj, "v", f"{n_sub} vertices (subdivided) or {n} (coarse)",
                              f"{len(xyz)} vertices")
-        out["edit_xyz_obj"] = xyz.astype(np.float32)
+        xyz = checked_array(xyz, settings.edit_xyz_obj, "v", (n_sub, 3), dtype=np.float32, limit=MAX_COORD_M)
+        extent = float(np.ptp(xyz, axis=0).max())
+        if extent < MIN_EXTENT_M:
+            raise InputError(settings.edit_xyz_obj, "v", f"a head-sized mesh (extent >= {MIN_EXTENT_M:g} m)",
+                             f"extent {extent:.3g} m")
+        out["edit_xyz_obj"] = xyz
     if settings.arkit_bs:
         out["arkit_bs"] = checked_array(_load_npy(settings.arkit_bs, "arkit_bs"), settings.arkit_bs, "arkit_bs",
-                                        (52, n, 3), dtype=np.float32)
+                                        (52, n, 3), dtype=np.float32, limit=MAX_COORD_M)
     if settings.jacobians:
         out["jacobians"] = checked_array(_load_npy(settings.jacobians, "jacobians"), settings.jacobians,
-                                         "jacobians", (n_sub, 3, 3))
+                                         "jacobians", (n_sub, 3, 3), limit=PLAUSIBLE_FACTOR)
     if settings.scale_ratio:
         out["scale_ratio"] = check_positive_factors(_load_npy(settings.scale_ratio, "scale_ratio"), n_sub,
                                                     str(settings.scale_ratio), "scale_ratio")
@@ -202,8 +219,8 @@ def apply_overrides(avatar: Avatar, settings: OverrideSettings) -> Avatar:
 
 
 def _check_multiplier(value: float, field: str) -> float:
-    if not np.isfinite(value) or value <= 0:
-        raise InputError(ENV_VARS[field], field, "a finite positive multiplier", str(value))
+    if not np.isfinite(value) or value <= 0 or value > PLAUSIBLE_FACTOR:
+        raise InputError(f"${ENV_VARS[field]}", field, f"a finite multiplier in (0, {PLAUSIBLE_FACTOR:g}]", str(value))
     return float(value)
 
 
