@@ -254,3 +254,15 @@ def test_npz_output_path_mistakes_are_input_errors(tmp_path):
         with pytest.raises(InputError, match="output"):
             save_take(out, take)
     assert (tmp_path / "f").read_text() == "x"
+
+
+def test_damaged_archive_messages_stay_short(tmp_path):
+    """Found by fuzzing: zipfile quotes a local header whose name length was damaged (12 KB messages)."""
+    good = tmp_path / "good.npz"
+    save_take(good, make(50))
+    data = bytearray(good.read_bytes())
+    data[26:28] = (3000).to_bytes(2, "little")  # first local header: file name length
+    (tmp_path / "name.npz").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"name\.npz: file: expected") as info:
+        load_take(tmp_path / "name.npz")
+    assert len(str(info.value)) < 600

@@ -44,7 +44,12 @@ def load_take_npz(path: str | os.PathLike) -> Take:
     Weights within ``WEIGHT_BAND`` are clipped like a CSV's and counted in ``clipped``.
     """
     src = str(Path(path))
-    arrays = load_npz_checked(path, MAX_TAKE_BYTES)
+    try:
+        arrays = load_npz_checked(path, MAX_TAKE_BYTES)
+    except InputError as err:  # zipfile quotes whole headers of a damaged archive: keep messages short
+        if len(err.got) <= 200:
+            raise
+        raise InputError(err.source, err.field, err.expected, _short(err.got, 200)) from None
     missing = [k for k in _KEYS if k not in arrays]
     if missing:
         raise InputError(src, missing[0], f"an .npz with arrays {', '.join(_KEYS)}", f"arrays {sorted(arrays)[:12]}")
