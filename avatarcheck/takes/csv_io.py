@@ -48,10 +48,12 @@ def shown(text: str, limit: int = SHOWN_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def _parse_floats(cells: list[str]) -> np.ndarray:
+def _parse_floats(cells: list[str], plain: bool = False) -> np.ndarray:
     """Cells -> float64 (ValueError on a non-number). Writer and reader share it, so the writer's
-    round-trip check sees exactly what the reader will."""
-    return np.array([_float(c) for c in cells], dtype=np.float64)
+    round-trip check sees exactly what the reader will. ``plain``: the caller has checked that the
+    whole file is ASCII without underscores, so ``float`` alone is exact and a third faster."""
+    parse = float if plain else _float
+    return np.array([parse(c) for c in cells], dtype=np.float64)
 
 
 def _float(cell: str) -> float:
@@ -79,6 +81,7 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Take
     except UnicodeDecodeError as err:
         line = raw[:err.start].count(b"\n") + 1
         raise InputError(src, f"line {line}", "UTF-8 text", f"byte {raw[err.start]:#04x}") from None
+    plain = text.isascii() and "_" not in text
     rows = [(n, row) for n, row in _numbered_rows(src, text) if any(cell.strip() for cell in row)]
     if not rows:
         raise InputError(src, "line 1, column Timecode", _HEADER_HINT, "an empty file")
@@ -118,7 +121,7 @@ def read_livelink_csv(path: str | os.PathLike, fps: float | None = None) -> Take
                              shown(row[count_idx]))
         cells = [row[j] for j in value_idx]
         try:
-            values[i] = _parse_floats(cells)
+            values[i] = _parse_floats(cells, plain)
         except ValueError:
             k = next(k for k, c in enumerate(cells) if not _is_float(c))
             raise InputError(src, f"line {line}, column {names[value_idx[k]]}", "a plain decimal number",
