@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
@@ -12,6 +12,10 @@ from rich.table import Table
 from avatarcheck.cli.common import console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
+
+if TYPE_CHECKING:  # the commands import the take modules lazily, to keep `avatarcheck --help` fast
+    from avatarcheck.takes.take import Take
+    from avatarcheck.takes.udp import RecordStats
 
 take_app = typer.Typer(no_args_is_help=True,
                        help="ARKit-52 takes: Live Link Face CSV/UDP, .npz, synthetic takes, gate moments.")
@@ -67,9 +71,7 @@ def take_convert(
     fps: Optional[float] = typer.Option(None, help="CSV timecode rate (default: inferred, else 60)"),
 ) -> None:
     """Convert a take between Live Link Face CSV and .npz."""
-    from avatarcheck.takes.files import load_take, save_take
-
-    from avatarcheck.takes.files import check_output_path
+    from avatarcheck.takes.files import check_output_path, load_take, save_take
 
     try:
         check_output_path(out)  # before the work: a bad --out fails at once
@@ -163,7 +165,7 @@ def take_send(
     console.print(f"sent {sent} packets to {host}:{port}")
 
 
-def _clipped_line(take) -> str:
+def _clipped_line(take: Take) -> str:
     """``take.clipped`` for people: which channels had how many cells clipped into [0, 1]."""
     if not take.clipped:
         return "clipped into [0, 1]: none"
@@ -171,7 +173,7 @@ def _clipped_line(take) -> str:
     return f"clipped into [0, 1]: {take.clipped_cells} cells ({cells})"
 
 
-def _record_summary(stats) -> str:
+def _record_summary(stats: RecordStats) -> str:
     """One line on what a recording kept, dropped, clipped and never saw."""
     reasons = ", ".join(f"{k} {v}" for k, v in stats.reasons.items()) or "none"
     clipped = ", ".join(f"{k} {v}" for k, v in stats.clipped.items()) or "none"
