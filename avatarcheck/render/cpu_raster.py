@@ -49,7 +49,6 @@ returns the time it took; the first call in a process also logs it at INFO level
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
@@ -94,6 +93,8 @@ _EP3 = np.float32(4.1665795894e-2)
 _EP4 = np.float32(1.6666665459e-1)
 _EP5 = np.float32(5.0000001201e-1)
 
+_TILE_CHUNK = 4  # tiles per dynamically scheduled chunk of the raster loop (see _raster_batch)
+
 _jit_ready = False
 
 
@@ -103,18 +104,13 @@ _jit_ready = False
 #
 # Data flow for B frames (one camera) of N splats; every stage is one parallel loop:
 #   _depth_order   per frame: the drawn splats' indices in gsplat's depth order (radix sort)
-#   _gather        per (frame, sorted position): one float32 record per splat, in depth order,
-#                  [mean x, mean y, conic a, b, c, opacity, sigma cut, colour 0 .. colour D-1],
-#                  plus the float64 ellipse half-extents and the covered tile rectangle
-#   _bin           per frame: per-tile lists of sorted positions (count, prefix sum, fill; a list
-#                  is filled in depth order, so it is sorted)
+#   _prepare       per (frame, sorted position): the covered tile rectangle; per frame: per-tile
+#                  lists of splat indices (count, prefix sum, fill in depth order, so each list is
+#                  sorted); per intersection: the splat's float32 attributes gathered
+#                  [mean x, mean y, conic a, b, c, opacity, sigma cut], so a tile's data are
+#                  contiguous (measured: ~1.3x faster raster than one record per splat indexed
+#                  from the tile lists, which scatters a tile's loads over the whole cloud)
 #   _raster_tile   per (frame, tile): the pixels
-# Reading one contiguous record per splat (instead of seven scattered arrays and a colour row
-# indexed by the splat id) keeps the raster loop's loads in one or two cache lines, and the
-# random-access gather happens once per splat instead of once per tile it touches.
-
-_REC = 7  # record fields before the colours: mx, my, a, b, c, opacity, cut
-
 
 @njit(cache=True, inline="always")
 def _clamp_tile(v: float, hi: int) -> int:
@@ -186,45 +182,14 @@ def _depth_order(depths, radii, out):
     return n
 
 
-@njit(cache=True, inline="always")
-def _gather_one(b, j, g, m2, con, opa, col, cuts, half_x, half_y, radii, tile_size, tiles_x, tiles_y,
-                rec, half, rect):
-    """Record, half-extents and tile rectangle of splat g of frame b, at sorted position j."""
-    ob = b if opa.shape[0] > 1 else 0
-    cb = b if col.shape[0] > 1 else 0
-    r = rec[b, j]
-    r[0] = m2[b, g, 0]
-    r[1] = m2[b, g, 1]
-    r[2] = con[b, g, 0]
-    r[3] = con[b, g, 1]
-    r[4] = con[b, g, 2]
-    r[5] = opa[ob, g]
-    r[6] = cuts[b, g]
-    for c in range(col.shape[2]):
-        r[_REC + c] = col[cb, g, c]
-    half[b, j, 0] = half_x[b, g]
-    half[b, j, 1] = half_y[b, g]
-    # gsplat's tile rectangle (IntersectTile.cu), in float32 as there
-    ts = np.float32(tile_size)
-    trx = np.float32(radii[b, g, 0]) / ts
-    try_ = np.float32(radii[b, g, 1]) / ts
-    tx = m2[b, g, 0] / ts
-    ty = m2[b, g, 1] / ts
-    rect[b, j, 0] = _clamp_tile(np.floor(tx - trx), tiles_x)
-    rect[b, j, 1] = _clamp_tile(np.ceil(tx + trx), tiles_x)
-    rect[b, j, 2] = _clamp_tile(np.floor(ty - try_), tiles_y)
-    rect[b, j, 3] = _clamp_tile(np.ceil(ty + try_), tiles_y)
-
-
 @njit(parallel=True, cache=True)
-def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y):
-    """Sort, gather and bin B frames (module comment above).
+def _prepare(m2, con, opa, dep, radii, cuts, tile_size, tiles_x, tiles_y):
+    """Sort and bin B frames (module comment above).
 
-    m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32,
-    half_x/half_y (B, N) float64; opa (Bo, N) and col (Bc, N, Dp) with Bo, Bc in (1, B) (shared
-    by every frame when 1). Returns n_drawn (B,), rec (B, N, 7 + Dp), half (B, N, 2),
-    offsets (B, tiles + 1) into each frame's list, base (B + 1,) of each frame's list in ids,
-    ids (total intersections,) int32 sorted positions.
+    m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32; opa
+    (Bo, N) with Bo in (1, B) (shared by every frame when 1). Returns offsets (B, tiles + 1)
+    int64, absolute positions into ``ids`` (int32 splat index per intersection) and ``attrs``
+    (7, intersections) float32; frame b's lists span offsets[b, 0] .. offsets[b, tiles].
     """
     n_b, n = dep.shape
     n_tiles = tiles_x * tiles_y
@@ -233,39 +198,64 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     for b in prange(n_b):
         n_drawn[b] = _depth_order(dep[b], radii[b], order[b])
 
-    rec = np.empty((n_b, n, _REC + col.shape[2]), np.float32)
-    half = np.empty((n_b, n, 2), np.float64)
+    # gsplat's tile rectangle (IntersectTile.cu), in float32 as there: x0, x1, y0, y1 (exclusive)
     rect = np.empty((n_b, n, 4), np.int32)
+    ts = np.float32(tile_size)
     for f in prange(n_b * n):
         b = f // n
         j = f - b * n
         if j < n_drawn[b]:
-            _gather_one(b, j, order[b, j], m2, con, opa, col, cuts, half_x, half_y, radii, tile_size,
-                        tiles_x, tiles_y, rec, half, rect)
+            g = order[b, j]
+            trx = np.float32(radii[b, g, 0]) / ts
+            try_ = np.float32(radii[b, g, 1]) / ts
+            tx = m2[b, g, 0] / ts
+            ty = m2[b, g, 1] / ts
+            rect[b, j, 0] = _clamp_tile(np.floor(tx - trx), tiles_x)
+            rect[b, j, 1] = _clamp_tile(np.ceil(tx + trx), tiles_x)
+            rect[b, j, 2] = _clamp_tile(np.floor(ty - try_), tiles_y)
+            rect[b, j, 3] = _clamp_tile(np.ceil(ty + try_), tiles_y)
 
-    # Count and prefix-sum per frame, then fill: sequential in depth order within a frame.
-    offsets = np.zeros((n_b, n_tiles + 1), np.int64)
+    # Count and prefix-sum per frame (sequential in depth order within a frame), then fill.
+    counts = np.zeros((n_b, n_tiles + 1), np.int64)
     for b in prange(n_b):
         for j in range(n_drawn[b]):
             for y in range(rect[b, j, 2], rect[b, j, 3]):
                 for x in range(rect[b, j, 0], rect[b, j, 1]):
-                    offsets[b, y * tiles_x + x + 1] += 1
+                    counts[b, y * tiles_x + x + 1] += 1
         for t in range(n_tiles):
-            offsets[b, t + 1] += offsets[b, t]
-    base = np.zeros(n_b + 1, np.int64)
+            counts[b, t + 1] += counts[b, t]
+    offsets = np.empty((n_b, n_tiles + 1), np.int64)
+    total = 0
     for b in range(n_b):
-        base[b + 1] = base[b] + offsets[b, n_tiles]
-    ids = np.empty(base[n_b], np.int32)
+        for t in range(n_tiles + 1):
+            offsets[b, t] = total + counts[b, t]
+        total += counts[b, n_tiles]
+    ids = np.empty(total, np.int32)
     for b in prange(n_b):
         pos = offsets[b, :n_tiles].copy()
-        o = base[b]
         for j in range(n_drawn[b]):
+            g = order[b, j]
             for y in range(rect[b, j, 2], rect[b, j, 3]):
                 for x in range(rect[b, j, 0], rect[b, j, 1]):
                     t = y * tiles_x + x
-                    ids[o + pos[t]] = j
+                    ids[pos[t]] = g
                     pos[t] += 1
-    return n_drawn, rec, half, offsets, base, ids
+
+    frame_of = np.empty(total, np.int32)
+    for b in prange(n_b):
+        frame_of[offsets[b, 0]:offsets[b, n_tiles]] = b
+    attrs = np.empty((7, total), np.float32)
+    for i in prange(total):
+        b = frame_of[i]
+        g = ids[i]
+        attrs[0, i] = m2[b, g, 0]
+        attrs[1, i] = m2[b, g, 1]
+        attrs[2, i] = con[b, g, 0]
+        attrs[3, i] = con[b, g, 1]
+        attrs[4, i] = con[b, g, 2]
+        attrs[5, i] = opa[b if opa.shape[0] > 1 else 0, g]
+        attrs[6, i] = cuts[b, g]
+    return offsets, ids, attrs
 
 
 @intrinsic
@@ -303,46 +293,44 @@ def _exp_neg(s):
 
 
 @njit(parallel=True, cache=True)
-def _raster_frames(n_frames, offsets, base, ids, rec, half, width, height, tile_size, tiles_x, tiles_y,
-                   stride, filter_lists, out_colors, out_alphas):
+def _raster_frames(n_frames, offsets, ids, attrs, half_x, half_y, colors, width, height, tile_size, tiles_x,
+                   tiles_y, filter_lists, out_colors, out_alphas):
     """One prange iteration per (frame, tile); out_colors (B, H, W, Dp), out_alphas (B, H, W).
 
-    Tiles differ a lot in cost (the face against the background) and numba hands each thread one
-    contiguous range of iterations, so iteration j draws tile ``(j * stride) % n_tiles``, with
-    ``stride`` near 0.618 n_tiles and coprime to it (:func:`_tile_stride`): a permutation that
-    scatters each thread's tiles over the whole image (measured on the head: 1.3x -> 1.03x
-    imbalance for 2 threads at 256 px; numba.set_parallel_chunksize would do it too, but blocks
-    numba's on-disk cache). Each pixel is still computed by one thread, so results do not change.
+    half_x/half_y (B, N) float64; colors (Bc, N, Dp) with Bc in (1, B). Tiles differ a lot in cost
+    (the face against the background): the caller sets a small parallel chunk size so threads take
+    tiles dynamically, in image order (``_TILE_CHUNK``). Each pixel is computed by one thread, so
+    results do not depend on the schedule.
     """
     n_tiles = tiles_x * tiles_y
+    shared_colors = colors.shape[0] == 1
     for f in prange(n_frames * n_tiles):
         b = f // n_tiles
-        t = ((f - b * n_tiles) * stride) % n_tiles
-        _raster_tile(t, offsets[b], ids[base[b]:base[b + 1]], rec[b], half[b], width, height, tile_size,
-                     tiles_x, filter_lists, out_colors[b], out_alphas[b])
-
-
-def _tile_stride(n_tiles: int) -> int:
-    """The smallest integer >= 0.618 n_tiles coprime to n_tiles (1 for a single tile)."""
-    s = max(1, int(n_tiles * 0.6180339887))
-    while math.gcd(s, n_tiles) != 1:
-        s += 1
-    return s
+        t = f - b * n_tiles
+        _raster_tile(t, offsets[b], ids, attrs, half_x[b], half_y[b], colors[0 if shared_colors else b], width,
+                     height, tile_size, tiles_x, filter_lists, out_colors[b], out_alphas[b])
 
 
 @njit(cache=True)
-def _raster_tile(t, offsets, ids, rec, half, width, height, tile_size, tiles_x, filter_lists,
-                 out_colors, out_alphas):
+def _raster_tile(t, offsets, ids, attrs, half_x, half_y, colors, width, height, tile_size, tiles_x,
+                 filter_lists, out_colors, out_alphas):
     """Tile ``t`` of one frame: 4 x 4 pixel blocks processed as 16 SIMD lanes.
 
     Each lane (pixel) follows the kernel's per-pixel recurrence exactly; a lane that has stopped is
     masked out and the block ends when all its lanes have stopped. A block walks its tile's list in
     order; with ``filter_lists`` it keeps only the splats whose "alpha could reach 1/255" ellipse
-    (half-extents ``half``) reaches one of the block's pixel centres: a splat left out would be
+    (half-extents ``half_x``/``half_y``) reaches one of the block's pixel centres: a splat left out would be
     skipped at every pixel of the block by the kernel's own tests, so nothing changes.
     (A plain function, not inlined into the prange body, so LLVM optimises its loops alone.)
     """
-    n_ch = rec.shape[1] - _REC
+    n_ch = colors.shape[1]
+    mx = attrs[0]
+    my = attrs[1]
+    ca = attrs[2]
+    cb = attrs[3]
+    cc = attrs[4]
+    op = attrs[5]
+    cut = attrs[6]
     nb = (tile_size + _BS - 1) // _BS
     start = offsets[t]
     end = offsets[t + 1]
@@ -358,19 +346,19 @@ def _raster_tile(t, offsets, ids, rec, half, width, height, tile_size, tiles_x, 
                     out_colors[iy, ix, c] = _ZERO
         return
 
-    # Per-block lists (sorted positions), in the tile's depth order. Block j (along x) holds the
+    # Per-block lists (positions in ids/attrs), in the tile's depth order. Block j (along x) holds the
     # pixel centres x0 + j BS + 0.5 ... x0 + j BS + BS - 0.5; a splat goes to the blocks its box
     # [c - h, c + h] reaches (the 1e-9 margin only ever lets one more block in).
-    lists = np.empty((nb * nb, end - start), np.int32)
+    lists = np.empty((nb * nb, end - start), np.int64)
     counts = np.zeros(nb * nb, np.int64)
-    for kk in range(start, end):
-        k = ids[kk]
+    for k in range(start, end):
         jx0, jx1, jy0, jy1 = 0, nb - 1, 0, nb - 1
         if filter_lists:
-            cx = np.float64(rec[k, 0]) - x0
-            cy = np.float64(rec[k, 1]) - y0
-            hx = half[k, 0]
-            hy = half[k, 1]
+            g = ids[k]
+            cx = np.float64(mx[k]) - x0
+            cy = np.float64(my[k]) - y0
+            hx = half_x[g]
+            hy = half_y[g]
             jx0 = _block_index(np.ceil((cx - hx - _BS + 0.5) / _BS - 1e-9), 0, nb)
             jx1 = _block_index(np.floor((cx + hx - 0.5) / _BS + 1e-9), -1, nb - 1)
             jy0 = _block_index(np.ceil((cy - hy - _BS + 0.5) / _BS - 1e-9), 0, nb)
@@ -404,18 +392,18 @@ def _raster_tile(t, offsets, ids, rec, half, width, height, tile_size, tiles_x, 
         st[_ACC:] = _ZERO
         for kk in range(counts[b]):
             k = lists[b, kk]
-            r = rec[k]
-            mxk = r[0]
-            myk = r[1]
-            cak = r[2]
-            cbk = r[3]
-            cck = r[4]
-            opk = r[5]
-            cutk = r[6]
-            c0 = r[_REC]
-            c1 = r[_REC + 1]
-            c2 = r[_REC + 2]
-            c3 = r[_REC + 3]
+            g = ids[k]
+            mxk = mx[k]
+            myk = my[k]
+            cak = ca[k]
+            cbk = cb[k]
+            cck = cc[k]
+            opk = op[k]
+            cutk = cut[k]
+            c0 = colors[g, 0]
+            c1 = colors[g, 1]
+            c2 = colors[g, 2]
+            c3 = colors[g, 3]
             any_stop = False
             for lane in range(_LANES):
                 dx = mxk - st[_PX + lane]
@@ -445,7 +433,7 @@ def _raster_tile(t, offsets, ids, rec, half, width, height, tile_size, tiles_x, 
                 st[_ACC + 3 * _LANES + lane] += c3 * wvis
                 any_stop |= stop
             for c in range(4, n_ch):
-                col = r[_REC + c]
+                col = colors[g, c]
                 base = _ACC + c * _LANES
                 for lane in range(_LANES):
                     st[base + lane] += col * st[_VIS + lane]  # _VIS holds vis x (0 or 1)
@@ -660,10 +648,18 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
 
     global _jit_ready
     t0 = time.perf_counter()
-    _, rec, half, offsets, base, ids = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size,
-                                                tiles_x, tiles_y)
-    _raster_frames(n_b, offsets, base, ids, rec, half, width, height, tile_size, tiles_x, tiles_y,
-                   _tile_stride(tiles_x * tiles_y), filter_lists, out_c, out_a)
+    offsets, ids, attrs = _prepare(m2, con, opa, dep, rad, cuts, tile_size, tiles_x, tiles_y)
+    # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
+    # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
+    # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
+    # reuse between neighbouring tiles (-20 % on one thread). Set from Python: inside the kernel
+    # it would stop numba caching the kernel to disk.
+    prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
+    try:
+        _raster_frames(n_b, offsets, ids, attrs, half_x, half_y, col, width, height, tile_size, tiles_x, tiles_y,
+                       filter_lists, out_c, out_a)
+    finally:
+        numba.set_parallel_chunksize(prev_chunk)
     if n_pad != n_ch:
         out_c = np.ascontiguousarray(out_c[..., :n_ch])
     if not _jit_ready:
