@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from pathlib import Path
 
 import numpy as np
 
+from avatarcheck.errors import InputError
 from avatarcheck.head.layer import HeadLayer
 from avatarcheck.head.model import HeadModel
 from avatarcheck.head.subdivide import SubdivisionTopology, subdivide_attributes
@@ -77,13 +79,46 @@ def build_avatar(head: HeadModel, cloud: SplatCloud | None = None,
     return Avatar(head, head_sub, topo, cloud)
 
 
+def find_splat_ply(folder: Path) -> Path | None:
+    """The one 3DGS ``.ply`` of a LAM export folder (None when there is none; several is an error)."""
+    plys = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".ply" and p.is_file())
+    if len(plys) > 1:
+        raise InputError(folder, "splats", "one 3DGS .ply in the avatar folder (LAM writes one per avatar)",
+                         ", ".join(p.name for p in plys))
+    return plys[0] if plys else None
+
+
+def trained_cloud(ply: Path, head_sub: HeadModel) -> SplatCloud:
+    """A LAM-trained cloud: one splat per subdivided vertex, LAM's PLY layout and activations; eyeball
+    and lid labels come from the head's masks through the subdivision unless the PLY carries them."""
+    from avatarcheck.splats.ply import read_ply
+    from avatarcheck.splats.trained import splat_labels
+
+    cloud = read_ply(ply, head_sub.v_template)
+    if not cloud.labels.any():  # LAM writes no labels: derive them from FLAME's masks
+        cloud = cloud.replace(labels=splat_labels(head_sub))
+    return cloud
+
+
 def load_avatar(path: str | os.PathLike | None) -> Avatar:
-    """A user's head (FLAME/LAM folder or head ``.npz``) with a trained-like cloud, else the embedded avatar."""
+    """The avatar at ``path``, else the embedded one.
+
+    ``path``: a FLAME/LAM asset folder or a head ``.npz``. A folder holding LAM's 3DGS ``.ply`` (a LAM
+    export: the user's own trained splats, one per subdivided vertex) uses that cloud; otherwise a
+    trained-like cloud stands in. A PLY whose splat count is not the subdivided vertex count is an
+    error naming both counts.
+    """
     if path is None:
         return synthetic_avatar()
     from avatarcheck.head.loaders import load_head
 
-    return build_avatar(load_head(path))
+    path = Path(path)
+    head = load_head(path)
+    ply = find_splat_ply(path) if path.is_dir() else None
+    if ply is None:
+        return build_avatar(head)
+    head_sub, topo = subdivide_head(head)
+    return Avatar(head, head_sub, topo, trained_cloud(ply, head_sub))
 
 
 @functools.lru_cache(maxsize=2)

@@ -104,7 +104,9 @@ def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     assert [c.name for c in spec.checks] == ["leak_max"]  # lists are replaced whole
     assert spec.curve_stride == load_gate("three-moment").curve_stride  # untouched keys survive
     assert str(py) in spec.source
-    assert [i.expected for i in spec.plan() if i.variant == "pre-fix"] == ["fail", "fail"]
+    # pre-fix at full_blink and at the worst closed-eye frame (checked like full_blink), both edits
+    assert [(i.moment, i.expected) for i in spec.plan() if i.variant == "pre-fix"] == [
+        ("full_blink", "fail"), ("worst_closed", "fail")] * 2
 
 
 @pytest.mark.parametrize("toml, field", [

@@ -35,6 +35,9 @@ class FakeEvaluation:
     def moment_evals(self, edit: str, variant: str):
         return {m: types.SimpleNamespace(metrics=v) for m, v in self.per_variant[(edit, variant)].items()}
 
+    def frame_eval(self, edit: str, variant: str, moment: str):
+        return self.moment_evals(edit, variant)[moment]
+
 
 # -- item functions -------------------------------------------------------------------------------
 
@@ -109,6 +112,7 @@ def test_steps_cover_every_item_in_report_order():
     plan = [i.item_id for i in SPEC.plan()]
     assert ids[:len(plan)] == plan
     assert ids[len(plan)].startswith("ordering/")
+    assert "post-fix/worst_closed/leak_max" in " ".join(ids)  # every closed-eye frame is gated
     assert ids[-1] == "hourglass/summary" and len(ids) == len(set(ids))
     assert {st.group for st in s.steps() if st.item_id.startswith("pear/pre-fix/")} == {"pear/pre-fix"}
 
@@ -177,7 +181,7 @@ def test_a_new_gate_is_one_toml_file(tmp_path):
     path.write_text(text.replace('moments = ["eye_wide", "full_blink", "half_blink_down"]', 'moments = ["full_blink"]'))
     spec = load_gate(str(path))
     assert spec.name == "blink-only" and spec.moments == ("full_blink",)
-    assert {i.moment for i in spec.plan()} == {"full_blink"}
+    assert {i.moment for i in spec.plan()} == {"full_blink", "worst_closed"}
     with pytest.raises(InputError, match="gate name"):
         bad = tmp_path / "Bad Name.toml"
         bad.write_text(text)
@@ -211,3 +215,22 @@ def _toy_rasterize(state, camera, background):
     B = state.num_frames
     colors = np.broadcast_to(background, (B, camera.height, camera.width, len(background))).astype(np.float32)
     return colors, np.zeros((B, camera.height, camera.width), np.float32)
+
+
+def test_the_worst_closed_eye_frame_is_the_worst_among_closed_frames_only():
+    from avatarcheck.gate.evaluation import GateEvaluation
+
+    w = np.zeros((6, 52), np.float32)
+    from avatarcheck.arkit import arkit_index
+
+    for f, blink in enumerate([0.0, 0.95, 1.0, 0.5, 0.92, 0.89]):
+        w[f, arkit_index("eyeBlinkLeft")] = w[f, arkit_index("eyeBlinkRight")] = blink
+    inputs = GateInputs("synthetic", None, Take.from_weights(w), "t", {})
+    ev = GateEvaluation(SPEC, inputs, "cpu")
+    assert ev.closed_frames().tolist() == [1, 2, 4]   # blink >= 0.9 on both eyes
+    # frame 3 leaks most but its eyes are open; among closed frames, 4 is worst (right eye)
+    leak = {0: (0, 0), 1: (0.1, 0.05), 2: (0.02, 0.03), 3: (0.9, 0.9), 4: (0.01, 0.2), 5: (0.5, 0.5)}
+    ev.frame_metrics = lambda e, v: {f: metrics(*lr) for f, lr in leak.items()}
+    ev.evaluate = lambda e, v, frames: [types.SimpleNamespace(frame=int(frames[0]))]
+    frame, fe = GateEvaluation.worst_closed.__wrapped__(ev, "pear", "post-fix")
+    assert frame == 4 and fe.frame == 4

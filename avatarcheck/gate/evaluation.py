@@ -17,7 +17,8 @@ from avatarcheck.avatar import Avatar
 from avatarcheck.edit.base import EditAssets
 from avatarcheck.gate.evaluate import EYES, FrameEval, evaluate_frames
 from avatarcheck.gate.inputs import GateInputs, take_pose
-from avatarcheck.gate.spec import UNEDITED, GateSpec
+from avatarcheck.gate.metrics import STATS, worst_eye
+from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, GateSpec
 from avatarcheck.render.camera import Camera
 
 
@@ -87,16 +88,55 @@ class GateEvaluation:
             evals = self.evaluate(edit, variant, frames)
         return dict(zip(names, evals))
 
+    def closed_frames(self) -> np.ndarray:
+        """(K,) take frames where both eyes' blink is at least the gate's ``closed_eye.blink_min``."""
+        if self.spec.closed_eye is None:
+            return np.zeros(0, np.int64)
+        take = self.inputs.take
+        blink = np.minimum(take.channel("eyeBlinkLeft"), take.channel("eyeBlinkRight"))
+        return np.flatnonzero(blink >= self.spec.closed_eye.blink_min)
+
     @functools.lru_cache(maxsize=None)
-    def curve(self, edit: str, variant: str, batch: int = 16) -> tuple[list[int], dict, dict]:
-        """(frames, leak_mean per eye, leak_max per eye) over every ``curve_stride``-th take frame."""
-        frames = np.arange(0, self.inputs.take.num_frames, self.spec.curve_stride)
-        mean: dict[str, list[float]] = {e: [] for e in EYES}
-        peak: dict[str, list[float]] = {e: [] for e in EYES}
+    def frame_metrics(self, edit: str, variant: str, batch: int = 16) -> dict[int, dict[str, dict[str, float]]]:
+        """Per-eye metrics of every ``curve_stride``-th take frame and of every closed-eye frame."""
+        stride = np.arange(0, self.inputs.take.num_frames, self.spec.curve_stride)
+        frames = np.union1d(stride, self.closed_frames())
+        out: dict[int, dict[str, dict[str, float]]] = {}
         with self.timings.timed("leak curves"):
             for i in range(0, len(frames), batch):
-                for ev in self.evaluate(edit, variant, frames[i:i + batch]):
-                    for e in EYES:
-                        mean[e].append(ev.metrics[e]["leak_mean"])
-                        peak[e].append(ev.metrics[e]["leak_max"])
-        return frames.tolist(), mean, peak
+                chunk = frames[i:i + batch]
+                for f, ev in zip(chunk, self.evaluate(edit, variant, chunk)):
+                    out[int(f)] = ev.metrics
+        return out
+
+    @functools.lru_cache(maxsize=None)
+    def curve(self, edit: str, variant: str) -> tuple[list[int], dict, dict]:
+        """(frames, leak_mean per eye, leak_max per eye) over the frames ``frame_metrics`` evaluates."""
+        per_frame = self.frame_metrics(edit, variant)
+        frames = sorted(per_frame)
+        mean = {e: [per_frame[f][e]["leak_mean"] for f in frames] for e in EYES}
+        peak = {e: [per_frame[f][e]["leak_max"] for f in frames] for e in EYES}
+        return frames, mean, peak
+
+    @functools.lru_cache(maxsize=None)
+    def worst_closed(self, edit: str, variant: str) -> tuple[int, FrameEval] | None:
+        """The closed-eye frame where ``closed_eye.rank_by`` is worst (worse eye), re-rendered for its
+        images; None when the take never closes both eyes that far."""
+        closed = self.closed_frames()
+        if not len(closed):
+            return None
+        per_frame = self.frame_metrics(edit, variant)
+        rank = self.spec.closed_eye.rank_by
+        high_is_bad = STATS[rank] == "high"
+        values = np.array([worst_eye(per_frame[int(f)], rank)[1] for f in closed])
+        frame = int(closed[np.argmax(values) if high_is_bad else np.argmin(values)])  # first on ties
+        (ev,) = self.evaluate(edit, variant, np.array([frame]))
+        return frame, ev
+
+    def frame_eval(self, edit: str, variant: str, moment: str) -> FrameEval:
+        """The evaluated frame behind an item: a take moment, or the worst closed-eye frame."""
+        if moment == WORST_CLOSED:
+            found = self.worst_closed(edit, variant)
+            assert found is not None, "callers skip worst_closed when the take has no closed-eye frame"
+            return found[1]
+        return self.moment_evals(edit, variant)[moment]

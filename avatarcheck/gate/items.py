@@ -21,7 +21,7 @@ from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
 
 def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
     """``value <op> threshold`` on the worse eye at the item's moment (the moment must be present)."""
-    frame = ev.moment_evals(item.edit, item.variant)[item.moment]
+    frame = ev.frame_eval(item.edit, item.variant, item.moment)
     eye, value = worst_eye(frame.metrics, item.check.stat)
     c = item.check
     passed = c.passes(value)

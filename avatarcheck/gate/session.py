@@ -21,7 +21,7 @@ from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.inputs import GateInputs, load_inputs
 from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
                                      OrderingResult, SkippedItem)
-from avatarcheck.gate.spec import GateSpec, spec_summary
+from avatarcheck.gate.spec import WORST_CLOSED, GateSpec, spec_summary
 from avatarcheck.moments import MissingMoment
 from avatarcheck.render.backend import Backend, resolve_backend
 
@@ -72,7 +72,7 @@ class GateSession:
         self.checks: dict[str, CheckResult] = {}
         self.orderings: dict[str, OrderingResult] = {}
         self.goldens: dict[str, GoldenResult] = {}
-        self.images: dict[tuple[str, str], list[MomentImages]] = {}
+        self.images: dict[tuple, list[MomentImages]] = {}
         self.curves: dict[tuple[str, str], LeakCurve] = {}
         self.edits: dict[str, EditSummary] = {}
         self.skipped: dict[str, SkippedItem] = {}
@@ -90,9 +90,13 @@ class GateSession:
     def _missing(self, item_id: str, moments: tuple[str, ...]) -> Outcome | None:
         """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks a moment."""
         gone = [m for m in moments if isinstance(self.inputs.moments.get(m), MissingMoment)]
-        if not gone:
+        if WORST_CLOSED in moments and not len(self.evaluation.closed_frames()):
+            reason = (f"the take has no closed-eye frame (eyeBlink of both eyes >= "
+                      f"{self.spec.closed_eye.blink_min:g}) for {WORST_CLOSED}")
+        elif gone:
+            reason = f"the take has no {gone[0]} moment: {self.inputs.moments[gone[0]].reason}"
+        else:
             return None
-        reason = f"the take has no {gone[0]} moment: {self.inputs.moments[gone[0]].reason}"
         failed = self.spec.missing_moment == "fail"
         self.skipped[item_id] = SkippedItem(item_id, reason, failed)
         return Outcome("fail" if failed else "skip", f"{item_id}: {reason}")
@@ -103,11 +107,20 @@ class GateSession:
             frames = {m: self.inputs.present[m].frame for m in evals}
             self.images[(edit, variant)] = self.artefacts.moment_images(edit, variant, evals, frames)
 
+    def _worst_closed_images(self, edit: str, variant: str) -> None:
+        key = (edit, variant, WORST_CLOSED)
+        if key not in self.images:
+            frame, ev = self.evaluation.worst_closed(edit, variant)
+            self.images[key] = self.artefacts.moment_images(edit, variant, {WORST_CLOSED: ev}, {WORST_CLOSED: frame})
+
     def _check(self, item) -> Outcome:
         skip = self._missing(item.item_id, (item.moment,))
         if skip:
             return skip
-        self._moment_images(item.edit, item.variant)
+        if item.moment == WORST_CLOSED:
+            self._worst_closed_images(item.edit, item.variant)
+        else:
+            self._moment_images(item.edit, item.variant)
         r = self.checks[item.item_id] = items.check(self.evaluation, item)
         return PASS if r.ok else Outcome("fail", r.message)
 
@@ -174,6 +187,12 @@ class GateSession:
                                  "values": dict(m.values)}
             else:
                 moments[name] = {"frame": int(m.frame), "reason": m.reason, "values": dict(m.values)}
+        if self.spec.closed_eye is not None:
+            c = self.spec.closed_eye
+            moments[WORST_CLOSED] = {"frame": None, "values": {}, "closed_frames": int(len(self.evaluation.closed_frames())),
+                                     "reason": f"per variant: the worst {c.rank_by} (worse eye) among the "
+                                               f"{len(self.evaluation.closed_frames())} frames with eyeBlink of both "
+                                               f"eyes >= {c.blink_min:g}; checked like {c.like}"}
         notes = [f"Leak heatmaps: E from 0 (black) to {HEATMAP_VMAX} or more (pale yellow), inside the eye regions.",
                  "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
                  "the CPU backend reproduces them."]

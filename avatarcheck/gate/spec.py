@@ -105,6 +105,20 @@ class GoldenItem:
         return f"{self.edit}/{self.variant}/{self.moment}/golden"
 
 
+WORST_CLOSED = "worst_closed"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosedEyeSpec:
+    """Every closed-eye frame is gated, not only the full-blink moment: among the frames where both
+    eyes' blink is at least ``blink_min``, the one where ``rank_by`` is worst (per variant) must pass
+    the checks of the moment ``like``. It appears as the pseudo-moment ``worst_closed``."""
+
+    blink_min: float
+    like: str
+    rank_by: str
+
+
 @dataclasses.dataclass(frozen=True)
 class GateSpec:
     name: str
@@ -125,6 +139,21 @@ class GateSpec:
     orderings: tuple[OrderingSpec, ...]
     golden: dict[str, dict[str, float]]
     source: str
+    closed_eye: ClosedEyeSpec | None = None
+
+    @property
+    def item_moments(self) -> tuple[str, ...]:
+        """The moments items are planned for: the take's moments, then ``worst_closed`` if declared."""
+        return self.moments + ((WORST_CLOSED,) if self.closed_eye else ())
+
+    def expected(self, variant: str, moment: str, check: str) -> str:
+        lookup = self.closed_eye.like if moment == WORST_CLOSED and self.closed_eye else moment
+        return self.expect.get(variant, {}).get(lookup, {}).get(check, "pass")
+
+    def check_applies(self, check: CheckSpec, moment: str) -> bool:
+        if moment == WORST_CLOSED:
+            return self.closed_eye is not None and self.closed_eye.like in check.moments
+        return moment in check.moments
 
     def variants_with(self, role: str) -> list[str]:
         return [v.name for v in self.variants.values() if v.role == role]
@@ -149,11 +178,10 @@ class GateSpec:
     def plan(self) -> list[CheckItem]:
         items = []
         for edit, variant in self.variant_pairs():
-            for moment in self.moments:
+            for moment in self.item_moments:
                 for check in self.checks:
-                    if moment in check.moments:
-                        expected = self.expect.get(variant, {}).get(moment, {}).get(check.name, "pass")
-                        items.append(CheckItem(edit, variant, moment, check, expected))
+                    if self.check_applies(check, moment):
+                        items.append(CheckItem(edit, variant, moment, check, self.expected(variant, moment, check.name)))
         return items
 
     def golden_items(self) -> list[GoldenItem]:
@@ -308,7 +336,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     from avatarcheck.edit.registry import edit_kind
     from avatarcheck.moments import MOMENTS, moment_definition
 
-    top = _Table(data, source, "", {"gate", "moments", "edits", "variants", "checks", "expect", "orderings", "golden"})
+    top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
+                                    "orderings", "golden"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment"})
@@ -428,7 +457,14 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         golden[b] = {"ssim_min": t.number("ssim_min", 0.0, 1.0), "flip_max": t.number("flip_max", 0.0, 1.0),
                      "max_abs": t.number("max_abs", 0.0, 1.0)}
 
+    closed_eye = None
+    if "closed_eye" in data:
+        t = _Table(top.get("closed_eye", dict), source, "closed_eye", {"blink_min", "like", "rank_by"})
+        closed_eye = ClosedEyeSpec(t.number("blink_min", 0.0, 1.0, low_open=True), t.choice("like", moments),
+                                   t.choice("rank_by", tuple(sorted(STATS))))
+
     return GateSpec(
+        closed_eye=closed_eye,
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
         take=g.get("take", str),

@@ -354,10 +354,13 @@ def _curves(result: GateResult) -> list[dict[str, Any]]:
     markers = [(f, m) for m in result.moments if (f := _moment_frame(result, m)) is not None]
     charts = []
     for i, (edit, curves) in enumerate(_chart_groups(result)):
+        # Frames chosen per variant (the worst closed-eye frame) are marked on their own edit's chart.
+        own = [(im.frame, f"{im.moment} ({im.variant})") for im in result.images
+               if im.edit == edit and result.moments.get(im.moment, {}).get("frame", 0) is None]
         series = [Series(f"{c.variant}" if c.edit == edit else f"{c.variant} ({c.edit})", c.frames, _worst_eye(c),
                          variant_color(_role(result, c.variant), j), "5 3" if c.edit == UNEDITED and edit != UNEDITED else None)
                   for j, c in enumerate(curves)]
-        svg = line_chart_svg(series, markers=markers, title=f"Leak max per frame, {edit}", chart_id=f"curve-{i}",
+        svg = line_chart_svg(series, markers=markers + own, title=f"Leak max per frame, {edit}", chart_id=f"curve-{i}",
                              x_label="frame", y_label="leak max (worse eye)")
         charts.append({"edit": edit, "svg": Markup(svg), "n": len(series)})
     return charts
