@@ -20,6 +20,7 @@ from avatarcheck.gate.metrics import eye_metrics, eye_region
 from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
+from avatarcheck.render.culling import reaching_splats
 from avatarcheck.render.mesh_ids import triangle_ids
 from avatarcheck.render.shaders import shaded_state
 from avatarcheck.render.state import SplatState
@@ -68,21 +69,24 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
                     visible: float = 0.1, dilate_px: int = 2) -> list[FrameEval]:
     """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS."""
     posed = avatar.pose(pose)
+    # Only splats that can reach this camera are rasterised; the rest cannot change a pixel.
+    reach = torch.as_tensor(reaching_splats(posed.means.detach().cpu().numpy(), avatar.cloud.scales, camera))
     state = shaded_state(avatar.cloud, posed, "magenta")
-    main = render(state, camera, backend)
+    main = render(state.select(reach), camera, backend)
 
     cloud = avatar.cloud
     per_eye = np.stack([cloud.mask(f"eyeball_{eye}") for eye in EYES], axis=1).astype(np.float32)  # (N, 2)
     B = pose.num_frames
-    only_eyes = SplatState(state.means, state.quats, state.scales,
-                           state.opacities * torch.as_tensor(per_eye.any(axis=1)),
-                           torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous())
+    # Eyeball-only render: every other splat has zero opacity, so only eyeball splats are sent.
+    eyeballs = torch.as_tensor(per_eye.any(axis=1)) & reach
+    only_eyes = SplatState(state.means, state.quats, state.scales, state.opacities,
+                           torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous()).select(eyeballs)
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
 
     mesh = posed.anchors.detach().cpu().numpy()
     keep = torch.as_tensor(occluder_keep(avatar, state.means.detach().cpu().numpy(), mesh))
     occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
-                          state.colors[..., :1].contiguous())
+                          state.colors[..., :1].contiguous()).select(keep.any(dim=0) & reach)
     occ_alpha = render(occluder, camera, backend).alpha
 
     face_eye = eyeball_face_eye(avatar)
