@@ -94,6 +94,8 @@ _EP4 = np.float32(1.6666665459e-1)
 _EP5 = np.float32(5.0000001201e-1)
 
 _TILE_CHUNK = 4  # tiles per dynamically scheduled chunk of the raster loop (see _raster_batch)
+_BANDS = 8  # bands of tile rows binned in parallel (_prepare)
+_REC = 7  # per-intersection record: mean x, mean y, conic a, b, c, opacity, sigma cut, then colours
 
 _jit_ready = False
 
@@ -198,32 +200,62 @@ def _depth_order(depths, radii, out):
 
 
 @njit(parallel=True, cache=True)
-def _prepare(m2, con, opa, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y):
+def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y):
     """Sort and bin B frames (module comment above).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32,
-    half_x/half_y (B, N) float64; opa (Bo, N) with Bo in (1, B) (shared by every frame when 1).
-    Returns offsets (B, tiles + 1) int64, absolute positions into ``ids`` (int32 splat index per
-    intersection), ``attrs`` (7, intersections) float32 and ``spans`` (4, intersections) int32,
-    the splat's pixel spans (:func:`_pixel_span`: x first, x last, y first, y last); frame b's
-    lists span offsets[b, 0] .. offsets[b, tiles].
+    half_x/half_y (B, N) float64; opa (Bo, N) and col (Bc, N, Dp) with Bo, Bc in (1, B) (shared
+    by every frame when 1). Returns offsets (B, tiles + 1) int64, absolute positions into the
+    per-intersection arrays ``rec`` (intersections, 7 + Dp) float32 = [mean x, mean y, conic a,
+    b, c, opacity, sigma cut, colours] and ``spans`` (intersections, 4) int32 = the splat's pixel
+    spans (:func:`_pixel_span`: x first, x last, y first, y last); frame b's tile t list is
+    offsets[b, t] .. offsets[b, t + 1], in depth order.
     """
     n_b, n = dep.shape
+    n_ch = col.shape[2]
+    n_rec = _REC + n_ch
     n_tiles = tiles_x * tiles_y
     order = np.empty((n_b, n), np.int32)
     n_drawn = np.empty(n_b, np.int64)
     for b in prange(n_b):
         n_drawn[b] = _depth_order(dep[b], radii[b], order[b])
 
-    # gsplat's tile rectangle (IntersectTile.cu), in float32 as there: x0, x1, y0, y1 (exclusive)
-    rect = np.empty((n_b, n, 4), np.int32)
-    span = np.empty((n_b, n, 4), np.int32)
-    ts = np.float32(tile_size)
+    # Per drawn splat (the one random-access pass over the inputs): its record, its pixel spans and
+    # gsplat's tile rectangle (IntersectTile.cu, float32 as there), stored at its depth rank. The
+    # loop reads the inputs in index order and scatters the writes: independent stores overlap,
+    # where reads in depth order (random) stall on cache misses (500k splats: 2x slower).
+    rank = np.empty((n_b, n), np.int32)
+    for f in prange(n_b * n):
+        b = f // n
+        j = f - b * n
+        rank[b, j] = -1
     for f in prange(n_b * n):
         b = f // n
         j = f - b * n
         if j < n_drawn[b]:
-            g = order[b, j]
+            rank[b, order[b, j]] = j
+    srec = np.empty((n_b, n, n_rec), np.float32)
+    sspan = np.empty((n_b, n, 4), np.int32)
+    rect = np.empty((n_b, n, 4), np.int32)  # x0, x1, y0, y1 (exclusive)
+    ts = np.float32(tile_size)
+    for f in prange(n_b * n):
+        b = f // n
+        g = f - b * n
+        j = rank[b, g]
+        if j >= 0:
+            r = srec[b, j]
+            r[0] = m2[b, g, 0]
+            r[1] = m2[b, g, 1]
+            r[2] = con[b, g, 0]
+            r[3] = con[b, g, 1]
+            r[4] = con[b, g, 2]
+            r[5] = opa[b if opa.shape[0] > 1 else 0, g]
+            r[6] = cuts[b, g]
+            cb = b if col.shape[0] > 1 else 0
+            for c in range(n_ch):
+                r[_REC + c] = col[cb, g, c]
+            sspan[b, j, 0], sspan[b, j, 1] = _pixel_span(m2[b, g, 0], half_x[b, g])
+            sspan[b, j, 2], sspan[b, j, 3] = _pixel_span(m2[b, g, 1], half_y[b, g])
             trx = np.float32(radii[b, g, 0]) / ts
             try_ = np.float32(radii[b, g, 1]) / ts
             tx = m2[b, g, 0] / ts
@@ -232,53 +264,47 @@ def _prepare(m2, con, opa, dep, radii, cuts, half_x, half_y, tile_size, tiles_x,
             rect[b, j, 1] = _clamp_tile(np.ceil(tx + trx), tiles_x)
             rect[b, j, 2] = _clamp_tile(np.floor(ty - try_), tiles_y)
             rect[b, j, 3] = _clamp_tile(np.ceil(ty + try_), tiles_y)
-            span[b, g, 0], span[b, g, 1] = _pixel_span(m2[b, g, 0], half_x[b, g])
-            span[b, g, 2], span[b, g, 3] = _pixel_span(m2[b, g, 1], half_y[b, g])
 
-    # Count and prefix-sum per frame (sequential in depth order within a frame), then fill.
+    # Count, prefix-sum and fill, in bands of tile rows: each (frame, band) walks the frame's splats
+    # in depth order and handles only its own rows, so the bands run in parallel and every tile's
+    # list still comes out in depth order.
+    n_bands = min(tiles_y, _BANDS)
+    rows_per = -(-tiles_y // n_bands)
     counts = np.zeros((n_b, n_tiles + 1), np.int64)
-    for b in prange(n_b):
+    for f in prange(n_b * n_bands):
+        b = f // n_bands
+        r0 = (f - b * n_bands) * rows_per
+        r1 = min(r0 + rows_per, tiles_y)
         for j in range(n_drawn[b]):
-            for y in range(rect[b, j, 2], rect[b, j, 3]):
+            for y in range(max(rect[b, j, 2], r0), min(rect[b, j, 3], r1)):
                 for x in range(rect[b, j, 0], rect[b, j, 1]):
                     counts[b, y * tiles_x + x + 1] += 1
-        for t in range(n_tiles):
-            counts[b, t + 1] += counts[b, t]
     offsets = np.empty((n_b, n_tiles + 1), np.int64)
     total = 0
     for b in range(n_b):
+        for t in range(n_tiles):
+            counts[b, t + 1] += counts[b, t]
         for t in range(n_tiles + 1):
             offsets[b, t] = total + counts[b, t]
         total += counts[b, n_tiles]
-    ids = np.empty(total, np.int32)
-    for b in prange(n_b):
-        pos = offsets[b, :n_tiles].copy()
+    rec = np.empty((total, n_rec), np.float32)
+    spans = np.empty((total, 4), np.int32)
+    for f in prange(n_b * n_bands):
+        b = f // n_bands
+        r0 = (f - b * n_bands) * rows_per
+        r1 = min(r0 + rows_per, tiles_y)
+        pos = offsets[b, r0 * tiles_x:r1 * tiles_x].copy()  # next free slot of each tile in the band
         for j in range(n_drawn[b]):
-            g = order[b, j]
-            for y in range(rect[b, j, 2], rect[b, j, 3]):
+            for y in range(max(rect[b, j, 2], r0), min(rect[b, j, 3], r1)):
                 for x in range(rect[b, j, 0], rect[b, j, 1]):
-                    t = y * tiles_x + x
-                    ids[pos[t]] = g
-                    pos[t] += 1
-
-    frame_of = np.empty(total, np.int32)
-    for b in prange(n_b):
-        frame_of[offsets[b, 0]:offsets[b, n_tiles]] = b
-    attrs = np.empty((7, total), np.float32)
-    spans = np.empty((4, total), np.int32)
-    for i in prange(total):
-        b = frame_of[i]
-        g = ids[i]
-        attrs[0, i] = m2[b, g, 0]
-        attrs[1, i] = m2[b, g, 1]
-        attrs[2, i] = con[b, g, 0]
-        attrs[3, i] = con[b, g, 1]
-        attrs[4, i] = con[b, g, 2]
-        attrs[5, i] = opa[b if opa.shape[0] > 1 else 0, g]
-        attrs[6, i] = cuts[b, g]
-        for c in range(4):
-            spans[c, i] = span[b, g, c]
-    return offsets, ids, attrs, spans
+                    t = (y - r0) * tiles_x + x
+                    i = pos[t]
+                    pos[t] = i + 1
+                    for c in range(n_rec):
+                        rec[i, c] = srec[b, j, c]
+                    for c in range(4):
+                        spans[i, c] = sspan[b, j, c]
+    return offsets, rec, spans
 
 
 @intrinsic
@@ -316,27 +342,26 @@ def _exp_neg(s):
 
 
 @njit(parallel=True, cache=True)
-def _raster_frames(n_frames, offsets, ids, attrs, spans, colors, width, height, tile_size, tiles_x, tiles_y,
-                   filter_lists, out_colors, out_alphas):
+def _raster_frames(n_frames, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists,
+                   out_colors, out_alphas):
     """One prange iteration per (frame, tile); out_colors (B, H, W, Dp), out_alphas (B, H, W).
 
-    colors (Bc, N, Dp) with Bc in (1, B). Tiles differ a lot in cost
+    rec, spans: :func:`_prepare`'s per-intersection arrays. Tiles differ a lot in cost
     (the face against the background): the caller sets a small parallel chunk size so threads take
     tiles dynamically, in image order (``_TILE_CHUNK``). Each pixel is computed by one thread, so
     results do not depend on the schedule.
     """
     n_tiles = tiles_x * tiles_y
-    shared_colors = colors.shape[0] == 1
     for f in prange(n_frames * n_tiles):
         b = f // n_tiles
         t = f - b * n_tiles
-        _raster_tile(t, offsets[b], ids, attrs, spans, colors[0 if shared_colors else b], width, height,
-                     tile_size, tiles_x, filter_lists, out_colors[b], out_alphas[b])
+        _raster_tile(t, offsets[b], rec, spans, width, height, tile_size, tiles_x, filter_lists, out_colors[b],
+                     out_alphas[b])
 
 
 @njit(cache=True)
-def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size, tiles_x,
-                 filter_lists, out_colors, out_alphas):
+def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, out_colors,
+                 out_alphas):
     """Tile ``t`` of one frame: 4 x 4 pixel blocks processed as 16 SIMD lanes.
 
     Each lane (pixel) follows the kernel's per-pixel recurrence exactly; a lane that has stopped is
@@ -347,14 +372,7 @@ def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size
     tests, so nothing changes.
     (A plain function, not inlined into the prange body, so LLVM optimises its loops alone.)
     """
-    n_ch = colors.shape[1]
-    mx = attrs[0]
-    my = attrs[1]
-    ca = attrs[2]
-    cb = attrs[3]
-    cc = attrs[4]
-    op = attrs[5]
-    cut = attrs[6]
+    n_ch = out_colors.shape[2]
     nb = (tile_size + _BS - 1) // _BS
     start = offsets[t]
     end = offsets[t + 1]
@@ -370,7 +388,7 @@ def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size
                     out_colors[iy, ix, c] = _ZERO
         return
 
-    # Per-block lists (positions in ids/attrs), in the tile's depth order. Block j (along x) holds
+    # Per-block lists (positions in rec/spans), in the tile's depth order. Block j (along x) holds
     # the tile's pixel columns j BS ... j BS + BS - 1; a splat goes to the blocks that hold one of
     # its span's columns and one of its rows. Integer work only: the float64 box arithmetic is done
     # once per splat in _prepare (it cost ~25 % of the raster when done here per intersection).
@@ -380,11 +398,11 @@ def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size
     for k in range(start, end):
         jx0, jx1, jy0, jy1 = 0, nb - 1, 0, nb - 1
         if filter_lists:
-            jx0 = min(max(np.int64(spans[0, k]) - x0, 0), last + 1) // _BS
-            jx1 = min(np.int64(spans[1, k]) - x0, last)
+            jx0 = min(max(np.int64(spans[k, 0]) - x0, 0), last + 1) // _BS
+            jx1 = min(np.int64(spans[k, 1]) - x0, last)
             jx1 = jx1 // _BS if jx1 >= 0 else -1
-            jy0 = min(max(np.int64(spans[2, k]) - y0, 0), last + 1) // _BS
-            jy1 = min(np.int64(spans[3, k]) - y0, last)
+            jy0 = min(max(np.int64(spans[k, 2]) - y0, 0), last + 1) // _BS
+            jy1 = min(np.int64(spans[k, 3]) - y0, last)
             jy1 = jy1 // _BS if jy1 >= 0 else -1
         for jy in range(jy0, jy1 + 1):
             for jx in range(jx0, jx1 + 1):
@@ -415,18 +433,17 @@ def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size
         st[_ACC:] = _ZERO
         for kk in range(counts[b]):
             k = lists[b, kk]
-            g = ids[k]
-            mxk = mx[k]
-            myk = my[k]
-            cak = ca[k]
-            cbk = cb[k]
-            cck = cc[k]
-            opk = op[k]
-            cutk = cut[k]
-            c0 = colors[g, 0]
-            c1 = colors[g, 1]
-            c2 = colors[g, 2]
-            c3 = colors[g, 3]
+            mxk = rec[k, 0]
+            myk = rec[k, 1]
+            cak = rec[k, 2]
+            cbk = rec[k, 3]
+            cck = rec[k, 4]
+            opk = rec[k, 5]
+            cutk = rec[k, 6]
+            c0 = rec[k, _REC]
+            c1 = rec[k, _REC + 1]
+            c2 = rec[k, _REC + 2]
+            c3 = rec[k, _REC + 3]
             any_stop = False
             for lane in range(_LANES):
                 dx = mxk - st[_PX + lane]
@@ -456,7 +473,7 @@ def _raster_tile(t, offsets, ids, attrs, spans, colors, width, height, tile_size
                 st[_ACC + 3 * _LANES + lane] += c3 * wvis
                 any_stop |= stop
             for c in range(4, n_ch):
-                col = colors[g, c]
+                col = rec[k, _REC + c]
                 base = _ACC + c * _LANES
                 for lane in range(_LANES):
                     st[base + lane] += col * st[_VIS + lane]  # _VIS holds vis x (0 or 1)
@@ -671,8 +688,7 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
 
     global _jit_ready
     t0 = time.perf_counter()
-    offsets, ids, attrs, spans = _prepare(m2, con, opa, dep, rad, cuts, half_x, half_y, tile_size, tiles_x,
-                                          tiles_y)
+    offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y)
     # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
     # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
     # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
@@ -680,8 +696,8 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     # it would stop numba caching the kernel to disk.
     prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
     try:
-        _raster_frames(n_b, offsets, ids, attrs, spans, col, width, height, tile_size, tiles_x, tiles_y,
-                       filter_lists, out_c, out_a)
+        _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, out_c,
+                       out_a)
     finally:
         numba.set_parallel_chunksize(prev_chunk)
     if n_pad != n_ch:
