@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from avatarcheck.edit.base import EditAssets, EditKind, bake, checked_params
+from avatarcheck.edit.anime_eyes import ANIME_EYES
 from avatarcheck.edit.chibi import CHIBI
 from avatarcheck.errors import InputError
 
@@ -37,3 +38,4 @@ def bake_edit(avatar: "Avatar", kind: str, params: Mapping[str, Any], name: str 
 
 
 register_edit(CHIBI)
+register_edit(ANIME_EYES)
