@@ -6,6 +6,8 @@ geometry of the output), never from numbers the code printed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -70,11 +72,52 @@ def test_strength_zero_is_exact_identity(frac, pts):
 
 
 @given(strengths, fracs, st.lists(coords, min_size=1, max_size=20))
-def test_points_at_or_below_anchor_do_not_move(s, frac, pts):
+def test_points_on_the_anchor_plane_do_not_move(s, frac, pts):
     f = _field(s, frac)
+    p = np.array(pts, dtype=np.float64)
+    p[:, 1] = f.y_bottom
+    np.testing.assert_array_equal(f(p), p)
+
+
+@given(strengths, fracs, st.lists(coords, min_size=1, max_size=20))
+def test_without_a_floor_points_below_the_anchor_do_not_move(s, frac, pts):
+    f = dataclasses.replace(_field(s, frac), y_floor=None)
     p = np.array(pts, dtype=np.float64)
     p[:, 1] = np.minimum(p[:, 1], f.y_bottom)
     np.testing.assert_array_equal(f(p), p)
+
+
+# ---------------------------------------------------------------- the taper below the anchor
+
+
+@given(st.floats(0.1, 3.0), fracs, st.floats(0.3, 1.0), st.lists(st.floats(0.0, 1.6), min_size=2, max_size=12),
+       st.floats(-0.08, 0.08), st.floats(-0.1, 0.1))
+def test_taper_shrinks_monotonically_to_taper_scale_power_s_at_the_floor(s, frac, ts, depths, x, z):
+    params = ChibiParams(strength=s, y_anchor_frac_baked=frac, taper_scale=ts)
+    f = chibi_field(MESH, params)
+    depth = np.sort(np.array(depths))  # in units of the anchor-to-floor distance
+    p = np.column_stack([np.full(len(depth), x), f.y_bottom - depth * (f.y_bottom - Y_MIN), np.full(len(depth), z)])
+    out = f(p)
+    # radial scale from the axis, measured on the output geometry
+    if abs(x - f.cx) > 1e-3:
+        radial = (out[:, 0] - f.cx) / (x - f.cx)
+        lam = ts ** s
+        assert np.all(np.diff(radial) <= 1e-12) and np.all(radial <= 1 + 1e-12) and np.all(radial >= lam - 1e-12)
+        np.testing.assert_allclose(radial[depth >= 1.0], lam, rtol=1e-12)
+    # heights keep their order (no fold) and the floor maps to y_bottom - (1 - a_T / 2) (y_bottom - y_floor)
+    assert np.all(np.diff(out[:, 1]) <= 0)
+    floor = f(np.array([[x, Y_MIN, z]]))[0, 1]
+    a_t = 1 - ts ** s
+    np.testing.assert_allclose(floor, f.y_bottom - (1 - a_t / 2) * (f.y_bottom - Y_MIN), rtol=1e-12, atol=1e-15)
+
+
+@given(strengths, fracs, st.floats(-0.1, 0.1), st.floats(-0.1, 0.1))
+def test_taper_is_c1_at_the_floor(s, frac, x, z):
+    f = _field(s, frac)
+    for dy in (1e-4, 1e-6):
+        above = f.jacobian(np.array([[x, Y_MIN + dy, z]]))[0]
+        below = f.jacobian(np.array([[x, Y_MIN - dy, z]]))[0]
+        assert np.abs(above - below).max() <= 1e3 * dy
 
 
 def test_anchor_and_top_follow_the_mesh_range():
@@ -117,12 +160,13 @@ def test_continuous_across_anchor_plane(s, frac, dy, x, z):
     assert disp <= 1e3 * dy ** 2 + 1e-15
 
 
-@given(strengths, fracs, st.lists(st.tuples(st.floats(-0.1, 0.1), st.floats(0.0, 1.3),
+@given(strengths, fracs, st.lists(st.tuples(st.floats(-0.1, 0.1), st.floats(-1.3, 1.3),
                                             st.floats(-0.1, 0.12)), min_size=1, max_size=10))
 def test_jacobian_matches_finite_differences(s, frac, pts):
     f = _field(s, frac)
     p = np.array(pts, dtype=np.float64)
-    p[:, 1] = f.y_bottom + p[:, 1] * (f.y_top - f.y_bottom)  # t in [0, 1.3]: includes above the top
+    # t in [-1.3, 1.3]: the taper, below the floor (pear T = 0.25, hourglass T = 1) and above the top
+    p[:, 1] = f.y_bottom + p[:, 1] * (f.y_top - f.y_bottom)
     # h = 1e-8: the truncation error at the C1 knots (second derivative jumps) is O(h)
     np.testing.assert_allclose(f.jacobian(p), _fd_jacobian(f, p), atol=2e-6, rtol=0)
 
@@ -143,9 +187,9 @@ def test_jacobian_is_continuous_across_anchor(s, frac, dy, x, z):
     f = _field(s, frac)
     above = f.jacobian(np.array([[x, f.y_bottom + dy, z]]))[0]
     below = f.jacobian(np.array([[x, f.y_bottom - dy, z]]))[0]
-    np.testing.assert_array_equal(below, np.eye(3))
-    # C1: the jump shrinks linearly with the distance to the plane
-    assert np.abs(above - below).max() <= 1e3 * dy
+    # C1: both sides tend to the identity linearly with the distance to the plane
+    assert np.abs(above - np.eye(3)).max() <= 1e3 * dy
+    assert np.abs(below - np.eye(3)).max() <= 1e3 * dy
 
 
 # ---------------------------------------------------------------- profiles
@@ -230,15 +274,37 @@ def test_eye_height_wider_under_pear_than_hourglass():
     assert scales["pear"] > scales["hourglass"] > 1.0
 
 
-def test_synthetic_head_pear_moves_eyes_keeps_low_vertices(head):
+def test_synthetic_head_pear_moves_eyes_and_shrinks_the_neck(head):
     v = np.asarray(head.v_template, dtype=np.float64)
     f = chibi_field(v, chibi_params("pear", 2.0))
     out = f(v)
     eyes = head.vertex_sets["eye_region_left"]
     assert np.all(np.linalg.norm(out[eyes] - v[eyes], axis=1) > 1e-4)
-    low = v[:, 1] <= f.y_bottom
+    low = v[:, 1] < f.y_bottom
     assert low.sum() > 0
-    np.testing.assert_array_equal(out[low], v[low])
+    r_in = np.hypot(v[low, 0] - f.cx, v[low, 2] - f.cz)
+    r_out = np.hypot(out[low, 0] - f.cx, out[low, 2] - f.cz)
+    assert np.all(r_out <= r_in * (1 + 1e-12)) and np.all(out[low, 1] >= v[low, 1] - 1e-12)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_taper_gives_the_recipes_ratio_shape_and_keeps_the_median(preset):
+    """Recipe (FLAME, pear s = 2): ratio min 0.275, median 1.358. The taper adds the low tail (ratio
+    taper_scale ** s on the floor ring, whose edges all lie at the floor) and leaves the median."""
+    from avatarcheck.avatar import synthetic_avatar
+    from avatarcheck.edit.registry import bake_edit
+
+    av = synthetic_avatar()
+    with_taper = bake_edit(av, "chibi", {"preset": preset, "strength": 2.0}).ratio
+    head = av.head.v_template
+    flat = chibi_field(head, dataclasses.replace(chibi_params(preset, 2.0), taper_scale=1.0))
+    from avatarcheck.edit.base import bake
+    without = bake(av, flat, "flat", "chibi").ratio
+    assert without.min() >= 1.0 - 0.02  # the identity below the anchor: no tail
+    np.testing.assert_allclose(with_taper.min(), ChibiParams().taper_scale ** 2, rtol=1e-3)
+    assert abs(ChibiParams().taper_scale ** 2 - 0.275) < 0.005
+    assert np.median(with_taper) == pytest.approx(np.median(without), abs=1e-3)
+    assert np.max(with_taper) == pytest.approx(np.max(without), abs=1e-6)
 
 
 # ---------------------------------------------------------------- basis re-evaluation

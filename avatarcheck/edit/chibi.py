@@ -33,29 +33,43 @@ Field
     H        = y_top - y_bottom    (> 0, else InputError)
     (cx, cz) = centre of the x/z bounding box of the vertices with y >= y_bottom
 
-For a point ``(x, y, z)`` let ``u = y - y_bottom`` and ``t = u / H``.
+Below the anchor: the taper (neck and shoulders)
+------------------------------------------------
+The recipe's field "tapers near the chin": splats below the anchor get ratio < 1 ("a fat round head
+and tiny shoulders"; on FLAME at pear s = 2 its ratio spans 0.275 / 1.358 / 2.368). Below the
+anchor both scales shrink together, from 1 at the anchor to ``taper_scale ** s`` at the mesh bottom
+``y_floor`` (a power, so it stays positive at any strength), with ``T = (y_bottom - y_floor) / H``
+and ``q = clip(-t / T, 0, 1)``::
 
-* ``u <= 0`` (at or below the anchor plane): identity.
-* ``u > 0``::
+    S_T(t) = 1 - a_T sigma(q),   a_T = 1 - taper_scale ** s,   sigma(q) = 3 q^2 - 2 q^3
 
-      y' = y_bottom + integral_0^u S_Y(w / H) dw = y_bottom + H A(t)
-      A(t) = t + s (vertical_peak - 1) B_Y(min(t, 1)) + max(t - 1, 0) s (vertical_peak - 1) b_Y(1)
-      x' = cx + S_R(min(t, 1)) (x - cx)
-      z' = cz + S_R(min(t, 1)) (z - cz)
+``sigma(0) = sigma'(0) = 0`` joins the identity slope at the anchor (C1) and ``sigma'(1) = 0`` the
+constant continuation below the floor. ``y_floor = None`` (or ``T = 0``) leaves the identity below.
 
-  where ``B_Y`` is the exact antiderivative of the cubic spline ``b_Y`` with ``B_Y(0) = 0``.
-  The radial scale is evaluated at the ORIGINAL height.
+For a point ``(x, y, z)`` let ``u = y - y_bottom`` and ``t = u / H``; the total scales are
+``R(t) = S_R(min(t, 1)) S_T(t)`` and ``Y(t) = S_Y(min(t, 1)) S_T(t)`` (each factor is 1 on the
+other side of the anchor)::
 
-Jacobian (``d out_i / d in_j``, rows x', y', z'; columns x, y, z), for ``u > 0``::
+      y' = y_bottom + H A(t),   A(t) = integral_0^t Y
+      A(t) = t + s (vertical_peak - 1) B_Y(min(t, 1)) + max(t - 1, 0) s (vertical_peak - 1) b_Y(1)   t > 0
+      A(t) = t + a_T T Sigma(q)                                                 -T <= t <= 0
+      A(t) = A(-T) + (1 - a_T)(t + T)                                           t < -T
+      x' = cx + R(t) (x - cx)
+      z' = cz + R(t) (z - cz)
 
-    [[S_R,   S_R'(t) (x - cx) / H,   0  ],
-     [0,     S_Y(t),                 0  ],
-     [0,     S_R'(t) (z - cz) / H,   S_R]]
+where ``B_Y`` is the exact antiderivative of the cubic spline ``b_Y`` with ``B_Y(0) = 0`` and
+``Sigma(q) = q^3 - q^4 / 2`` that of ``sigma``. The radial scale is evaluated at the ORIGINAL height.
 
-with ``S_R'(t) = 0`` for ``t > 1``; the identity for ``u <= 0``.  Because ``S_R(0) = S_Y(0) = 1``
-and ``S_R'(0) = 0`` the field and its Jacobian are continuous across the anchor plane
-(the field is C1 everywhere).  ``S_Y > 0`` makes ``y'`` strictly increasing in ``y``.
-Strength 0 is the identity exactly (the code returns the input unchanged).
+Jacobian (``d out_i / d in_j``, rows x', y', z'; columns x, y, z)::
+
+    [[R,   R'(t) (x - cx) / H,   0],
+     [0,   Y(t),                 0],
+     [0,   R'(t) (z - cz) / H,   R]]
+
+with ``R'(t) = 0`` for ``t > 1`` and ``t < -T``.  Because ``R(0) = Y(0) = 1`` and ``R'(0) = 0`` from
+both sides the field and its Jacobian are continuous across the anchor plane (the field is C1
+everywhere).  ``Y > 0`` makes ``y'`` strictly increasing in ``y``. Strength 0 is the identity exactly
+(the code returns the input unchanged).
 
 Basis re-evaluation (the seed's asset #2, ``chibi_arkit_bs.npy``)::
 
@@ -109,6 +123,10 @@ _IB_Y = _B_Y.antiderivative()  # B_Y(0) = 0
 _IB_Y_1 = float(_IB_Y(1.0))
 _B_Y_1 = float(_BY_VALUES[-1])
 
+#: scale of the taper at the mesh bottom at strength 1 (s = 2: 0.525^2 = 0.276, the recipe's ratio min 0.275
+#: on FLAME; on the embedded head the ratio min at pear s = 2 is then about 0.28 too)
+TAPER_SCALE = 0.525
+
 #: preset name -> y_anchor_frac_baked
 PRESETS: dict[str, float] = {"pear": 0.20, "hourglass": 0.50}
 
@@ -125,6 +143,7 @@ class ChibiParams:
     y_anchor_frac_baked: float = 0.20
     radial_peak: float = 1.3
     vertical_peak: float = 1.15
+    taper_scale: float = TAPER_SCALE
 
     @property
     def radial_amp(self) -> float:
@@ -136,6 +155,11 @@ class ChibiParams:
         """s (vertical_peak - 1): S_Y = 1 + vertical_amp * b_Y."""
         return float(self.strength) * (float(self.vertical_peak) - 1.0)
 
+    @property
+    def taper_amp(self) -> float:
+        """a_T = 1 - taper_scale ** s: S_T = 1 - taper_amp * sigma (scale taper_scale ** s at the floor)."""
+        return 1.0 - float(self.taper_scale) ** float(self.strength)
+
 
 def chibi_params(preset: str, strength: float = 2.0) -> ChibiParams:
     """ChibiParams for a named preset (``"pear"`` anchor 0.20, ``"hourglass"`` anchor 0.50)."""
@@ -145,10 +169,15 @@ def chibi_params(preset: str, strength: float = 2.0) -> ChibiParams:
 
 
 def _validate_params(params: ChibiParams, source: str) -> None:
-    for name in ("strength", "y_anchor_frac_baked", "radial_peak", "vertical_peak"):
+    for name in ("strength", "y_anchor_frac_baked", "radial_peak", "vertical_peak", "taper_scale"):
         val = getattr(params, name)
         if not isinstance(val, (int, float, np.floating, np.integer)) or not math.isfinite(float(val)):
             raise InputError(source, name, "a finite number", repr(val))
+    if not 0.0 < float(params.taper_scale) <= 1.0:
+        raise InputError(source, "taper_scale", "a scale in (0, 1] (the neck shrinks, never flips)",
+                         repr(params.taper_scale))
+    if float(params.strength) < 0.0:
+        raise InputError(source, "strength", ">= 0", repr(params.strength))
     frac = float(params.y_anchor_frac_baked)
     if not 0.0 <= frac < 1.0:
         raise InputError(source, "y_anchor_frac_baked", "a fraction in [0, 1)", repr(frac))
@@ -189,6 +218,22 @@ def _vertical_integral(t: np.ndarray, params: ChibiParams) -> np.ndarray:
     return t + params.vertical_amp * (_IB_Y(tc) + over * _B_Y_1)
 
 
+def _taper(t: np.ndarray, taper_len: float, amp: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Below the anchor: S_T(t), dS_T/dt and A(t) = integral_0^t S_T for t <= 0 (1, 0, t above)."""
+    t = np.asarray(t, dtype=np.float64)
+    if taper_len <= 0.0 or amp == 0.0:
+        return np.ones_like(t), np.zeros_like(t), t.copy()
+    q = np.clip(-t / taper_len, 0.0, 1.0)
+    scale = 1.0 - amp * q * q * (3.0 - 2.0 * q)
+    inside = (t < 0.0) & (t > -taper_len)
+    dscale = np.where(inside, amp * 6.0 * q * (1.0 - q) / taper_len, 0.0)  # d/dt = -d/dq / T
+    sigma_int = q ** 3 - 0.5 * q ** 4
+    area = np.where(t >= -taper_len, t + amp * taper_len * sigma_int,
+                    -taper_len * (1.0 - 0.5 * amp) + (1.0 - amp) * (t + taper_len))
+    below = t < 0.0
+    return np.where(below, scale, 1.0), np.where(below, dscale, 0.0), np.where(below, area, t)
+
+
 def _check_points(points: np.ndarray, source: str, field: str) -> np.ndarray:
     try:
         p = np.asarray(points, dtype=np.float64)
@@ -211,6 +256,7 @@ class ChibiField:
     y_top: float
     cx: float
     cz: float
+    y_floor: float | None = None  # the mesh bottom: the taper reaches taper_scale ** s there
 
     def __post_init__(self) -> None:
         _validate_params(self.params, "ChibiField")
@@ -220,6 +266,13 @@ class ChibiField:
         if not self.y_top > self.y_bottom:
             raise InputError("ChibiField", "y_top - y_bottom", "> 0 (non-degenerate y-range)",
                              repr(float(self.y_top) - float(self.y_bottom)))
+        if self.y_floor is not None and not (math.isfinite(float(self.y_floor)) and self.y_floor <= self.y_bottom):
+            raise InputError("ChibiField", "y_floor", "a finite height at or below y_bottom", repr(self.y_floor))
+
+    @property
+    def taper_length(self) -> float:
+        """T = (y_bottom - y_floor) / H: the taper's extent below the anchor in units of t (0: none)."""
+        return 0.0 if self.y_floor is None else (float(self.y_bottom) - float(self.y_floor)) / self.height
 
     @property
     def height(self) -> float:
@@ -228,7 +281,19 @@ class ChibiField:
 
     @property
     def is_identity(self) -> bool:
-        return self.params.radial_amp == 0.0 and self.params.vertical_amp == 0.0
+        return self.params.radial_amp == 0.0 and self.params.vertical_amp == 0.0 and \
+            (self.params.taper_amp == 0.0 or self.taper_length == 0.0)
+
+    def scales(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """R(t), dR/dt, Y(t) and A(t) = integral_0^t Y (module docstring), float64, any t."""
+        t = np.asarray(t, dtype=np.float64)
+        taper, dtaper, area_below = _taper(t, self.taper_length, self.params.taper_amp)
+        sr = radial_profile(t, self.params)  # 1 below the anchor; the taper is 1 above it
+        radial = sr * taper
+        dradial = _radial_profile_dt(t, self.params) * taper + sr * dtaper
+        vertical = vertical_profile(t, self.params) * taper
+        area = np.where(t > 0.0, _vertical_integral(t, self.params), area_below)
+        return radial, dradial, vertical, area
 
     def t(self, y: np.ndarray) -> np.ndarray:
         """Normalised height t = (y - y_bottom) / H (unclamped)."""
@@ -240,15 +305,14 @@ class ChibiField:
         if self.is_identity:
             return p.copy()
         out = p.copy()
-        above = p[:, 1] > self.y_bottom
-        if not np.any(above):
-            return out
-        q = p[above]
-        t = self.t(q[:, 1])
-        sr = radial_profile(t, self.params)
-        out[above, 0] = self.cx + sr * (q[:, 0] - self.cx)
-        out[above, 2] = self.cz + sr * (q[:, 2] - self.cz)
-        out[above, 1] = self.y_bottom + self.height * _vertical_integral(t, self.params)
+        t = self.t(p[:, 1])
+        radial, _, _, area = self.scales(t)
+        out[:, 0] = self.cx + radial * (p[:, 0] - self.cx)
+        out[:, 2] = self.cz + radial * (p[:, 2] - self.cz)
+        out[:, 1] = self.y_bottom + self.height * area
+        # the anchor plane itself and (without a taper) everything below it stay bit-exact
+        fixed = (t == 0.0) | ((t < 0.0) & (self.taper_length == 0.0 or self.params.taper_amp == 0.0))
+        out[fixed] = p[fixed]
         return out
 
     def jacobian(self, points: np.ndarray) -> np.ndarray:
@@ -258,25 +322,18 @@ class ChibiField:
         jac = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
         if self.is_identity:
             return jac
-        above = p[:, 1] > self.y_bottom
-        if not np.any(above):
-            return jac
-        q = p[above]
-        t = self.t(q[:, 1])
-        sr = radial_profile(t, self.params)
-        dsr = _radial_profile_dt(t, self.params) / self.height
-        sub = np.zeros((q.shape[0], 3, 3))
-        sub[:, 0, 0] = sr
-        sub[:, 2, 2] = sr
-        sub[:, 1, 1] = vertical_profile(t, self.params)
-        sub[:, 0, 1] = dsr * (q[:, 0] - self.cx)
-        sub[:, 2, 1] = dsr * (q[:, 2] - self.cz)
-        jac[above] = sub
+        radial, dradial, vertical, _ = self.scales(self.t(p[:, 1]))
+        dr = dradial / self.height
+        jac[:, 0, 0] = radial
+        jac[:, 2, 2] = radial
+        jac[:, 1, 1] = vertical
+        jac[:, 0, 1] = dr * (p[:, 0] - self.cx)
+        jac[:, 2, 1] = dr * (p[:, 2] - self.cz)
         return jac
 
 
 def chibi_field(vertices: np.ndarray, params: ChibiParams | None = None) -> ChibiField:
-    """Bind a chibi field to a mesh: vertices (V, 3) -> ChibiField (anchor, top, vertical axis)."""
+    """Bind a chibi field to a mesh: vertices (V, 3) -> ChibiField (anchor, top, floor, vertical axis)."""
     params = ChibiParams() if params is None else params
     _validate_params(params, "chibi_field")
     v = _check_points(vertices, "chibi_field", "vertices")
@@ -290,7 +347,7 @@ def chibi_field(vertices: np.ndarray, params: ChibiParams | None = None) -> Chib
     upper = v[v[:, 1] >= y_bottom]
     cx = 0.5 * (float(upper[:, 0].min()) + float(upper[:, 0].max()))
     cz = 0.5 * (float(upper[:, 2].min()) + float(upper[:, 2].max()))
-    return ChibiField(params=params, y_bottom=y_bottom, y_top=y_max, cx=cx, cz=cz)
+    return ChibiField(params=params, y_bottom=y_bottom, y_top=y_max, cx=cx, cz=cz, y_floor=y_min)
 
 
 def _check_basis(vertices: np.ndarray, basis: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +409,8 @@ def replace_strength(params: ChibiParams, strength: float) -> ChibiParams:
 
 def _params(params) -> ChibiParams:
     return ChibiParams(strength=params["strength"], y_anchor_frac_baked=PRESETS[params["preset"]],
-                       radial_peak=params["radial_peak"], vertical_peak=params["vertical_peak"])
+                       radial_peak=params["radial_peak"], vertical_peak=params["vertical_peak"],
+                       taper_scale=params["taper_scale"])
 
 
 def _validate_chibi(params, source: str, where: str) -> None:
@@ -368,9 +426,11 @@ def _make_chibi(avatar, params, source: str) -> ChibiField:
 
 CHIBI = EditKind(
     name="chibi",
-    description="the LAM chibi recipe's field: separable vertical stretch x radial swell above an anchor",
+    description="the LAM chibi recipe's field: separable vertical stretch x radial swell above an anchor, "
+                "tapering below it (tiny shoulders)",
     params={"preset": (str, REQUIRED), "strength": (float, 2.0),
-            "radial_peak": (float, ChibiParams.radial_peak), "vertical_peak": (float, ChibiParams.vertical_peak)},
+            "radial_peak": (float, ChibiParams.radial_peak), "vertical_peak": (float, ChibiParams.vertical_peak),
+            "taper_scale": (float, TAPER_SCALE)},
     make=_make_chibi,
     validate=_validate_chibi,
 )
