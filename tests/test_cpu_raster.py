@@ -522,3 +522,18 @@ def test_batch_rejects():
             rasterize_splats_batch(args["means"], args["quats"], args["scales"], args["opacities"], args["colors"],
                                    vm, K, w, h)
         assert e.value.field == field and e.value.source == "rasterize_splats_batch"
+
+
+def test_depth_order_is_gsplats_stable_key_order():
+    """The radix sort = a stable sort on the depth's float bits as uint32 (gsplat's key), culled
+    splats left out; ties (many here), negative depths and -0.0 included."""
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 1000, 70000):
+        dep = rng.choice(np.float32([-2.5, -0.0, 0.0, 1e-30, 0.5, 1.0, 1.0000001, 3.0, 1e30]), n)
+        dep[: n // 2] = rng.uniform(-3, 50, n // 2).astype(np.float32)
+        rad = rng.integers(-1, 3, (n, 2)).astype(np.int32)
+        out = np.empty(n, np.int32)
+        k = cpu_raster._depth_order(dep, rad, out)
+        idx = np.flatnonzero((rad > 0).all(1))
+        want = idx[np.argsort(dep.view(np.uint32)[idx], kind="stable")]
+        assert k == len(idx) and np.array_equal(out[:k], want)

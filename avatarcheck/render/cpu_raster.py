@@ -23,14 +23,15 @@ from the GPU by a few float32 ulps per splat, except where such an ulp flips a 1
 threshold decision (a CUDA parity test needs a tolerance, and a few pixels may differ more).
 
 Implementation: numba kernels, B frames at a time (one camera). ``_prepare`` sorts each frame's
-drawn splats by depth (a stable radix sort on the float bits), gathers one contiguous float32
-record per splat in that order and builds the per-tile lists (counted, prefix-summed and filled
-in depth order, so each list is sorted). ``_raster_frames`` runs one ``prange`` iteration per
-(frame, tile); inside a tile, 4 x 4 pixel blocks run as 16 SIMD lanes, each lane following the
-per-pixel recurrence above exactly (a finished lane is masked; a block ends when all its lanes
-have). Each block walks only the part of its tile's list whose "alpha could reach 1/255" ellipse
-touches the block, which skips exactly the splats the per-pixel tests would skip (tests check the
-results are bit-identical without it).
+drawn splats by depth (a stable radix sort on the float bits) and builds the per-tile lists
+(counted, prefix-summed and filled in depth order, so each list is sorted), each entry a copy of
+the splat's float32 record [mean, conic, opacity, sigma cut, colours], so a tile's data are
+contiguous. ``_raster_frames`` runs one ``prange`` iteration per (frame, tile); inside a tile,
+4 x 4 pixel blocks run as 16 SIMD lanes, each lane following the per-pixel recurrence above
+exactly (a finished lane is masked; a block ends when all its lanes have). Each block walks only
+the part of its tile's list whose "alpha could reach 1/255" ellipse box touches the block, which
+skips exactly the splats the per-pixel tests would skip (tests check the results are
+bit-identical without it).
 
 World-space entry points (:func:`rasterize_splats`, :func:`rasterize_splats_batch`) validate their
 inputs once and project with :mod:`avatarcheck.render.projection` (numba, bit-identical to
@@ -104,14 +105,13 @@ _jit_ready = False
 # numba kernels
 # ----------------------------------------------------------------------------------------------
 #
-# Data flow for B frames (one camera) of N splats; every stage is one parallel loop:
+# Data flow for B frames (one camera) of N splats; every stage is a parallel loop:
 #   _depth_order   per frame: the drawn splats' indices in gsplat's depth order (radix sort)
-#   _prepare       per (frame, sorted position): the covered tile rectangle; per frame: per-tile
-#                  lists of splat indices (count, prefix sum, fill in depth order, so each list is
-#                  sorted); per intersection: the splat's float32 attributes gathered
-#                  [mean x, mean y, conic a, b, c, opacity, sigma cut], so a tile's data are
-#                  contiguous (measured: ~1.3x faster raster than one record per splat indexed
-#                  from the tile lists, which scatters a tile's loads over the whole cloud)
+#   _prepare       per splat: its record, pixel spans and tile rectangle, stored at its depth rank;
+#                  per (frame, band of tile rows): count, prefix sum and fill of the tile lists
+#                  with copies of the records, so a tile's data are contiguous (measured: ~1.3x
+#                  faster raster than tile lists of indices into per-splat records, which
+#                  scatter a tile's loads over the whole cloud)
 #   _raster_tile   per (frame, tile): the pixels
 
 @njit(cache=True, inline="always")
