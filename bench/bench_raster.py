@@ -4,8 +4,9 @@
 
 Scene: N isotropic splats on a Fibonacci sphere of radius 0.1 m, camera 0.6 m away looking at its
 centre, pinhole with the given horizontal field of view, sigma = 0.75 x neighbour spacing,
-opacity 0.95, colours [R, G, B, E]. Times the projection (gsplat's torch EWA code) and
-``rasterize_cpu`` separately: medians of repeated runs, after a warm-up run that also pays for the
+opacity 0.95, colours [R, G, B, E]. Times the projection (gsplat's torch EWA code, and the numba
+one that ``rasterize_splats`` uses) and ``rasterize_cpu`` separately, under the package thread
+policy (``AVATARCHECK_THREADS`` overrides it): medians of repeated runs, after a warm-up run that also pays for the
 numba JIT (reported on its own). Prints a table and optionally writes JSON.
 """
 
@@ -72,8 +73,11 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from avatarcheck.render import gsplat_adapter
+    from avatarcheck.render import gsplat_adapter, projection
     from avatarcheck.render.cpu_raster import rasterize_cpu, warmup
+    from avatarcheck.threads import apply_thread_policy
+
+    apply_thread_policy()
 
     jit_s = warmup()
     means, quats, scales, opacities, colors = sphere_scene(args.splats)
@@ -91,7 +95,14 @@ def main() -> None:
         args_r = (p.means2d.numpy(), p.conics.numpy(), op_np, col_np, p.depths.numpy(), p.radii.numpy(),
                   size, size)
         _, alpha = rasterize_cpu(*args_r)
-        rows[f"{size}px projection (ms)"] = median_ms(proj, args.repeats)
+        np_in = [x.numpy() for x in (means, quats, scales)] + [viewmat.numpy(), K.numpy()]
+
+        def proj_numba():
+            covs = projection.covariances(np_in[1], np_in[2])
+            return projection.project(np_in[0], covs, op_np, np_in[3], np_in[4], size, size, 0.01, 100.0)
+
+        rows[f"{size}px projection, gsplat torch (ms)"] = median_ms(proj, args.repeats)
+        rows[f"{size}px projection, numba (ms)"] = median_ms(proj_numba, args.repeats)
         rows[f"{size}px rasterize_cpu (ms)"] = median_ms(lambda: rasterize_cpu(*args_r), args.repeats)
         rows[f"{size}px coverage (alpha > 0.5, %)"] = float((alpha > 0.5).mean() * 100)
     meta = {"cpu": cpu_name(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
