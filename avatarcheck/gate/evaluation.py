@@ -98,8 +98,8 @@ class GateEvaluation:
 
     @functools.lru_cache(maxsize=None)
     def frame_metrics(self, edit: str, variant: str, batch: int = 16) -> dict[int, dict[str, dict[str, float]]]:
-        """Per-eye metrics of every ``curve_stride``-th take frame and of every closed-eye frame."""
-        stride = np.arange(0, self.inputs.take.num_frames, self.spec.curve_stride)
+        """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``) and of every closed-eye frame."""
+        stride = np.asarray(self.spec.curve_frames(self.inputs.take.num_frames))
         frames = np.union1d(stride, self.closed_frames())
         out: dict[int, dict[str, dict[str, float]]] = {}
         with self.timings.timed("leak curves"):

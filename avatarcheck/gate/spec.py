@@ -140,6 +140,12 @@ class GateSpec:
     golden: dict[str, dict[str, float]]
     source: str
     closed_eye: ClosedEyeSpec | None = None
+    curve_max_frames: int = 240
+
+    def curve_frames(self, num_frames: int) -> range:
+        """Every ``curve_stride``-th frame, thinned so a long take samples at most ``curve_max_frames``."""
+        stride = max(self.curve_stride, -(-num_frames // self.curve_max_frames))
+        return range(0, num_frames, stride)
 
     @property
     def item_moments(self) -> tuple[str, ...]:
@@ -340,7 +346,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
                                     "orderings", "golden"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
-                "apply_eye_rotation", "missing_moment"})
+                "apply_eye_rotation", "missing_moment", "curve_max_frames"})
     moments = g.strings("moments")
     if not moments:
         raise InputError(source, "gate.moments", "at least one moment", "[]")
@@ -465,6 +471,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
 
     return GateSpec(
         closed_eye=closed_eye,
+        curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
         take=g.get("take", str),
