@@ -15,9 +15,12 @@ The rule (:func:`thread_budget`, a pure function; :func:`apply_thread_policy` ap
    ``AVATARCHECK_THREADS=auto`` or unset: the rules below.
 2. cores = the CPUs this process may run on (``os.sched_getaffinity``), else ``os.cpu_count()``.
 3. Under pytest-xdist (``PYTEST_XDIST_WORKER_COUNT`` = w): ``cores // w``, at least 1.
-4. If the 1-minute load average says other work already occupies cores: at most
-   ``cores - round(load)`` (at least 1). Measured once, when the policy is applied (call it
-   before the heavy work starts, so the load is other processes', not ours).
+4. If the 1-minute load average says other work already fills every core (load >= cores): one
+   thread fewer per unit of load beyond that, ``cores - int(load - cores + 1)``, at least 1.
+   Measured once, when the policy is applied (call it before the heavy work starts, so the load
+   is other processes', not ours). Measured on the shared 2-core VM: at load ~1.5, 2 threads
+   rendered 1.9x faster than 1; at load 4-6, 2 threads were up to 7x slower than 1 (torch's and
+   numba's OpenMP workers stall when one of them loses its core), hence a cut only past full.
 5. Never more than numba's own ceiling (``NUMBA_NUM_THREADS``, fixed at numba import).
 
 Rendering results do not depend on the thread count (the rasteriser computes each pixel in one
@@ -92,8 +95,8 @@ def thread_budget(cores: int, xdist_workers: str | None = None, override: str | 
     if workers is not None and workers > 1:
         n = max(1, cores // workers)
         notes.append(f"{workers} xdist workers")
-    if load is not None and load == load and load > 0:  # load == load: not NaN
-        free = max(1, cores - int(round(load)))
+    if load is not None and load == load and load >= cores:  # load == load: not NaN
+        free = max(1, cores - int(load - cores + 1))
         if free < n:
             n = free
             notes.append(f"load {load:.2f}")

@@ -38,15 +38,15 @@ def test_auto_is_the_default_rule():
     assert thread_budget(6, "2", "auto") == thread_budget(6, "2", None)
 
 
-@pytest.mark.parametrize("load,want", [(0.0, 4), (0.4, 4), (1.0, 3), (2.6, 1), (3.9, 1), (50.0, 1),
+@pytest.mark.parametrize("load,want", [(0.0, 4), (1.0, 4), (3.9, 4), (4.0, 3), (5.5, 2), (6.9, 1), (50.0, 1),
                                        (float("nan"), 4)])
-def test_load_from_other_processes_takes_cores(load, want):
+def test_load_beyond_full_takes_cores(load, want):
     assert thread_budget(4, load=load)[0] == want
 
 
 def test_load_and_workers_take_the_smaller():
-    assert thread_budget(8, "2", load=6.0)[0] == 2  # load leaves 2, workers would allow 4
-    assert thread_budget(8, "4", load=1.0)[0] == 2  # workers leave 2, load would allow 7
+    assert thread_budget(8, "2", load=12.0)[0] == 3  # load leaves 3, workers would allow 4
+    assert thread_budget(8, "4", load=9.0)[0] == 2  # workers leave 2, load would allow 6
 
 
 def test_apply_sets_numba_and_torch():
