@@ -100,7 +100,7 @@ def test_boost_multiplies_the_linear_sigma():
 
 
 def test_adding_log_boost_is_caught_as_wrong():
-    """The seed's mistake: log(boost) added to the linear sigma. The override layer rejects it."""
+    """The LAM chibi recipe's mistake: log(boost) added to the linear sigma. The override layer rejects it."""
     from avatarcheck.edit.overrides import check_plausible_scales
 
     s = np.full((4, 3), 0.002, np.float32)

@@ -1,4 +1,4 @@
-"""Bake the seed's assets, apply them through the override layer, and see the artefact and its fix."""
+"""Bake the LAM chibi recipe's assets, apply them through the override layer, and see the artefact and its fix."""
 
 import json
 
@@ -113,7 +113,7 @@ def test_bad_assets_are_clear_errors(avatar, baked, tmp_path):
 
 @pytest.mark.parametrize("preset", ["pear", "hourglass"])
 def test_chibi_blink_leaks_without_the_ratio_and_closes_with_it(avatar, baked, preset):
-    """The seed's artefact, measured on E at a full blink (eye camera, 256 px).
+    """The LAM chibi recipe's artefact, measured on E at a full blink (eye camera, 256 px).
 
     Resolution matters: gsplat's 0.3 px^2 screen-space blur fattens splats relative to the gaps
     between them, so at ~160 px the stretched lid still looks closed. Gates render at >= 256.

@@ -71,7 +71,7 @@ both sides the field and its Jacobian are continuous across the anchor plane (th
 everywhere).  ``Y > 0`` makes ``y'`` strictly increasing in ``y``. Strength 0 is the identity exactly
 (the code returns the input unchanged).
 
-Basis re-evaluation (the seed's asset #2, ``chibi_arkit_bs.npy``)::
+Basis re-evaluation (the LAM chibi recipe's asset #2, ``chibi_arkit_bs.npy``)::
 
     reevaluate_basis(field, v, B)[k] = D(v + B[k]) - D(v)
     linearised_basis(field, v, B)[k] = J(v) B[k]

@@ -1,11 +1,11 @@
-"""Pull-backs for the splat channels coupled to an xyz override (the seed's fix and its variants).
+"""Pull-backs for the splat channels coupled to an xyz override (the LAM chibi recipe's fix and its variants).
 
 All corrections **multiply the linear sigma** that ``SplatCloud.scales`` stores (LAM's
-``_gm.scaling`` is already exponentiated; adding ``log(boost)`` to it is the seed's
+``_gm.scaling`` is already exponentiated; adding ``log(boost)`` to it is the LAM chibi recipe's
 screen-spanning-oval mistake).
 
 * ``scale_ratio``: per subdivided vertex, mean incident edge length on the edited mesh over the
-  same on the canonical mesh (isotropic, the seed's v2 fix).
+  same on the canonical mesh (isotropic, the LAM chibi recipe's v2 fix).
 * ``LAM_CHIBI_SCALE_BOOST``: one constant multiplier (the diagnostic).
 * ``anisotropic_correction``: covariance ``J R S S R^T J^T`` re-decomposed into a rotation and
   three scales (exact for affine deformations).

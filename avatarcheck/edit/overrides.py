@@ -56,7 +56,7 @@ class OverrideSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "OverrideSettings":
-        """Read the seed's variables (unset or empty = not applied)."""
+        """Read the LAM chibi recipe's variables (unset or empty = not applied)."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for field, var in ENV_VARS.items():

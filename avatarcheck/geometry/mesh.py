@@ -11,7 +11,7 @@ def mean_incident_edge_length(vertices: np.ndarray, edges: np.ndarray, source: s
     """Mean length of the edges incident to each vertex.
 
     vertices (V, 3), edges (E, 2) unique undirected pairs -> (V,) float64.
-    This is the seed's ``per_vert_edge_mean``: the local mesh density a trained splat scale is
+    This is the LAM chibi recipe's ``per_vert_edge_mean``: the local mesh density a trained splat scale is
     calibrated to. A vertex without edges has no density: that is an error, not a zero.
     """
     v = np.asarray(vertices, np.float64)

@@ -1,4 +1,4 @@
-"""``HeadLayer``: the FLAME forward pass with the seed's ARKit-52 expression path.
+"""``HeadLayer``: the FLAME forward pass with the LAM chibi recipe's ARKit-52 expression path.
 
 ``(shape, arkit52, global_rot, neck, jaw, eyes, translation) -> vertices (B, V, 3)``, the same
 signature as LAM's ``flame_arkit.py`` with its inverted width assert fixed: the ARKit path

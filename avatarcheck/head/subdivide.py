@@ -118,5 +118,5 @@ def subdivide_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
 
 
 def subdivided_edges(faces: np.ndarray, num_vertices: int) -> np.ndarray:
-    """The seed's ``subdivided_edges``: unique edges (E', 2) of the once-subdivided mesh."""
+    """The LAM chibi recipe's ``subdivided_edges``: unique edges (E', 2) of the once-subdivided mesh."""
     return subdivision_topology(faces, num_vertices).edges_sub

@@ -1,6 +1,6 @@
 """A "trained-like" splat cloud for a head without LAM weights (the embedded default avatar).
 
-It stands in for the network's output with the one property the seed's failure depends on:
+It stands in for the network's output with the one property the LAM chibi recipe's failure depends on:
 scales calibrated to the local mesh density, so neighbouring splats just saturate alpha on a
 one-layer sheet (the lid in front of the eyeball). Each splat is a flattened disc in the
 surface's tangent plane: tangent sigma = ``density_scale`` x mean incident edge length on the
