@@ -80,6 +80,8 @@ def bake_cmd(
     out: Optional[Path] = typer.Option(None, help="output folder (default out/<edit>_<preset>)"),
     avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
     jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
+    mesh: Optional[Path] = typer.Option(None, "--mesh", help="an edited .obj of the avatar's coarse or subdivided "
+                                        "topology (a sculpt): bake its assets instead of a registered edit"),
 ) -> None:
     """Bake an edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
     from avatarcheck.avatar import load_avatar as avatar_from_path
@@ -88,29 +90,40 @@ def bake_cmd(
     from avatarcheck.edit.registry import bake_edit, edit_kind
 
     try:
-        kind = edit_kind(edit, "--edit", "edit")
-        params: dict[str, object] = {}
-        if "preset" in kind.params and preset is not None:
-            params["preset"] = preset
-        if "strength" in kind.params and strength is not None:
-            params["strength"] = strength
-        for pair in param:
-            key, sep, raw = pair.partition("=")
-            if not sep:
-                raise InputError("--param", pair, "KEY=VALUE", repr(pair))
-            typ = kind.params.get(key, (str, None))[0]
-            try:
-                params[key] = typ(raw) if typ in (int, float) else raw
-            except ValueError:
-                raise InputError("--param", key, f"a {typ.__name__}", repr(raw)) from None
-        label = f"{edit}_{params['preset']}" if "preset" in params else edit
-        folder = out or Path("out") / label
-        from avatarcheck.io.atomic import check_output_dir
+        if mesh is not None:
+            # a sculpt: per-face deformation gradients -> per-vertex Jacobians, ratio, basis (edit/mesh_edit.py)
+            from avatarcheck.edit.mesh_edit import bake_mesh_file
+            from avatarcheck.io.atomic import check_output_dir
 
-        check_output_dir(folder)
-        av = avatar_from_path(avatar)
-        assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake")
-        manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
+            folder = out or Path("out") / "mesh"
+            check_output_dir(folder)
+            av = avatar_from_path(avatar)
+            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh")
+            manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
+        else:
+            kind = edit_kind(edit, "--edit", "edit")
+            params: dict[str, object] = {}
+            if "preset" in kind.params and preset is not None:
+                params["preset"] = preset
+            if "strength" in kind.params and strength is not None:
+                params["strength"] = strength
+            for pair in param:
+                key, sep, raw = pair.partition("=")
+                if not sep:
+                    raise InputError("--param", pair, "KEY=VALUE", repr(pair))
+                typ = kind.params.get(key, (str, None))[0]
+                try:
+                    params[key] = typ(raw) if typ in (int, float) else raw
+                except ValueError:
+                    raise InputError("--param", key, f"a {typ.__name__}", repr(raw)) from None
+            label = f"{edit}_{params['preset']}" if "preset" in params else edit
+            folder = out or Path("out") / label
+            from avatarcheck.io.atomic import check_output_dir
+
+            check_output_dir(folder)
+            av = avatar_from_path(avatar)
+            assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake")
+            manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
     except (InputError, OSError) as err:
         _fail(err)
     r = manifest["scale_ratio"]
