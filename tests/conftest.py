@@ -43,3 +43,32 @@ def arkit_vector(**weights: float) -> np.ndarray:
     for name, w in weights.items():
         a[0, arkit_index(name)] = w
     return a
+
+
+# Parser fuzz tests run under a memory cap: an input that makes a loader allocate beyond it is a
+# MemoryError there, which the contract (InputError or a valid load) does not allow. The soft
+# limit is raised back afterwards (any process may raise its soft limit up to the hard one).
+FUZZ_HEADROOM_BYTES = 2 << 30
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.fixture(autouse=True)
+def _fuzz_memory_cap(request):
+    if "fuzz" not in request.module.__name__ or not os.path.exists("/proc/self/statm"):
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = _address_space_bytes() + FUZZ_HEADROOM_BYTES
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
