@@ -95,6 +95,31 @@ def main() -> None:
                      "speedup_median": statistics.median(sp), "speedup_range": [min(sp), max(sp)],
                      "bit_identical": same})
 
+    # The same frame as render/api.py could do it: one rasterize_splats_batch call with the
+    # background composited in the kernel (bit-identical to render()'s output).
+    from avatarcheck.render.api import default_background
+
+    cam = av.camera(512)
+
+    def via_batch():
+        with torch.no_grad():
+            s1 = av.state("magenta", arkit52=w1)
+        return cpu_raster.rasterize_splats_batch(s1.means, s1.quats, s1.scales, s1.opacities, s1.colors, cam.viewmat,
+                                                 cam.K, cam.width, cam.height, cam.near, cam.far,
+                                                 background=default_background(s1.num_channels).numpy())
+
+    def via_render():
+        with torch.no_grad():
+            return render(av.state("magenta", arkit52=w1), cam, "cpu")
+
+    r, (bc1, ba1) = via_render(), via_batch()
+    same = bool(np.array_equal(r.colors, bc1) and np.array_equal(r.alpha, ba1))
+    t = _interleaved({"render": via_render, "batch_bg": via_batch}, args.rounds)
+    rows.append({"what": "frame 512px: render() vs rasterize_splats_batch(background=)",
+                 "render_ms": statistics.median(t["render"]), "batch_bg_ms": statistics.median(t["batch_bg"]),
+                 "render_over_batch_bg": statistics.median(t["render"]) / statistics.median(t["batch_bg"]),
+                 "bit_identical": same})
+
     # B frames in one call against B single-frame calls (same process, interleaved)
     B = args.batch
     wb = np.zeros((B, 52), np.float32)

@@ -537,3 +537,22 @@ def test_depth_order_is_gsplats_stable_key_order():
         idx = np.flatnonzero((rad > 0).all(1))
         want = idx[np.argsort(dep.view(np.uint32)[idx], kind="stable")]
         assert k == len(idx) and np.array_equal(out[:k], want)
+
+
+def test_batch_background_is_apis_composite_bit_for_bit():
+    """background= composites in the kernel exactly as render/api.py does in numpy."""
+    from avatarcheck.render.cpu_raster import rasterize_splats_batch
+
+    means, quats, scales, opac, colors, vm, K, w, h = _batch_scene(2)
+    for d in (4, 3, 5):
+        col = np.ascontiguousarray(np.tile(colors, (1, 2))[:, :d])
+        bg = np.linspace(1.0, 0.2, d).astype(np.float32)
+        plain_c, plain_a = rasterize_splats_batch(means, quats, scales, opac, col, vm, K, w, h)
+        got_c, got_a = rasterize_splats_batch(means, quats, scales, opac, col, vm, K, w, h, background=bg)
+        want = plain_c + (1.0 - plain_a)[..., None] * bg  # render/api.py's composite
+        assert want.dtype == np.float32
+        assert np.array_equal(got_a, plain_a) and np.array_equal(got_c, want)
+        assert (plain_a == 0).any() and np.array_equal(got_c[plain_a == 0], np.broadcast_to(bg, got_c[plain_a == 0].shape))
+    with pytest.raises(InputError) as e:
+        rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=np.ones(3, np.float32))
+    assert e.value.field == "background"

@@ -343,8 +343,10 @@ def _exp_neg(s):
 
 @njit(parallel=True, cache=True)
 def _raster_frames(n_frames, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists,
-                   out_colors, out_alphas):
+                   background, out_colors, out_alphas):
     """One prange iteration per (frame, tile); out_colors (B, H, W, Dp), out_alphas (B, H, W).
+
+    background: (Dp,) float32 composited under the colours, or (0,) for none.
 
     rec, spans: :func:`_prepare`'s per-intersection arrays. Tiles differ a lot in cost
     (the face against the background): the caller sets a small parallel chunk size so threads take
@@ -355,13 +357,13 @@ def _raster_frames(n_frames, offsets, rec, spans, width, height, tile_size, tile
     for f in prange(n_frames * n_tiles):
         b = f // n_tiles
         t = f - b * n_tiles
-        _raster_tile(t, offsets[b], rec, spans, width, height, tile_size, tiles_x, filter_lists, out_colors[b],
-                     out_alphas[b])
+        _raster_tile(t, offsets[b], rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+                     out_colors[b], out_alphas[b])
 
 
 @njit(cache=True)
-def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, out_colors,
-                 out_alphas):
+def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+                 out_colors, out_alphas):
     """Tile ``t`` of one frame: 4 x 4 pixel blocks processed as 16 SIMD lanes.
 
     Each lane (pixel) follows the kernel's per-pixel recurrence exactly; a lane that has stopped is
@@ -380,12 +382,10 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
     x0 = (t % tiles_x) * tile_size
     y_end = min(y0 + tile_size, height)
     x_end = min(x0 + tile_size, width)
-    if start == end:  # nothing here: colour 0, alpha 1 - 1 = 0
+    if start == end:  # nothing here: colour 0, T = 1
         for iy in range(y0, y_end):
             for ix in range(x0, x_end):
-                out_alphas[iy, ix] = _ZERO
-                for c in range(n_ch):
-                    out_colors[iy, ix, c] = _ZERO
+                _write_pixel(out_colors, out_alphas, iy, ix, _ONE, background, n_ch, None, 0)
         return
 
     # Per-block lists (positions in rec/spans), in the tile's depth order. Block j (along x) holds
@@ -487,9 +487,22 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
             ix = bx0 + lane % _BS
             iy = by0 + lane // _BS
             if ix < x_end and iy < y_end and ix < x0 + tile_size and iy < y0 + tile_size:
-                out_alphas[iy, ix] = _ONE - st[_T + lane]
-                for c in range(n_ch):
-                    out_colors[iy, ix, c] = st[_ACC + c * _LANES + lane]
+                _write_pixel(out_colors, out_alphas, iy, ix, st[_T + lane], background, n_ch, st, _ACC + lane)
+
+
+@njit(cache=True, inline="always")
+def _write_pixel(out_colors, out_alphas, iy, ix, t_final, background, n_ch, st, acc):
+    """alpha = 1 - T; colour = acc (``st[acc + c * _LANES]``, or 0 when ``st`` is None), plus
+    ``(1 - alpha) * background`` when one is given: float32, in the order of ``render/api.py``'s
+    numpy composite ``c + (1 - a) * bg`` (so the same bits; 1 - (1 - T) is not always T)."""
+    alpha = _ONE - t_final
+    out_alphas[iy, ix] = alpha
+    w = _ONE - alpha
+    for c in range(n_ch):
+        v = _ZERO if st is None else st[acc + c * _LANES]
+        if background.shape[0] > 0:
+            v = v + w * background[c]
+        out_colors[iy, ix, c] = v
 
 
 # ----------------------------------------------------------------------------------------------
@@ -669,12 +682,13 @@ def _rasterize(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray
 
 def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray, dep: np.ndarray,
                   rad: np.ndarray, cuts: np.ndarray, half_x: np.ndarray, half_y: np.ndarray, width: int,
-                  height: int, tile_size: int = TILE_SIZE, filter_lists: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  height: int, tile_size: int = TILE_SIZE, filter_lists: bool = True,
+                  background: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """B projected frames -> colors (B, H, W, D), alpha (B, H, W). No validation (callers do it).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), rad (B, N, 2) int32, cuts (B, N) float32,
     half_x/half_y (B, N) float64, all C-contiguous; opa (Bo, N) and col (Bc, N, D) with Bo, Bc in
-    (1, B), 1 meaning shared by all frames.
+    (1, B), 1 meaning shared by all frames; background (D,) float32 or None.
     """
     n_b = m2.shape[0]
     n_ch = col.shape[2]
@@ -685,6 +699,10 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     tiles_y = -(-height // tile_size)
     out_c = np.empty((n_b, height, width, n_pad), np.float32)  # every pixel is written
     out_a = np.empty((n_b, height, width), np.float32)
+    bg = np.zeros(0, np.float32)
+    if background is not None:
+        bg = np.zeros(n_pad, np.float32)
+        bg[:n_ch] = background
 
     global _jit_ready
     t0 = time.perf_counter()
@@ -696,8 +714,8 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     # it would stop numba caching the kernel to disk.
     prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
     try:
-        _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, out_c,
-                       out_a)
+        _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, bg,
+                       out_c, out_a)
     finally:
         numba.set_parallel_chunksize(prev_chunk)
     if n_pad != n_ch:
@@ -752,7 +770,7 @@ def rasterize_splats_batch(means: Any, quats: Any, scales: Any, opacities: Any, 
                            viewmat: Any, K: Any, width: int, height: int,
                            near_plane: float = gsplat_adapter.NEAR_PLANE,
                            far_plane: float = gsplat_adapter.FAR_PLANE,
-                           covariances: Any = None) -> tuple[np.ndarray, np.ndarray]:
+                           covariances: Any = None, background: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """B frames of world-space splats through one camera in one call (parallel over frames and tiles).
 
     Args (numpy arrays or torch tensors; every per-splat input may be (B, N, ...), (1, N, ...) or
@@ -765,21 +783,24 @@ def rasterize_splats_batch(means: Any, quats: Any, scales: Any, opacities: Any, 
         covariances: optional (N, 6) or (B, N, 6) from ``projection.covariances(quats, scales)``:
             pass it to reuse covariances across calls when quats and scales do not change (LAM
             binding moves only the centres).
+        background: optional (D,): composited in the kernel's last write as
+            ``colour + (1 - alpha) * background`` in float32, the same bits as ``render/api.py``'s
+            numpy composite, without its three full-image temporaries.
 
     Returns:
-        colors (B, H, W, D) float32 without background, alpha (B, H, W) float32; frame b is
-        bit-identical to ``rasterize_splats`` on frame b's inputs.
+        colors (B, H, W, D) float32 (without background unless one is given), alpha (B, H, W)
+        float32; frame b is bit-identical to ``rasterize_splats`` on frame b's inputs.
     """
     m = _to_numpy(means)
     if m.ndim != 3:
         raise InputError("rasterize_splats_batch", "means", "shape (B, N, 3)", f"shape {tuple(m.shape)}")
     return _splats_batch("rasterize_splats_batch", m, quats, scales, opacities, colors, viewmat, K, width,
-                         height, near_plane, far_plane, covariances, single=False)
+                         height, near_plane, far_plane, covariances, single=False, background=background)
 
 
 def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacities: Any, colors: Any,
                   viewmat: Any, K: Any, width: int, height: int, near_plane: float, far_plane: float,
-                  covs: Any, single: bool) -> tuple[np.ndarray, np.ndarray]:
+                  covs: Any, single: bool, background: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Validate once, covariances (unless given), numba projection, rasteriser: (B, H, W, D), (B, H, W).
 
     ``single``: error messages use the one-frame shapes of :func:`rasterize_splats`.
@@ -806,6 +827,10 @@ def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacitie
     k = _checked_float32(src, "K", K, (3, 3), "shape (3, 3)")
     _check_finite(src, "viewmat", vm)
     _check_finite(src, "K", k)
+    bg = None
+    if background is not None:
+        bg = _checked_float32(src, "background", background, (c.shape[2],), f"shape ({c.shape[2]},)")
+        _check_finite(src, "background", bg)
     if covs is None:
         qn = np.linalg.norm(q, axis=-1)
         if qn.size and not (qn > 0).all():
@@ -817,7 +842,8 @@ def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacitie
     else:
         cv = per_frame("covariances", covs, (6,), ", 6)")
     p = projection.project_batch(m, cv, o, vm, k, width, height, near_plane, far_plane)
-    return _raster_batch(p.means2d, p.conics, o, c, p.depths, p.radii, p.cuts, p.half_x, p.half_y, width, height)
+    return _raster_batch(p.means2d, p.conics, o, c, p.depths, p.radii, p.cuts, p.half_x, p.half_y, width, height,
+                         background=bg)
 
 
 def num_threads() -> int:
