@@ -5,6 +5,11 @@ blink_magenta.png: eyes open / full blink / half blink, magenta shader, 200 px e
 chibi_blink_fix.png: full blink, magenta shader, 256 px eye camera; rows = edits (pear, hourglass at
 strength 2.0), columns = unedited / chibi pre-fix (xyz + basis) / chibi post-fix (+ scale ratio).
 Each tile is labelled with E max and the number of pixels with E > 0.1.
+anime_eyes_ratio.png: the anime-eyes gate's edit (1.6x across, 0.7x up). Rows: full blink, the take's
+half-blink-down moment, then full blink with the pull-back split by splat group: why the isotropic ratio
+fails (it makes the eyeball splats 1.17x instead of 0.7x tall; their other axes and the lids do no harm).
+chibi_taper.png: the chibi profiles R(t), Y(t) with the taper below the anchor, and the pear s = 2
+scale-ratio histogram with and without it (recipe on FLAME: min 0.275, median 1.358, max 2.368).
 """
 
 from __future__ import annotations
@@ -74,7 +79,94 @@ def chibi_blink_fix(path: Path) -> None:
     write_png(path, np.concatenate(rows, axis=0))
 
 
+def _pullback(av, assets, ratio_on=None, jac_on=None, jac_override=None):
+    """xyz + basis, with the ratio on the splats ``ratio_on`` and the Jacobian on ``jac_on`` (masks)."""
+    n = av.head_sub.num_vertices
+    ratio = np.ones(n, np.float32)
+    jac = np.broadcast_to(np.eye(3, dtype=np.float32), (n, 3, 3)).copy()
+    if ratio_on is not None:
+        ratio[ratio_on] = assets.ratio[ratio_on]
+    if jac_on is not None:
+        jac[jac_on] = assets.jacobians[jac_on]
+    if jac_override is not None:
+        mask, matrix = jac_override
+        jac[mask] = matrix
+    return apply_override_arrays(av, OverrideArrays(edit_xyz_obj=assets.edited_sub, arkit_bs=assets.basis,
+                                                    scale_ratio=ratio, jacobians=jac))
+
+
+def anime_eyes_ratio(path: Path) -> None:
+    from avatarcheck.gate.inputs import load_inputs
+    from avatarcheck.gate.spec import load_gate
+
+    spec = load_gate("anime-eyes")
+    edit = spec.edit("anime")
+    av = synthetic_avatar()
+    assets = bake_edit(av, edit.kind, edit.params, name=edit.name)
+    inputs = load_inputs(None, spec.take, spec.moments, spec.moment_params)
+    half = inputs.take.weights[[inputs.present["half_blink_down"].frame]]
+    variants = [("unedited", av)] + [
+        (name, apply_override_arrays(av, OverrideArrays.from_assets(assets, spec.variants[name].overrides)))
+        for name in ("pre-fix", "ratio", "jacobian")]
+    rows = [np.concatenate([tile(a, w, f"{name}, {moment}") for name, a in variants], axis=1)
+            for w, moment in ((blink_weights(1.0), "full blink"), (half, "half blink down"))]
+    n = av.head_sub.num_vertices
+    eye = np.zeros(n, bool)
+    eye[np.concatenate([av.head_sub.vertex_sets["eyeball_left"], av.head_sub.vertex_sets["eyeball_right"]])] = True
+    k = np.array([edit.params["horizontal"], edit.params["vertical"], edit.params["depth"]])
+    r = float(np.median(assets.ratio[eye]))
+    everywhere = np.ones(n, bool)
+    split = [
+        ("ratio, eyeballs unscaled", _pullback(av, assets, ratio_on=~eye)),
+        ("ratio on eyeballs only", _pullback(av, assets, ratio_on=eye)),
+        (f"J; eyeball y sigma x{r:.2f}", _pullback(av, assets, jac_on=everywhere,
+                                                   jac_override=(eye, np.diag([k[0], r, k[2]])))),
+        (f"J; eyeball z sigma x{r:.2f}", _pullback(av, assets, jac_on=everywhere,
+                                                   jac_override=(eye, np.diag([k[0], k[1], r])))),
+    ]
+    rows.append(np.concatenate([tile(a, blink_weights(1.0), name) for name, a in split], axis=1))
+    write_png(path, np.concatenate(rows, axis=0))
+
+
+def chibi_taper(path: Path) -> None:
+    import dataclasses
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from avatarcheck.edit.base import bake
+    from avatarcheck.edit.chibi import chibi_field, chibi_params
+
+    av = synthetic_avatar()
+    params = chibi_params("pear", 2.0)
+    field = chibi_field(av.head.v_template, params)
+    flat = chibi_field(av.head.v_template, dataclasses.replace(params, taper_scale=1.0))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    t = np.linspace(-field.taper_length - 0.1, 1.1, 600)
+    radial, _, vertical, _ = field.scales(t)
+    ax0.plot(t, radial, label="radial R(t)")
+    ax0.plot(t, vertical, label="vertical Y(t)")
+    ax0.axvline(0.0, color="grey", lw=0.8, ls="--")
+    ax0.axvline(-field.taper_length, color="grey", lw=0.8, ls=":")
+    ax0.set(xlabel="t (0 = anchor, 1 = top; dotted: mesh bottom)", ylabel="scale", title="chibi pear, s = 2")
+    ax0.legend(frameon=False)
+    for f, label in ((flat, "identity below the anchor"), (field, "with the taper")):
+        ratio = bake(av, f, "pear", "chibi").ratio
+        ax1.hist(ratio, bins=80, range=(0.2, 2.5), histtype="step",
+                 label=f"{label}: {ratio.min():.3f} / {np.median(ratio):.3f} / {ratio.max():.3f}")
+    for x in (0.275, 1.358, 2.368):
+        ax1.axvline(x, color="grey", lw=0.8, ls=":")
+    ax1.set(yscale="log", xlabel="scale ratio (min / median / max; dotted: recipe on FLAME)",
+            ylabel="splats", title="pear s = 2, embedded head")
+    ax1.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    for make in (head_rgb, blink_magenta, chibi_blink_fix):
+    for make in (head_rgb, blink_magenta, chibi_blink_fix, anime_eyes_ratio, chibi_taper):
         make(HERE / f"{make.__name__}.png")
         print("wrote", HERE / f"{make.__name__}.png")
