@@ -53,14 +53,22 @@ def test_inspect_bad_file_exits_2_with_the_message(tmp_path):
     assert r.exit_code == 2 and "eye" in r.output
 
 
-def test_inspect_take_without_moments_exits_2(tmp_path):
+def test_inspect_shows_a_take_without_moments_with_the_closest_frames(tmp_path):
     flat = tmp_path / "flat.csv"
-    r = runner.invoke(app, ["take", "convert", str(RECORDING), str(tmp_path / "t.npz")])
-    assert r.exit_code == 0, r.output
     lines = RECORDING.read_text().splitlines()[:20]  # the first 19 frames: no wide eyes yet
     flat.write_text("\n".join(lines) + "\n")
-    r = runner.invoke(app, ["take", "inspect", str(flat)])
-    assert r.exit_code == 2 and "flat.csv: moment eye_wide" in r.output
+    r = runner.invoke(app, ["take", "inspect", str(flat)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "eye_wide (missing; closest)" in r.output
+    assert "eye_wide: no frame with the highest eyeWide" in r.output and "which fails: eyeWide" in r.output
+
+
+def test_inspect_the_real_looking_take_without_an_eye_wide_moment():
+    take5 = RECORDING.parent / "synthetic_take_05_no_eye_wide.csv"
+    r = runner.invoke(app, ["take", "inspect", str(take5)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "30 fps" in r.output and "eye_wide (missing; closest)" in r.output
+    assert "full_blink:" in r.output and "clipped" in r.output
 
 
 def test_convert_and_synth_round_trip(tmp_path):

@@ -30,17 +30,21 @@ def take_inspect(
     plot: Optional[Path] = typer.Option(None, help="write a timeline PNG with the moments marked"),
     fps: Optional[float] = typer.Option(None, help="CSV timecode rate (default: inferred, else 60)"),
 ) -> None:
-    """Print a take's gate moments (eye wide, full blink, half blink looking down)."""
+    """Print a take's gate moments (eye wide, full blink, half blink looking down), found or not:
+    for a moment the take lacks, the closest frame and the condition it fails."""
+    from avatarcheck.gate.spec import load_gate
+    from avatarcheck.moments import MissingMoment, pick_moments
     from avatarcheck.takes.files import load_take
-    from avatarcheck.takes.moments import select_moments
 
     try:
+        spec = load_gate(gate, Path("pyproject.toml"))
         take = load_take(file, fps)
-        moments = select_moments(take, gate=gate, eye=eye)
+        picked = pick_moments(take, spec.moments, spec.moment_params, eye=eye)
+        found = {k: m for k, m in picked.items() if not isinstance(m, MissingMoment)}
         if plot is not None:
             from avatarcheck.takes.plot import plot_timeline
 
-            plot_timeline(take, moments, plot, eye=eye)
+            plot_timeline(take, found, plot, eye=eye)
     except _ERRORS as err:
         _fail(err)
     console.print(f"{take.source}: {take.num_frames} frames at {take.fps:g} fps ({take.duration_s:.2f} s), eye: {eye}",
@@ -54,11 +58,14 @@ def take_inspect(
     bases = {"eyeBlink": "blink", "eyeWide": "wide", "eyeLookDown": "look down"}
     for label in bases.values():
         table.add_column(label + (" L/R" if eye == "both" else f" {sides[0][0]}"), justify="right", no_wrap=True)
-    for m in moments.values():
-        cells = ["/".join(f"{m.values[base + s]:.3f}" for s in sides) for base in bases]
-        table.add_row(m.name, str(m.frame), f"{take.timestamps[m.frame] - take.timestamps[0]:.2f}", *cells)
+    for m in picked.values():
+        frame = m.best_frame if isinstance(m, MissingMoment) else m.frame
+        cells = ["/".join(f"{m.values[base + s]:.3f}" for s in sides) if m.values else "-" for base in bases]
+        t = "-" if frame is None else f"{take.timestamps[frame] - take.timestamps[0]:.2f}"
+        label = f"{m.name} (missing; closest)" if isinstance(m, MissingMoment) else m.name
+        table.add_row(label, "-" if frame is None else str(frame), t, *cells)
     console.print(table)
-    for m in moments.values():
+    for m in picked.values():
         console.print(f"{m.name}: {m.reason}", soft_wrap=True)
     if plot is not None:
         console.print(f"wrote {plot}")
