@@ -503,6 +503,10 @@ def test_batch_frames_match_single_frames():
         assert np.array_equal(got_c[b], ref[0]) and np.array_equal(got_a[b], ref[1])
         assert ref[1].max() > 0.5
     assert not np.array_equal(got_a[0], got_a[1])
+    # means shared by every frame (zero stride) still give B frames
+    same_c, _ = rasterize_splats_batch(t(means[0]).expand(3, -1, -1), quats, scales, opac, colors, vm, K, w, h)
+    ref0 = rasterize_splats(means[0], quats, scales, opac, colors, vm, K, w, h)
+    assert same_c.shape == (3, h, w, 4) and all(np.array_equal(same_c[b], ref0[0]) for b in range(3))
     # precomputed covariances (shared (N, 6)) give the same bits; quats/scales are then not read
     cov_c, cov_a = rasterize_splats_batch(means, None, None, opac_b, colors, vm, K, w, h,
                                           covariances=covariances(quats, scales))

@@ -816,6 +816,8 @@ def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacitie
         return _frames_float32(src, field, x, n_b, n, tail, f"shape ({lead}{n}{text}")
 
     m = per_frame("means", means, (3,), ", 3)")
+    if m.shape[0] != n_b:  # one frame's means expanded over B frames: still B frames out
+        m = np.ascontiguousarray(np.broadcast_to(m, (n_b,) + m.shape[1:]))
     if covs is None:
         q = per_frame("quats", quats, (4,), ", 4) wxyz")
         s = per_frame("scales", scales, (3,), ", 3)")
