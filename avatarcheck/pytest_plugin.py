@@ -125,6 +125,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _opt(config, "gate"):
         return
     options = GateOptions.from_config(config)
+    from avatarcheck.threads import apply_thread_policy
+
+    apply_thread_policy()  # xdist workers split the cores (PYTEST_XDIST_WORKER_COUNT)
     wi = getattr(config, "workerinput", None)
     if wi is not None and "avatarcheck_report_dir" in wi:
         report_dir = Path(wi["avatarcheck_report_dir"])

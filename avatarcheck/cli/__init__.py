@@ -11,6 +11,16 @@ from avatarcheck.cli.take import take_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Verification harness for mesh-anchored Gaussian-splat head avatars.")
+
+
+@app.callback()
+def _startup() -> None:
+    """One thread policy for every command (avatarcheck.threads: no oversubscription; AVATARCHECK_THREADS)."""
+    from avatarcheck.threads import apply_thread_policy
+
+    apply_thread_policy()
+
+
 app.add_typer(head_app, name="head")
 app.add_typer(take_app, name="take")
 app.command("render")(render_cmd)
