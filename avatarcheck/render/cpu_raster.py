@@ -215,25 +215,22 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     n_ch = col.shape[2]
     n_rec = _REC + n_ch
     n_tiles = tiles_x * tiles_y
+    # Each parallel region costs a fork/join that a loaded machine can stretch to milliseconds, so
+    # the per-frame work (sort, ranks) shares one region.
     order = np.empty((n_b, n), np.int32)
     n_drawn = np.empty(n_b, np.int64)
+    rank = np.empty((n_b, n), np.int32)
     for b in prange(n_b):
-        n_drawn[b] = _depth_order(dep[b], radii[b], order[b])
+        k = _depth_order(dep[b], radii[b], order[b])
+        n_drawn[b] = k
+        rank[b, :] = -1
+        for j in range(k):
+            rank[b, order[b, j]] = j
 
     # Per drawn splat (the one random-access pass over the inputs): its record, its pixel spans and
     # gsplat's tile rectangle (IntersectTile.cu, float32 as there), stored at its depth rank. The
     # loop reads the inputs in index order and scatters the writes: independent stores overlap,
     # where reads in depth order (random) stall on cache misses (500k splats: 2x slower).
-    rank = np.empty((n_b, n), np.int32)
-    for f in prange(n_b * n):
-        b = f // n
-        j = f - b * n
-        rank[b, j] = -1
-    for f in prange(n_b * n):
-        b = f // n
-        j = f - b * n
-        if j < n_drawn[b]:
-            rank[b, order[b, j]] = j
     srec = np.empty((n_b, n, n_rec), np.float32)
     sspan = np.empty((n_b, n, 4), np.int32)
     rect = np.empty((n_b, n, 4), np.int32)  # x0, x1, y0, y1 (exclusive)
