@@ -111,6 +111,17 @@ class AnimeEyesField:
     centres: np.ndarray
     radii: np.ndarray
 
+    def __post_init__(self) -> None:
+        validate_params(self.params, "AnimeEyesField", "params")
+        c, r = np.asarray(self.centres, np.float64), np.asarray(self.radii, np.float64)
+        if c.ndim != 2 or c.shape[1] != 3 or r.shape != (len(c),) or not np.isfinite(c).all():
+            raise InputError("AnimeEyesField", "centres/radii", "finite centres (E, 3) and radii (E,)",
+                             f"shapes {c.shape} and {r.shape}")
+        if not (np.isfinite(r).all() and (r > 0).all()):
+            raise InputError("AnimeEyesField", "radii", "positive eyeball radii", str(r.tolist()))
+        object.__setattr__(self, "centres", c)
+        object.__setattr__(self, "radii", r)
+
     def _terms(self, p: np.ndarray):
         """Per eye: d (N, 3), rho (N,), w (N,), dw (N,)."""
         for c, r in zip(self.centres, self.radii):
