@@ -167,3 +167,18 @@ def test_mesh_deformation_rejects_bad_points(av):
     d = MeshDeformation(np.eye(3), np.eye(3), np.broadcast_to(np.eye(3), (3, 3, 3)).copy())
     with pytest.raises(InputError, match="points"):
         d(np.array([[np.nan, 0, 0]]))
+
+
+def test_a_sculpt_in_a_gate_file_bakes_like_the_mesh_route(av, tmp_path):
+    from avatarcheck.io.obj import write_obj
+
+    field = bake_edit(av, "anime_eyes", {})
+    obj = tmp_path / "sculpt.obj"
+    write_obj(obj, field.edited_sub, av.head_sub.faces)
+    via_kind = bake_edit(av, "mesh", {"path": str(obj)}, name="sculpt")
+    direct = bake_mesh(av, field.edited_sub)
+    for a, b in ((via_kind.edited_sub, direct.edited_sub), (via_kind.ratio, direct.ratio),
+                 (via_kind.jacobians, direct.jacobians), (via_kind.basis, direct.basis)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(InputError, match=r"sculpt\.normal"):
+        bake_edit(av, "mesh", {"path": str(obj), "normal": "bent"}, name="sculpt")

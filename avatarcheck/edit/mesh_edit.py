@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avatarcheck.edit.base import EditAssets
+from avatarcheck.edit.base import REQUIRED, EditAssets, EditKind
 from avatarcheck.edit.corrections import scale_ratio
 from avatarcheck.errors import InputError
 
@@ -179,3 +179,28 @@ def bake_mesh_file(avatar: "Avatar", path: str | os.PathLike, name: str = "mesh"
 
     xyz, _ = read_obj(path)
     return bake_mesh(avatar, xyz, name, normal, basis, source=str(path), params={"mesh": str(path)})
+
+
+def _validate_mesh(params, source: str, where: str) -> None:
+    if params["normal"] not in NORMALS:
+        raise InputError(source, f"{where}.normal", f"one of {NORMALS}", repr(params["normal"]))
+    if not params["path"].strip():
+        raise InputError(source, f"{where}.path", "an .obj path", repr(params["path"]))
+
+
+def _make_mesh(avatar, params, source: str) -> MeshDeformation:
+    from avatarcheck.io.obj import read_obj
+
+    xyz, _ = read_obj(params["path"])
+    return mesh_deformation(avatar, xyz, params["normal"], str(params["path"]))
+
+
+#: A sculpt in a gate file (``kind = "mesh"``, ``path = "sculpt.obj"``). The generic bake evaluates
+#: ``MeshDeformation`` at the vertices and at ``v + b_k``: the same assets as ``bake_mesh(basis="extend")``.
+MESH = EditKind(
+    name="mesh",
+    description="an edited mesh of the avatar's topology (a sculpt), read from an .obj",
+    params={"path": (str, REQUIRED), "normal": (str, "area")},
+    make=_make_mesh,
+    validate=_validate_mesh,
+)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from avatarcheck.edit.base import EditAssets, EditKind, bake, checked_params
 from avatarcheck.edit.anime_eyes import ANIME_EYES
 from avatarcheck.edit.chibi import CHIBI
+from avatarcheck.edit.mesh_edit import MESH
 from avatarcheck.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,3 +40,4 @@ def bake_edit(avatar: "Avatar", kind: str, params: Mapping[str, Any], name: str 
 
 register_edit(CHIBI)
 register_edit(ANIME_EYES)
+register_edit(MESH)
