@@ -54,11 +54,12 @@ def test_bake_writes_consistent_assets(avatar, baked):
     on_disk = json.loads((d / MANIFEST_FILE).read_text())
     assert on_disk == manifest
     assert on_disk["scale_ratio"]["median"] == pytest.approx(float(np.median(ratio)))
-    # Below the pear's anchor nothing moves, so the ratio there is exactly 1.
+    # Below the pear's anchor (0.20 of the y-range) the field tapers ("tiny shoulders"): the mesh
+    # there shrinks, so no splat in the bottom tenth grows and the lowest ones shrink clearly.
     y = avatar.head_sub.v_template[:, 1]
     lo, hi = avatar.head.v_template[:, 1].min(), avatar.head.v_template[:, 1].max()
     low = y < lo + 0.1 * (hi - lo)
-    np.testing.assert_allclose(v[low], avatar.head_sub.v_template[low], atol=1e-6)
+    assert ratio[low].max() <= 1.0 + 1e-5 and ratio[low].min() < 0.8
     assert 1.2 < manifest["scale_ratio"]["median"] < 1.7  # the upper face is stretched
 
 
@@ -99,7 +100,7 @@ def test_bad_assets_are_clear_errors(avatar, baked, tmp_path):
     bad = np.load(d / RATIO_FILE)
     bad[5] = np.nan
     np.save(tmp_path / "nan.npy", bad)
-    with pytest.raises(InputError, match="finite positive"):
+    with pytest.raises(InputError, match="nan.npy: scale_ratio: expected finite"):
         apply_overrides(avatar, OverrideSettings(scale_ratio=tmp_path / "nan.npy"))
     (tmp_path / "trunc.npy").write_bytes((d / BASIS_FILE).read_bytes()[:200])
     with pytest.raises(InputError, match="trunc.npy"):
