@@ -33,9 +33,10 @@ def latest_result(report: Path) -> GateResult:
     return GateResult.load(report / "latest" / "result.json")
 
 
-def test_the_gate_passes_on_the_synthetic_head_with_the_seeds_outcomes(pytester):
+def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pytester):
     result, report = run_gate(pytester)
-    result.assert_outcomes(passed=53)
+    # 30 moment checks + 15 worst-closed-frame checks + 1 ordering + 15 goldens + 5 curves + 2 summaries
+    result.assert_outcomes(passed=68)
     gate = latest_result(report)
     assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
     by_id = {c.item_id: c for c in gate.checks}
@@ -45,11 +46,16 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_seeds_outcomes(pytester)
             assert by_id[f"{edit}/post-fix/full_blink/{check}"].passed
             pre = by_id[f"{edit}/pre-fix/full_blink/{check}"]
             assert not pre.passed and pre.expected == "fail" and pre.ok
+            # the worst closed-eye frame is gated like the full blink, with the same outcomes
+            assert by_id[f"{edit}/post-fix/worst_closed/{check}"].passed
+            assert not by_id[f"{edit}/pre-fix/worst_closed/{check}"].passed
         assert by_id[f"{edit}/post-fix/eye_wide/eye_visible"].passed
     assert all(c.passed for c in gate.checks if c.variant == "baseline")
     (order,) = gate.orderings
     assert order.ok and order.greater_value > order.lesser_value
     assert {g.status for g in gate.goldens} == {"pass"}
+    worst = [im for im in gate.images if im.moment == "worst_closed"]
+    assert len(worst) == 5 and all(im.frame >= 0 for im in worst)
     # The report folder is complete: every image the page names exists inside it.
     html = (report / "latest" / "index.html").read_text()
     assert "pear/pre-fix/full_blink/leak_area" in html
