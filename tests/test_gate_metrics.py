@@ -124,3 +124,17 @@ def test_bad_gate_overrides_name_the_file_and_the_key(tmp_path, toml, field):
     assert "pyproject.toml" in str(err.value)
     with pytest.raises(InputError, match="three-moment"):
         load_gate("five-moment")
+
+
+def test_batched_triangle_ids_equal_the_single_frame_ones():
+    from avatarcheck.avatar import synthetic_avatar
+    from avatarcheck.render.mesh_ids import triangle_ids_batch
+
+    av = synthetic_avatar()
+    cam = av.eye_camera(48)
+    rng = np.random.default_rng(0)
+    verts = av.head_sub.v_template[None] + rng.normal(0, 0.002, (3,) + av.head_sub.v_template.shape)
+    batch = triangle_ids_batch(verts, av.head_sub.faces, cam)
+    for b in range(3):
+        np.testing.assert_array_equal(batch[b], triangle_ids(verts[b], av.head_sub.faces, cam))
+    assert (batch >= 0).any()

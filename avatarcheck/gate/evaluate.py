@@ -21,7 +21,7 @@ from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
 from avatarcheck.render.culling import reaching_splats
-from avatarcheck.render.mesh_ids import triangle_ids
+from avatarcheck.render.mesh_ids import triangle_ids_batch
 from avatarcheck.render.shaders import shaded_state
 from avatarcheck.render.state import SplatState
 
@@ -90,9 +90,10 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     occ_alpha = render(occluder, camera, backend).alpha
 
     face_eye = eyeball_face_eye(avatar)
+    all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera)
     out = []
     for b in range(B):
-        ids = triangle_ids(mesh[b], avatar.head_sub.faces, camera)
+        ids = all_ids[b]
         seen_eye = np.where(ids >= 0, face_eye[np.maximum(ids, 0)], -1)
         E = main.colors[b, ..., 3]
         regions, covered, metrics = {}, {}, {}

@@ -48,17 +48,39 @@ def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
     return ids
 
 
+@numba.njit(parallel=True, cache=True)
+def _raster_ids_frames(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
+                       near: float) -> np.ndarray:
+    """B frames in parallel (one frame per thread: each frame's z-buffer is its own)."""
+    out = np.empty((xy.shape[0], height, width), np.int64)
+    for b in numba.prange(xy.shape[0]):
+        out[b] = _raster_ids(xy[b], depth[b], faces, width, height, near)
+    return out
+
+
+def _screen(vertices: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+    """vertices (..., V, 3) world -> pixel xy (..., V, 2) and camera depth (..., V), float64."""
+    v = np.asarray(vertices, np.float64)
+    cam = v @ camera.viewmat[:3, :3].T.astype(np.float64) + camera.viewmat[:3, 3]
+    depth = np.ascontiguousarray(cam[..., 2])
+    uv = cam @ camera.K.T.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = uv[..., :2] / uv[..., 2:3]
+    return np.ascontiguousarray(np.where(np.isfinite(xy), xy, 0.0)), depth
+
+
 def triangle_ids(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
     """vertices (V, 3) world, faces (F, 3) -> (H, W) int64: the nearest face per pixel, -1 for none.
 
     Triangles with a vertex at or behind the near plane are skipped (heads are far from it).
     """
-    v = np.asarray(vertices, np.float64)
-    cam = v @ camera.viewmat[:3, :3].T.astype(np.float64) + camera.viewmat[:3, 3]
-    depth = cam[:, 2].copy()
-    uv = cam @ camera.K.T.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = uv[:, :2] / uv[:, 2:3]
-    xy = np.where(np.isfinite(xy), xy, 0.0)
-    return _raster_ids(np.ascontiguousarray(xy), depth, np.ascontiguousarray(faces, np.int64),
-                       camera.width, camera.height, float(camera.near))
+    xy, depth = _screen(vertices, camera)
+    return _raster_ids(xy, depth, np.ascontiguousarray(faces, np.int64), camera.width, camera.height,
+                       float(camera.near))
+
+
+def triangle_ids_batch(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
+    """vertices (B, V, 3) -> (B, H, W) int64, frame b identical to ``triangle_ids(vertices[b], ...)``."""
+    xy, depth = _screen(vertices, camera)
+    return _raster_ids_frames(xy, depth, np.ascontiguousarray(faces, np.int64), camera.width, camera.height,
+                              float(camera.near))
