@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from avatarcheck.cli.common import console
 from avatarcheck.cli.common import fail as _fail
+from avatarcheck.edit.overrides import ENV_VARS
 from avatarcheck.errors import InputError
 from avatarcheck.render.backend import backend_names
 
@@ -34,6 +36,11 @@ def gate_cmd(
     from avatarcheck.gate.spec import load_gate
     from avatarcheck.report.html import write_report
 
+    set_vars = sorted(v for v in ENV_VARS.values() if os.environ.get(v, "").strip())
+    if set_vars:  # the gate's variants declare their overrides; an ambient edit would be applied twice
+        console.print(f"[yellow]note:[/yellow] {', '.join(set_vars)} set but not applied: the gate renders the "
+                      "variants its gate file declares (use `avatarcheck render` to see an env-configured avatar)",
+                      soft_wrap=True)
     try:
         spec = load_gate(gate, pyproject if pyproject is not None else Path("pyproject.toml"),
                          pyproject_required=pyproject is not None)
