@@ -7,6 +7,7 @@ import typer
 from avatarcheck.cli.gate import gate_cmd
 from avatarcheck.cli.head import head_app
 from avatarcheck.cli.render import bake_cmd, render_cmd
+from avatarcheck.cli.sweep import sweep_cmd
 from avatarcheck.cli.take import take_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,6 +27,7 @@ app.add_typer(take_app, name="take")
 app.command("render")(render_cmd)
 app.command("bake")(bake_cmd)
 app.command("gate")(gate_cmd)
+app.command("sweep")(sweep_cmd)
 
 
 def main() -> None:  # pragma: no cover

@@ -1,0 +1,73 @@
+"""``avatarcheck sweep``: the largest edit strength each correction still closes the lids at."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from avatarcheck.cli.common import console
+from avatarcheck.cli.common import fail as _fail
+from avatarcheck.errors import InputError
+from avatarcheck.render.backend import backend_names
+
+
+def sweep_cmd(
+    edit: str = typer.Option("chibi", help="edit kind (avatarcheck.edit.registry)"),
+    preset: Optional[str] = typer.Option("pear", help="chibi: pear | hourglass"),
+    strengths: str = typer.Option("0.5,1,1.5,2,2.5,3", help="comma-separated strengths, ascending"),
+    corrections: str = typer.Option("none,boost,ratio,jacobian,ratio+lash_ring", help="comma-separated corrections"),
+    gate: str = typer.Option("three-moment", help="the gate whose checks and moments decide"),
+    take: Optional[str] = typer.Option(None, help="take (default: the gate's)"),
+    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM folder or head .npz (default: synthetic)"),
+    backend: str = typer.Option("auto", help="a render backend: " + " | ".join(backend_names())),
+    out: Path = typer.Option(Path("out/sweep"), help="folder for sweep.json and sweep.svg"),
+) -> None:
+    """Sweep an edit's strength per correction; print and save the largest strength that passes every check."""
+    from avatarcheck.gate.inputs import load_inputs
+    from avatarcheck.gate.spec import load_gate
+    from avatarcheck.gate.sweep import CORRECTIONS, sweep
+    from avatarcheck.io.atomic import check_output_dir, write_text_atomic
+    from avatarcheck.render.backend import resolve_backend
+    from avatarcheck.report.plots import Series, line_chart_svg, variant_color
+
+    try:
+        check_output_dir(out)
+        try:
+            values = [float(s) for s in strengths.split(",") if s.strip()]
+        except ValueError:
+            raise InputError("--strengths", "strengths", "comma-separated numbers", repr(strengths)) from None
+        if not values or any(not 0 < v <= 10 for v in values):
+            raise InputError("--strengths", "strengths", "numbers in (0, 10]", repr(strengths))
+        chosen = [c.strip() for c in corrections.split(",") if c.strip()]
+        for c in chosen:
+            if c not in CORRECTIONS:
+                raise InputError("--corrections", c, f"one of {list(CORRECTIONS)}", repr(c))
+        spec = load_gate(gate, Path("pyproject.toml"))
+        inputs = load_inputs(avatar, take or spec.take, spec.moments, spec.moment_params)
+        params = {"preset": preset} if edit == "chibi" and preset else {}
+        with console.status(f"sweeping {len(values)} strengths x {len(chosen)} corrections"):
+            result = sweep(spec, inputs, edit, params, values, chosen, resolve_backend(backend).name)
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "sweep.json", json.dumps(dataclasses.asdict(result), indent=1) + "\n")
+        series = [Series(c, result.strengths, result.leak_max[c], variant_color(c, i)) for i, c in enumerate(chosen)]
+        svg = line_chart_svg(series, title=f"leak max vs strength, {edit} {params}", x_label="strength",
+                             y_label="leak max (worst moment, worse eye)", chart_id="sweep")
+        write_text_atomic(out / "sweep.svg", svg)
+    except (InputError, OSError) as err:
+        _fail(err)
+    table = Table(title=f"safe strength: {edit} {params}, gate {gate}, take {inputs.take.source}")
+    table.add_column("correction")
+    for s in result.strengths:
+        table.add_column(f"s={s:g}", justify="center")
+    table.add_column("largest safe", justify="right")
+    for c in chosen:
+        cells = ["[green]pass[/green]" if ok else f"[red]{why}[/red]" for ok, why in zip(result.passed[c], result.worst[c])]
+        safe = result.safe[c]
+        table.add_row(c, *cells, "-" if safe is None else f"{safe:g}")
+    console.print(table)
+    console.print(f"wrote {out / 'sweep.json'} and {out / 'sweep.svg'}")
