@@ -114,6 +114,41 @@ def test_without_gate_the_plugin_stays_out_of_the_way(pytester):
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_your_own_tests_run_beside_the_gate_unless_gate_only(pytester):
+    pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
+    ini = FAST + '[tool.pytest.ini_options]\ngate_backend = "cpu"\n'  # ini keys mirror the options
+    select = ["-k", "test_mine or (unedited and full_blink and leak_max)"]
+    result, _ = run_gate(pytester, *select, pyproject=ini)
+    result.assert_outcomes(passed=2)
+    result, _ = run_gate(pytester, "--gate-only", *select, pyproject=ini)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_take_without_a_moment_skips_its_items_with_the_reason(pytester):
+    take = REPO / "recordings" / "synthetic_take_05_no_eye_wide.csv"
+    result, report = run_gate(pytester, "--gate-take", str(take), "-rs", "-k", "unedited and eye_wide and not golden")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*no eye_wide moment*closest is frame 90*"])
+    gate = latest_result(report)
+    (skipped,) = gate.skipped
+    assert not skipped.failed and "eyeWide" in skipped.reason
+    strict = FAST + 'missing_moment = "fail"\n'
+    result, _ = run_gate(pytester, "--gate-take", str(take), "-k", "unedited and eye_wide and not golden",
+                         pyproject=strict)
+    result.assert_outcomes(failed=1)
+
+
+def test_the_avatar_gate_fixture_gates_an_avatar_from_a_users_test_module(pytester):
+    pytester.makefile(".toml", pyproject=FAST)
+    pytester.makepyfile(test_my_avatar=f"""
+def test_my_avatar_keeps_its_lids_closed(avatar_gate):
+    result = avatar_gate("three-moment", backend="cpu", golden_dir={str(GOLDEN)!r})
+    assert result.ok, result.failures
+    assert any(c.item_id == "pear/post-fix/full_blink/leak_max" and c.passed for c in result.checks)
+""")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_cli_gate_runs_the_same_gate(tmp_path, monkeypatch):
     from avatarcheck.cli import app
 
@@ -135,7 +170,7 @@ def test_the_gate_on_cuda(pytester):
     pytester.makefile(".toml", pyproject=FAST)
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cuda", "-k", "not golden",
                                           "-p", "no:cacheprovider", "--gate-report-dir", str(pytester.path / "r"))
-    result.assert_outcomes(passed=38)
+    result.assert_outcomes(passed=53)
 
 
 def test_xdist_workers_write_one_merged_report(pytester):
