@@ -46,3 +46,27 @@ def test_random_scenes_render_identically_after_culling(seed, spread, sigma):
     viewmat[2, 3] = 0.5  # camera 0.5 m in front of the origin, looking down +z in camera space
     cam = Camera(viewmat, intrinsics_from_fov(40.0, 48, 48), 48, 48)
     assert_same_render(state, cam)
+
+
+def test_eye_box_crop_gives_the_full_frame_metrics_up_to_rounding():
+    from avatarcheck.gate.evaluate import eye_box, evaluate_frames
+    from avatarcheck.head.pose import Pose
+
+    av = synthetic_avatar()
+    w = np.zeros((3, 52), np.float32)
+    for b, blink in enumerate((0.0, 0.6, 1.0)):
+        w[b, arkit_index("eyeBlinkLeft")] = w[b, arkit_index("eyeBlinkRight")] = blink
+    cam = av.eye_camera(96)
+    full = evaluate_frames(av, Pose(w), cam, "cpu")
+    crop = evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True)
+    assert crop[0].E.size < full[0].E.size
+    for f, c in zip(full, crop):
+        for eye in f.metrics:
+            assert f.metrics[eye]["covered_px"] == c.metrics[eye]["covered_px"]
+            for k, v in f.metrics[eye].items():
+                assert abs(v - c.metrics[eye][k]) < 1e-4, (eye, k)
+    # the box is tile-aligned and contains every region pixel
+    regions = np.zeros((1, 96, 96), bool)
+    regions[0, 20:23, 40:70] = True
+    x0, y0, x1, y1 = eye_box(regions, 96, 96)
+    assert (x0, y0, x1, y1) == (32, 16, 80, 32) and regions[:, y0:y1, x0:x1].sum() == regions.sum()

@@ -65,26 +65,62 @@ def occluder_keep(avatar: Avatar, means: np.ndarray, posed_vertices: np.ndarray)
     return not_eyeball[None] & (np.asarray(means)[..., 2] > centre_z[:, None])
 
 
-def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
-                    visible: float = 0.1, dilate_px: int = 2) -> list[FrameEval]:
-    """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS."""
-    posed = avatar.pose(pose)
-    # Only splats that can reach this camera are rasterised; the rest cannot change a pixel.
-    reach = torch.as_tensor(reaching_splats(posed.means.detach().cpu().numpy(), avatar.cloud.scales, camera))
-    state = shaded_state(avatar.cloud, posed, "magenta")
-    main = render(state.select(reach), camera, backend)
+def eye_box(regions: np.ndarray, width: int, height: int, tile: int = 16) -> tuple[int, int, int, int]:
+    """regions (B, H, W) bool -> (x0, y0, x1, y1): their bounding box over all frames, grown to whole
+    16-px tiles (the rasteriser's tiles) so the crop covers every region pixel."""
+    any_y, any_x = regions.any(axis=(0, 2)), regions.any(axis=(0, 1))
+    if not any_x.any():
+        return 0, 0, width, height
+    ys, xs = np.flatnonzero(any_y), np.flatnonzero(any_x)
+    x0, y0 = xs[0] // tile * tile, ys[0] // tile * tile
+    x1, y1 = min(width, -(-(xs[-1] + 1) // tile) * tile), min(height, -(-(ys[-1] + 1) // tile) * tile)
+    return int(x0), int(y0), int(x1), int(y1)
 
+
+def crop_camera(camera: Camera, box: tuple[int, int, int, int]) -> Camera:
+    """The same camera seeing only the pixel box (x0, y0, x1, y1): principal point shifted."""
+    x0, y0, x1, y1 = box
+    K = camera.K.copy()
+    K[0, 2] -= x0
+    K[1, 2] -= y0
+    return dataclasses.replace(camera, K=K, width=x1 - x0, height=y1 - y0)
+
+
+def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
+                    visible: float = 0.1, dilate_px: int = 2, crop_to_eyes: bool = False) -> list[FrameEval]:
+    """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS.
+
+    ``crop_to_eyes``: after the eyeball-only pass, render the other passes only inside the tile-aligned
+    box of the eye regions (the metrics never look outside them). Images in the FrameEvals are then
+    that crop; metrics agree with the full frame up to float32 rounding of the shifted principal
+    point (the leak curve uses it; moments and goldens render the full frame).
+    """
+    posed = avatar.pose(pose)
+    state = shaded_state(avatar.cloud, posed, "magenta")
     cloud = avatar.cloud
     per_eye = np.stack([cloud.mask(f"eyeball_{eye}") for eye in EYES], axis=1).astype(np.float32)  # (N, 2)
     B = pose.num_frames
+    means = posed.means.detach().cpu().numpy()
+
     # Eyeball-only render: every other splat has zero opacity, so only eyeball splats are sent.
-    eyeballs = torch.as_tensor(per_eye.any(axis=1)) & reach
+    eyeballs = torch.as_tensor(per_eye.any(axis=1))
     only_eyes = SplatState(state.means, state.quats, state.scales, state.opacities,
                            torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous()).select(eyeballs)
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
+    regions_all = np.stack([[eye_region(shares[b, ..., k], dilate_px) for k in range(len(EYES))]
+                            for b in range(B)])                                   # (B, 2, H, W)
+
+    box = (0, 0, camera.width, camera.height)
+    if crop_to_eyes:
+        box = eye_box(regions_all.any(axis=1), camera.width, camera.height)
+        camera = crop_camera(camera, box)
+    # Only splats that can reach the camera are rasterised; the rest cannot change a pixel.
+    reach = torch.as_tensor(reaching_splats(means, cloud.scales, camera))
+    x0, y0, x1, y1 = box
+    main = render(state.select(reach), camera, backend)
 
     mesh = posed.anchors.detach().cpu().numpy()
-    keep = torch.as_tensor(occluder_keep(avatar, state.means.detach().cpu().numpy(), mesh))
+    keep = torch.as_tensor(occluder_keep(avatar, means, mesh))
     occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
                           state.colors[..., :1].contiguous()).select(keep.any(dim=0) & reach)
     occ_alpha = render(occluder, camera, backend).alpha
@@ -98,7 +134,7 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
         E = main.colors[b, ..., 3]
         regions, covered, metrics = {}, {}, {}
         for k, eye in enumerate(EYES):
-            regions[eye] = eye_region(shares[b, ..., k], dilate_px)
+            regions[eye] = regions_all[b, k, y0:y1, x0:x1]
             covered[eye] = regions[eye] & (seen_eye != k)
             metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
         out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))
