@@ -36,6 +36,16 @@ def layer(head):
     return HeadLayer(head)
 
 
+def fd_jacobian(f, p: np.ndarray, h: float = 1e-7) -> np.ndarray:
+    """Central finite differences of a deformation f: (N, 3) -> (N, 3), as (N, 3, 3)."""
+    jac = np.zeros((len(p), 3, 3))
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = h
+        jac[:, :, j] = (f(p + e) - f(p - e)) / (2 * h)
+    return jac
+
+
 def arkit_vector(**weights: float) -> np.ndarray:
     from avatarcheck.arkit import arkit_index
 

@@ -26,6 +26,7 @@ from avatarcheck.edit.chibi import (
     vertical_profile,
 )
 from avatarcheck.errors import InputError
+from tests.conftest import fd_jacobian
 
 # head-sized box: half-extents 8 x 12 x 10 cm, centre slightly off the origin
 _HALF = np.array([0.08, 0.12, 0.10])
@@ -49,15 +50,6 @@ coords = st.tuples(st.floats(-0.1, 0.1), st.floats(-0.15, 0.2), st.floats(-0.1, 
 
 def _field(strength: float = 2.0, frac: float = 0.2) -> ChibiField:
     return chibi_field(MESH, ChibiParams(strength=strength, y_anchor_frac_baked=frac))
-
-
-def _fd_jacobian(f: ChibiField, p: np.ndarray, h: float = 1e-8) -> np.ndarray:
-    jac = np.zeros((len(p), 3, 3))
-    for j in range(3):
-        e = np.zeros(3)
-        e[j] = h
-        jac[:, :, j] = (f(p + e) - f(p - e)) / (2 * h)
-    return jac
 
 
 # ---------------------------------------------------------------- identity cases
@@ -168,7 +160,7 @@ def test_jacobian_matches_finite_differences(s, frac, pts):
     # t in [-1.3, 1.3]: the taper, below the floor (pear T = 0.25, hourglass T = 1) and above the top
     p[:, 1] = f.y_bottom + p[:, 1] * (f.y_top - f.y_bottom)
     # h = 1e-8: the truncation error at the C1 knots (second derivative jumps) is O(h)
-    np.testing.assert_allclose(f.jacobian(p), _fd_jacobian(f, p), atol=2e-6, rtol=0)
+    np.testing.assert_allclose(f.jacobian(p), fd_jacobian(f, p, 1e-8), atol=2e-6, rtol=0)
 
 
 @pytest.mark.parametrize("frac", sorted(PRESETS.values()))
@@ -179,7 +171,7 @@ def test_jacobian_matches_fd_near_anchor_and_top(frac, where):
     y0 = f.y_bottom if where == "anchor" else f.y_top
     p = np.column_stack([rng.uniform(-0.08, 0.08, 50), y0 + rng.uniform(-1e-5, 1e-5, 50),
                          rng.uniform(-0.1, 0.1, 50)])
-    np.testing.assert_allclose(f.jacobian(p), _fd_jacobian(f, p), atol=2e-6, rtol=0)
+    np.testing.assert_allclose(f.jacobian(p), fd_jacobian(f, p, 1e-8), atol=2e-6, rtol=0)
 
 
 @given(strengths, fracs, st.floats(1e-9, 1e-4), st.floats(-0.1, 0.1), st.floats(-0.1, 0.1))

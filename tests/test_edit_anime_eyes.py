@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from avatarcheck.edit.anime_eyes import ANIME_EYES, AnimeEyesField, AnimeEyesParams, anime_eyes_field, eye_centres
 from avatarcheck.errors import InputError
+from tests.conftest import fd_jacobian
 
 # Two toy eyeballs: spheres of radius 0.012 at x = +-0.031 (the embedded head's layout).
 R = 0.012
@@ -40,15 +41,6 @@ def _field(p: AnimeEyesParams) -> AnimeEyesField:
     return anime_eyes_field(VERTS, SETS, p)
 
 
-def _fd_jacobian(f, p: np.ndarray, h: float = 1e-7) -> np.ndarray:
-    jac = np.zeros((len(p), 3, 3))
-    for j in range(3):
-        e = np.zeros(3)
-        e[j] = h
-        jac[:, :, j] = (f(p + e) - f(p - e)) / (2 * h)
-    return jac
-
-
 def test_centres_and_radii_come_from_the_eyeball_sets():
     c, r = eye_centres(VERTS, SETS)
     np.testing.assert_allclose(c, CENTRES, atol=1e-15)
@@ -61,7 +53,7 @@ def test_jacobian_matches_finite_differences(p, pts):
     f = _field(p)
     x = np.array(pts)
     # the smoothstep's second derivative jumps at the two radii: the central difference is O(h) there
-    np.testing.assert_allclose(f.jacobian(x), _fd_jacobian(f, x), atol=2e-5)
+    np.testing.assert_allclose(f.jacobian(x), fd_jacobian(f, x, 1e-7), atol=2e-5)
 
 
 @settings(max_examples=60, deadline=None)

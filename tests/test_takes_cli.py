@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from avatarcheck.cli import app
 from avatarcheck.takes.files import load_take
 from avatarcheck.takes.udp import UdpReceiver, build_packet
+from tests.test_takes_udp import _InterruptingSocket
 
 runner = CliRunner()
 MOMENT_NAMES = ("eye_wide", "full_blink", "half_blink_down")  # the three-moment gate's
@@ -197,28 +198,12 @@ def test_record_ctrl_c_writes_what_arrived(tmp_path, monkeypatch):
 
     original = udp.UdpReceiver.__init__
 
-    class Interrupting:
-        def __init__(self, sock):
-            self._sock, self._left = sock, 3
-
-        def settimeout(self, t):
-            self._sock.settimeout(t)
-
-        def recvfrom(self, n):
-            if self._left == 0:
-                raise KeyboardInterrupt
-            self._left -= 1
-            return self._sock.recvfrom(n)
-
-        def close(self):
-            self._sock.close()
-
     def init(self, port=11111, host="127.0.0.1"):
         original(self, port, host)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
             for i in range(3):
                 tx.sendto(build_packet(np.full(52, i / 10, np.float32), frame=2 * i), ("127.0.0.1", self.port))
-        self._sock = Interrupting(self._sock)
+        self._sock = _InterruptingSocket(self._sock, 3)
 
     monkeypatch.setattr(udp.UdpReceiver, "__init__", init)
     out = tmp_path / "rec.csv"
