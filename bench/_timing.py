@@ -30,3 +30,33 @@ def report(title: str, rows: dict[str, float], meta: dict, json_path: str | None
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"meta": meta, "results": rows}, f, indent=2)
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, else what platform knows."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def set_threads(threads: int | None) -> tuple[int, str]:
+    """``--threads N`` sets numba and torch to N; None applies the package's thread policy.
+    Returns (threads, why)."""
+    import numba
+    import torch
+
+    from avatarcheck.threads import apply_thread_policy
+
+    if threads is None:
+        policy = apply_thread_policy()
+        return policy.numba, policy.reason
+    numba.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    return threads, "--threads"

@@ -23,6 +23,8 @@ import time
 import numpy as np
 import torch
 
+from _timing import set_threads  # noqa: E402 (bench scripts run from bench/)
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -49,22 +51,13 @@ def main() -> None:
                                                    "frame.json"))
     args = ap.parse_args()
 
-    import numba
-
     from _revision import cpu_raster_at
     from avatarcheck.arkit import arkit_index
     from avatarcheck.avatar import synthetic_avatar
     from avatarcheck.render import cpu_raster
     from avatarcheck.render.api import render
-    from avatarcheck.threads import apply_thread_policy
 
-    if args.threads is None:
-        pol = apply_thread_policy()
-        threads, reason = pol.numba, pol.reason
-    else:
-        numba.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
-        threads, reason = args.threads, "--threads"
+    threads, reason = set_threads(args.threads)
     old = cpu_raster_at(args.baseline_rev)
     new_fn = cpu_raster.rasterize_splats
     cpu_raster.warmup()

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import torch
 
-from _timing import median_ms, report
+from _timing import cpu_name, median_ms, report
 
 
 
@@ -52,16 +52,6 @@ def camera(size: int, fov_deg: float, distance: float = 0.6):
     K = torch.tensor([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
     return viewmat, K
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import cpu_name, set_threads  # noqa: E402
 
 ALPHA_MAX = 0.999
 ALPHA_MIN = 1.0 / 255.0
@@ -172,15 +172,8 @@ def main() -> None:
     import numba
 
     from avatarcheck.render import cpu_raster, projection
-    from avatarcheck.threads import apply_thread_policy
 
-    if args.threads is None:
-        policy = apply_thread_policy()
-        threads, reason = policy.numba, policy.reason
-    else:
-        numba.set_num_threads(args.threads)
-        torch.set_num_threads(args.threads)
-        threads, reason = args.threads, "--threads"
+    threads, reason = set_threads(args.threads)
     baseline = None
     if args.baseline_rev:
         from _revision import cpu_raster_at
@@ -241,7 +234,7 @@ def main() -> None:
         print(f"{name}: done ({n_rounds} rounds)", file=sys.stderr)
     load_after = _load()
 
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_name(), "cores": os.cpu_count(),
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(), "cores": os.cpu_count(),
             "threads": threads, "thread_reason": reason, "numba_threads": numba.get_num_threads(),
             "torch_threads": torch.get_num_threads(), "loadavg_before": load_before, "loadavg_after": load_after,
             "torch": torch.__version__, "numba": numba.__version__, "python": platform.python_version(),
@@ -271,16 +264,6 @@ def main() -> None:
             json.dump({"meta": meta, "results": rows}, f, indent=2)
         print(f"wrote {args.json}")
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
