@@ -64,8 +64,7 @@ class Avatar:
               drop_eyeballs: bool = False) -> SplatState:
         """Posed, shaded splats for B frames: ``pose``, or its ``arkit52`` / ``eyes`` / ``global_rot`` parts."""
         if pose is None:
-            pose = Pose(np.zeros((1, 52), np.float32) if arkit52 is None else arkit52, eyes=eyes,
-                        global_rot=global_rot)
+            pose = Pose.of(arkit52, eyes, global_rot)
         return shaded_state(self.cloud, self.pose(pose, binding), shader, drop_eyeballs)
 
 

@@ -163,7 +163,7 @@ def test_registering_a_toy_moment_is_one_definition():
     from avatarcheck.moments.base import Condition, Criterion, MomentDefinition
 
     def jaw(ch, p):
-        return Criterion(-ch.blink_mid, "lowest eyeBlink", (Condition("always", np.ones_like(ch.wide, bool)),))
+        return Criterion(-ch.blink_mid, "lowest eyeBlink", (Condition("always", ch.wide, np.ones_like(ch.wide, bool)),))
 
     try:
         register_moment(MomentDefinition("calmest", "toy", {}, jaw))

@@ -32,12 +32,17 @@ def load_take_source(source: str) -> Take:
     return load_take(Path(source))
 
 
+def safe_stem(text: str, fallback: str) -> str:
+    """``text`` as a path component: lower-case ASCII letters, digits, '-' and '_' (others become '_')."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text.lower())[:48] or fallback
+
+
 def take_key(source: str, take: Take) -> str:
     """A take's name in golden paths: its stem plus a short hash of its weights, so goldens of one
     take are never compared with renders of another (same name, other content included)."""
     stem = source[len(SYNTHETIC_PREFIX):] if source.startswith(SYNTHETIC_PREFIX) else Path(source).stem
     stem = ("synthetic-" if source.startswith(SYNTHETIC_PREFIX) else "") + stem
-    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in stem.lower())[:48] or "take"
+    safe = safe_stem(stem, "take")
     digest = hashlib.sha256(np.ascontiguousarray(take.weights, np.float32).tobytes()).hexdigest()[:8]
     return f"{safe}-{digest}"
 
@@ -45,8 +50,7 @@ def take_key(source: str, take: Take) -> str:
 def avatar_name(source: Path | None) -> str:
     if source is None:
         return "synthetic"
-    name = source.stem if source.suffix else source.name
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name.lower())[:48] or "avatar"
+    return safe_stem(source.stem if source.suffix else source.name, "avatar")
 
 
 def eye_axis_angles(take: Take, frames: np.ndarray) -> np.ndarray:

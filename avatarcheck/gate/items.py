@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarcheck.errors import InputError
-from avatarcheck.gate.artefacts import Artefacts
+from avatarcheck.gate.artefacts import Artefacts, inside
 from avatarcheck.gate.evaluation import GateEvaluation
 from avatarcheck.gate.golden import compare_images, golden_relpath, read_image, write_golden
 from avatarcheck.gate.metrics import STATS, worst_eye
@@ -54,8 +54,6 @@ def golden(ev: GateEvaluation, item: GoldenItem, golden_root: Path, update: bool
     frame = ev.moment_evals(item.edit, item.variant)[item.moment]
     rel = golden_relpath(ev.spec.name, ev.inputs.avatar_name, ev.inputs.take_key, item.edit, item.variant,
                          item.moment, ev.backend)
-    from avatarcheck.gate.artefacts import inside
-
     path = inside(golden_root, rel)
     tol = ev.spec.golden_tolerances(ev.backend)
     common = dict(item_id=item.item_id, edit=item.edit, variant=item.variant, moment=item.moment,

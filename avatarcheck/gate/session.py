@@ -87,14 +87,14 @@ class GateSession:
         return GateEvaluation(self.spec, self.inputs, self.backend.name, self.timings)
 
     # -- steps --------------------------------------------------------------------------------------
-    def _missing(self, item_id: str, moments: tuple[str, ...]) -> Outcome | None:
-        """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks a moment."""
-        gone = [m for m in moments if isinstance(self.inputs.moments.get(m), MissingMoment)]
-        if WORST_CLOSED in moments and not len(self.evaluation.closed_frames()):
+    def _missing(self, item_id: str, moment: str) -> Outcome | None:
+        """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks ``moment``."""
+        found = self.inputs.moments.get(moment)
+        if moment == WORST_CLOSED and not len(self.evaluation.closed_frames()):
             reason = (f"the take has no closed-eye frame (eyeBlink of both eyes >= "
                       f"{self.spec.closed_eye.blink_min:g}) for {WORST_CLOSED}")
-        elif gone:
-            reason = f"the take has no {gone[0]} moment: {self.inputs.moments[gone[0]].reason}"
+        elif isinstance(found, MissingMoment):
+            reason = f"the take has no {moment} moment: {found.reason}"
         else:
             return None
         failed = self.spec.missing_moment == "fail"
@@ -114,7 +114,7 @@ class GateSession:
             self.images[key] = self.artefacts.moment_images(edit, variant, {WORST_CLOSED: ev}, {WORST_CLOSED: frame})
 
     def _check(self, item) -> Outcome:
-        skip = self._missing(item.item_id, (item.moment,))
+        skip = self._missing(item.item_id, item.moment)
         if skip:
             return skip
         if item.moment == WORST_CLOSED:
@@ -125,14 +125,14 @@ class GateSession:
         return PASS if r.ok else Outcome("fail", r.message)
 
     def _ordering(self, spec) -> Outcome:
-        skip = self._missing(spec.item_id, (spec.moment,))
+        skip = self._missing(spec.item_id, spec.moment)
         if skip:
             return skip
         r = self.orderings[spec.item_id] = items.ordering(self.evaluation, spec)
         return PASS if r.ok else Outcome("fail", r.message)
 
     def _golden(self, item) -> Outcome:
-        skip = self._missing(item.item_id, (item.moment,))
+        skip = self._missing(item.item_id, item.moment)
         if skip:
             return skip
         self._moment_images(item.edit, item.variant)
@@ -188,11 +188,10 @@ class GateSession:
             else:
                 moments[name] = {"frame": int(m.frame), "reason": m.reason, "values": dict(m.values)}
         if self.spec.closed_eye is not None:
-            c = self.spec.closed_eye
-            moments[WORST_CLOSED] = {"frame": None, "values": {}, "closed_frames": int(len(self.evaluation.closed_frames())),
-                                     "reason": f"per variant: the worst {c.rank_by} (worse eye) among the "
-                                               f"{len(self.evaluation.closed_frames())} frames with eyeBlink of both "
-                                               f"eyes >= {c.blink_min:g}; checked like {c.like}"}
+            c, n = self.spec.closed_eye, int(len(self.evaluation.closed_frames()))
+            moments[WORST_CLOSED] = {"frame": None, "values": {}, "closed_frames": n,
+                                     "reason": f"per variant: the worst {c.rank_by} (worse eye) among the {n} frames "
+                                               f"with eyeBlink of both eyes >= {c.blink_min:g}; checked like {c.like}"}
         notes = [f"Leak heatmaps: E from 0 (black) to {HEATMAP_VMAX} or more (pale yellow), inside the eye regions.",
                  "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
                  "the CPU backend reproduces them."]

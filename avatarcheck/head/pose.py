@@ -38,6 +38,16 @@ class Pose:
         return int(self.arkit52.shape[0])
 
     @classmethod
+    def of(cls, arkit52: np.ndarray | None = None, eyes: np.ndarray | None = None,
+           global_rot: np.ndarray | None = None) -> "Pose":
+        """A pose from some of its parts; missing ARKit weights are zeros for as many frames as the
+        given parts have (one frame when none is given)."""
+        if arkit52 is None:
+            rows = next((len(np.atleast_2d(x)) for x in (eyes, global_rot) if x is not None), 1)
+            arkit52 = np.zeros((rows, NUM_ARKIT), np.float32)
+        return cls(arkit52, eyes=eyes, global_rot=global_rot)
+
+    @classmethod
     def rest(cls, frames: int = 1) -> "Pose":
         return cls(np.zeros((frames, NUM_ARKIT), np.float32))
 

@@ -58,6 +58,7 @@ class EyeChannels:
 @dataclasses.dataclass(frozen=True)
 class Condition:
     text: str            # "eyeBlink (max of both eyes) < 0.2"
+    values: np.ndarray   # (T,) the channel it tests (reported for a frame that fails it)
     holds: np.ndarray    # (T,) bool
 
 
@@ -134,15 +135,7 @@ def pick(take: Take, definition: MomentDefinition, params: Mapping[str, Any] | N
     met_count = holds.sum(axis=1)
     closest = met_count == met_count.max()
     frame = int(np.argmax(np.where(closest, c.score, -np.inf)))
-    failing = tuple(f"{x.text} (frame {frame}: {_failing_value(x.text, ch, frame)})"
+    failing = tuple(f"{x.text} (frame {frame}: {float(x.values[frame]):.3f})"
                     for x in c.conditions if not x.holds[frame])
     return MissingMoment(definition.name, rule_text(c), frame, failing, _values(take, frame, eye))
 
-
-def _failing_value(text: str, ch: EyeChannels, frame: int) -> str:
-    """The frame's value of the channel a condition names (its text starts with the channel)."""
-    key = text.split(" (")[0]
-    arr = {"eyeWide": ch.wide, "eyeLookDown": ch.down}.get(key)
-    if arr is None:  # eyeBlink: which aggregate the condition used is in its text
-        arr = ch.blink_high if "(min" in text else ch.blink_low if "(max" in text else ch.blink_mid
-    return f"{float(arr[frame]):.3f}"

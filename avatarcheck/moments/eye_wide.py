@@ -8,8 +8,8 @@ from avatarcheck.moments.base import Condition, Criterion, EyeChannels, MomentDe
 
 def criterion(ch: EyeChannels, p: dict) -> Criterion:
     return Criterion(ch.wide, f"highest eyeWide ({ch.how('mean')})", (
-        Condition(f"eyeWide ({ch.how('mean')}) >= {p['wide_min']:g}", ch.wide >= p["wide_min"]),
-        Condition(f"eyeBlink ({ch.how('max')}) < {p['blink_low']:g}", ch.blink_low < p["blink_low"]),
+        Condition(f"eyeWide ({ch.how('mean')}) >= {p['wide_min']:g}", ch.wide, ch.wide >= p["wide_min"]),
+        Condition(f"eyeBlink ({ch.how('max')}) < {p['blink_low']:g}", ch.blink_low, ch.blink_low < p["blink_low"]),
     ))
 
 

@@ -7,7 +7,7 @@ from avatarcheck.moments.base import Condition, Criterion, EyeChannels, MomentDe
 
 def criterion(ch: EyeChannels, p: dict) -> Criterion:
     return Criterion(ch.blink_high, f"highest eyeBlink ({ch.how('min')})", (
-        Condition(f"eyeBlink ({ch.how('min')}) >= {p['blink_min']:g}", ch.blink_high >= p["blink_min"]),
+        Condition(f"eyeBlink ({ch.how('min')}) >= {p['blink_min']:g}", ch.blink_high, ch.blink_high >= p["blink_min"]),
     ))
 
 

@@ -9,8 +9,8 @@ from avatarcheck.moments.base import Condition, Criterion, EyeChannels, MomentDe
 def criterion(ch: EyeChannels, p: dict) -> Criterion:
     lo, hi = p["blink_range"]
     return Criterion(ch.down, f"strongest eyeLookDown ({ch.how('mean')})", (
-        Condition(f"eyeLookDown ({ch.how('mean')}) >= {p['look_down_min']:g}", ch.down >= p["look_down_min"]),
-        Condition(f"eyeBlink ({ch.how('mean')}) in [{lo:g}, {hi:g}]", (ch.blink_mid >= lo) & (ch.blink_mid <= hi)),
+        Condition(f"eyeLookDown ({ch.how('mean')}) >= {p['look_down_min']:g}", ch.down, ch.down >= p["look_down_min"]),
+        Condition(f"eyeBlink ({ch.how('mean')}) in [{lo:g}, {hi:g}]", ch.blink_mid, (ch.blink_mid >= lo) & (ch.blink_mid <= hi)),
     ))
 
 

@@ -51,9 +51,7 @@ def pose_splats(layer: HeadLayer, cloud: SplatCloud, binding: str = "lam", pose:
     minus L @ offset, exactly the means when the offsets are zero.
     """
     if pose is None:
-        rows = next((len(np.atleast_2d(x)) for x in (arkit52, eyes, global_rot) if x is not None), 1)
-        pose = Pose(np.zeros((rows, 52), np.float32) if arkit52 is None else arkit52, eyes=eyes,
-                    global_rot=global_rot)
+        pose = Pose.of(arkit52, eyes, global_rot)
     if binding not in BINDINGS:
         raise InputError("pose_splats", "binding", f"one of {BINDINGS}", repr(binding))
     if layer.v_template.shape[0] != cloud.num_splats:
