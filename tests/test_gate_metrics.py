@@ -46,6 +46,21 @@ def test_eye_region_dilates_by_k_pixels_in_the_4_neighbourhood(k):
     assert not eye_region(np.full((5, 5), 0.4), 2).any()  # below the 0.5 share: not the eyeball
 
 
+@settings(max_examples=150, deadline=None)
+@given(arrays(np.bool_, st.tuples(st.integers(1, 24), st.integers(1, 24))), st.integers(0, 4))
+def test_eye_region_is_the_4_neighbourhood_distance_ball_of_the_core(core, k):
+    # Independent of scipy: a pixel is in the region when some core pixel lies within
+    # Manhattan distance k (k iterations of the cross), clipped to the frame.
+    region = eye_region(np.where(core, 0.9, 0.1), dilate_px=k)
+    ys, xs = np.nonzero(core)
+    yy, xx = np.mgrid[:core.shape[0], :core.shape[1]]
+    if len(ys):
+        dist = (np.abs(yy[..., None] - ys) + np.abs(xx[..., None] - xs)).min(axis=-1)
+        np.testing.assert_array_equal(region, dist <= k)
+    else:
+        assert not region.any()
+
+
 def test_worst_eye_follows_the_bad_direction():
     per_eye = {"left": {"leak_max": 0.2, "coverage_p1": 0.9}, "right": {"leak_max": 0.3, "coverage_p1": 0.8}}
     assert worst_eye(per_eye, "leak_max") == ("right", 0.3)

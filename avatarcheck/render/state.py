@@ -58,8 +58,17 @@ class SplatState:
 
     def select(self, keep: Tensor) -> "SplatState":
         """Only the splats where ``keep`` (N,) is true (e.g. the no-eyeball occluder render)."""
-        k = torch.as_tensor(keep, dtype=torch.bool, device=self.means.device)
-        return SplatState(*(t[:, k] for t in (self.means, self.quats, self.scales, self.opacities, self.colors)))
+        idx = torch.nonzero(torch.as_tensor(keep, dtype=torch.bool, device=self.means.device)).squeeze(1)
+        B = self.num_frames
+
+        def pick(t: Tensor) -> Tensor:
+            # A tensor shared by all frames (expanded, zero stride) stays shared: gathered once, not
+            # B times, so the rasteriser still sees it as one frame's data and processes it once.
+            if B > 1 and t.stride(0) == 0:
+                return t[:1].index_select(1, idx).expand((B,) + t.shape[1:1] + (len(idx),) + t.shape[2:])
+            return t.index_select(1, idx)
+
+        return SplatState(*(pick(t) for t in (self.means, self.quats, self.scales, self.opacities, self.colors)))
 
     def frame(self, i: int) -> "SplatState":
         return SplatState(*(t[i:i + 1] for t in (self.means, self.quats, self.scales, self.opacities, self.colors)))
