@@ -70,3 +70,25 @@ def test_eye_box_crop_gives_the_full_frame_metrics_up_to_rounding():
     regions[0, 20:23, 40:70] = True
     x0, y0, x1, y1 = eye_box(regions, 96, 96)
     assert (x0, y0, x1, y1) == (32, 16, 80, 32) and regions[:, y0:y1, x0:x1].sum() == regions.sum()
+
+
+def test_without_coverage_the_occluder_is_not_rendered_and_leak_is_unchanged(monkeypatch):
+    import avatarcheck.gate.evaluate as evaluate
+    from avatarcheck.gate.metrics import COVERAGE_STATS
+    from avatarcheck.head.pose import Pose
+
+    av = synthetic_avatar()
+    w = np.zeros((2, 52), np.float32)
+    w[1, arkit_index("eyeBlinkLeft")] = w[1, arkit_index("eyeBlinkRight")] = 1.0
+    cam = av.eye_camera(64)
+    full = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True)
+    calls = []
+    real_render = evaluate.render
+    monkeypatch.setattr(evaluate, "render", lambda *a, **k: calls.append(a[0].num_channels) or real_render(*a, **k))
+    lean = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True, coverage=False)
+    assert calls == [2, 4]  # eyeball shares (one channel per eye) and the magenta main pass; no 1-channel occluder
+    for f, g in zip(full, lean):
+        assert g.occluder_alpha is None
+        for eye in f.metrics:
+            assert set(f.metrics[eye]) - set(g.metrics[eye]) == COVERAGE_STATS
+            assert {k: v for k, v in f.metrics[eye].items() if k not in COVERAGE_STATS} == g.metrics[eye]

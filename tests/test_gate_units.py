@@ -234,3 +234,18 @@ def test_the_worst_closed_eye_frame_is_the_worst_among_closed_frames_only():
     ev.evaluate = lambda e, v, frames: [types.SimpleNamespace(frame=int(frames[0]))]
     frame, fe = GateEvaluation.worst_closed.__wrapped__(ev, "pear", "post-fix")
     assert frame == 4 and fe.frame == 4
+
+
+@pytest.mark.parametrize("rank_by, needs", [("leak_max", False), ("leak_area", False), ("coverage_p1", True),
+                                            ("coverage_min", True)])
+def test_the_leak_curve_renders_the_occluder_only_when_closed_frames_rank_by_coverage(rank_by, needs):
+    from avatarcheck.gate.evaluation import GateEvaluation
+
+    spec = dataclasses.replace(SPEC, closed_eye=dataclasses.replace(SPEC.closed_eye, rank_by=rank_by))
+    inputs = GateInputs("synthetic", None, Take.from_weights(np.ones((8, 52), np.float32)), "t", {})
+    ev = GateEvaluation(spec, inputs, "cpu")
+    seen = []
+    ev.evaluate = lambda e, v, frames, crop_to_eyes=False, coverage=True: (
+        seen.append(coverage) or [types.SimpleNamespace(metrics={}) for _ in frames])
+    ev.frame_metrics("pear", "post-fix")
+    assert seen and set(seen) == {needs}

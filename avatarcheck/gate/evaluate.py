@@ -34,7 +34,7 @@ class FrameEval:
 
     rgb: np.ndarray               # (H, W, 3) magenta-shaded colour over white
     E: np.ndarray                 # (H, W) eyeball share
-    occluder_alpha: np.ndarray    # (H, W)
+    occluder_alpha: np.ndarray | None  # (H, W); None when not rendered (``coverage=False``)
     regions: dict[str, np.ndarray]
     covered: dict[str, np.ndarray]
     metrics: dict[str, dict[str, float]]
@@ -87,13 +87,16 @@ def crop_camera(camera: Camera, box: tuple[int, int, int, int]) -> Camera:
 
 
 def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
-                    visible: float = 0.1, dilate_px: int = 2, crop_to_eyes: bool = False) -> list[FrameEval]:
+                    visible: float = 0.1, dilate_px: int = 2, crop_to_eyes: bool = False,
+                    coverage: bool = True) -> list[FrameEval]:
     """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS.
 
     ``crop_to_eyes``: after the eyeball-only pass, render the other passes only inside the tile-aligned
     box of the eye regions (the metrics never look outside them). Images in the FrameEvals are then
     that crop; metrics agree with the full frame up to float32 rounding of the shifted principal
     point (the leak curve uses it; moments and goldens render the full frame).
+    ``coverage=False`` skips the occluder render (about a sixth of the work): the metrics then have
+    no ``COVERAGE_STATS`` and ``occluder_alpha`` is None (the leak curve needs only leak).
     """
     posed = avatar.pose(pose)
     state = shaded_state(avatar.cloud, posed, "magenta")
@@ -120,10 +123,12 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     main = render(state.select(reach), camera, backend)
 
     mesh = posed.anchors.detach().cpu().numpy()
-    keep = torch.as_tensor(occluder_keep(avatar, means, mesh))
-    occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
-                          state.colors[..., :1].contiguous()).select(keep.any(dim=0) & reach)
-    occ_alpha = render(occluder, camera, backend).alpha
+    occ_alpha = [None] * B
+    if coverage:
+        keep = torch.as_tensor(occluder_keep(avatar, means, mesh))
+        occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
+                              state.colors[..., :1].contiguous()).select(keep.any(dim=0) & reach)
+        occ_alpha = render(occluder, camera, backend).alpha
 
     face_eye = eyeball_face_eye(avatar)
     all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera)

@@ -17,7 +17,7 @@ from avatarcheck.avatar import Avatar
 from avatarcheck.edit.base import EditAssets
 from avatarcheck.gate.evaluate import EYES, FrameEval, evaluate_frames
 from avatarcheck.gate.inputs import GateInputs, take_pose
-from avatarcheck.gate.metrics import STATS, worst_eye
+from avatarcheck.gate.metrics import COVERAGE_STATS, STATS, worst_eye
 from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, GateSpec
 from avatarcheck.render.camera import Camera
 
@@ -71,10 +71,11 @@ class GateEvaluation:
         # measure the edit's magnification rather than its lids.
         return self.variant(edit, variant).eye_camera(self.spec.image_size)
 
-    def evaluate(self, edit: str, variant: str, frames: np.ndarray, crop_to_eyes: bool = False) -> list[FrameEval]:
+    def evaluate(self, edit: str, variant: str, frames: np.ndarray, crop_to_eyes: bool = False,
+                 coverage: bool = True) -> list[FrameEval]:
         pose = take_pose(self.inputs.take, frames, self.spec.apply_eye_rotation)
         return evaluate_frames(self.variant(edit, variant), pose, self.camera(edit, variant), self.backend,
-                               self.spec.visible, self.spec.dilate_px, crop_to_eyes)
+                               self.spec.visible, self.spec.dilate_px, crop_to_eyes, coverage)
 
     @functools.lru_cache(maxsize=None)
     def moment_evals(self, edit: str, variant: str) -> dict[str, FrameEval]:
@@ -101,16 +102,21 @@ class GateEvaluation:
         """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``) and of every closed-eye frame.
 
         Rendered only inside the eye box (``evaluate_frames(crop_to_eyes=True)``): the same numbers up
-        to float32 rounding (about 2e-5 measured); the frames items check are rendered in full."""
+        to float32 rounding (about 2e-5 measured); the frames items check are rendered in full.
+        Coverage statistics only when ``closed_eye.rank_by`` is one (the curve itself plots leak)."""
         stride = np.asarray(self.spec.curve_frames(self.inputs.take.num_frames))
         frames = np.union1d(stride, self.closed_frames())
         out: dict[int, dict[str, dict[str, float]]] = {}
         with self.timings.timed("leak curves"):
             for i in range(0, len(frames), batch):
                 chunk = frames[i:i + batch]
-                for f, ev in zip(chunk, self.evaluate(edit, variant, chunk, crop_to_eyes=True)):
+                for f, ev in zip(chunk, self.evaluate(edit, variant, chunk, crop_to_eyes=True,
+                                                      coverage=self._rank_needs_coverage())):
                     out[int(f)] = ev.metrics
         return out
+
+    def _rank_needs_coverage(self) -> bool:
+        return self.spec.closed_eye is not None and self.spec.closed_eye.rank_by in COVERAGE_STATS
 
     @functools.lru_cache(maxsize=None)
     def curve(self, edit: str, variant: str) -> tuple[list[int], dict, dict]:

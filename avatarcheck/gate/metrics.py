@@ -27,6 +27,8 @@ STATS: dict[str, str] = {
     "leak_mean": "high", "leak_p99": "high", "leak_max": "high", "leak_area": "high",
     "coverage_min": "low", "coverage_p1": "low", "open_e_mean": "low",
 }
+# The statistics that need the occluder render (the other ones come from the main render and the mesh).
+COVERAGE_STATS = frozenset({"coverage_min", "coverage_p1"})
 
 
 def eye_region(eyeball_share: np.ndarray, dilate_px: int = 2, threshold: float = 0.5) -> np.ndarray:
@@ -45,28 +47,30 @@ def eye_region(eyeball_share: np.ndarray, dilate_px: int = 2, threshold: float =
     return region
 
 
-def eye_metrics(E: np.ndarray, occluder_alpha: np.ndarray, region: np.ndarray, covered: np.ndarray,
+def eye_metrics(E: np.ndarray, occluder_alpha: np.ndarray | None, region: np.ndarray, covered: np.ndarray,
                 visible: float = 0.1) -> dict[str, float]:
     """Statistics of one eye: E, occluder_alpha (H, W) float; region, covered (H, W) bool.
 
-    ``covered`` is intersected with ``region``; ``open`` is region minus covered.
+    ``covered`` is intersected with ``region``; ``open`` is region minus covered. Without an
+    occluder render (``None``) the ``COVERAGE_STATS`` are left out.
     """
     E = np.asarray(E, np.float64)
     region = np.asarray(region, bool)
     covered = region & np.asarray(covered, bool)
     opened = region & ~covered
     leak = E[covered]
-    cov = np.asarray(occluder_alpha, np.float64)[covered]
+    cov = None if occluder_alpha is None else np.asarray(occluder_alpha, np.float64)[covered]
     out = {
         "region_px": float(region.sum()), "covered_px": float(covered.sum()), "open_px": float(opened.sum()),
         "leak_mean": float(leak.mean()) if leak.size else 0.0,
         "leak_p99": float(np.percentile(leak, 99)) if leak.size else 0.0,
         "leak_max": float(leak.max()) if leak.size else 0.0,
         "leak_area": float((leak > visible).mean()) if leak.size else 0.0,
-        "coverage_min": float(cov.min()) if cov.size else 1.0,
-        "coverage_p1": float(np.percentile(cov, 1)) if cov.size else 1.0,
         "open_e_mean": float(E[opened].mean()) if opened.any() else 0.0,
     }
+    if cov is not None:
+        out["coverage_min"] = float(cov.min()) if cov.size else 1.0
+        out["coverage_p1"] = float(np.percentile(cov, 1)) if cov.size else 1.0
     return out
 
 
