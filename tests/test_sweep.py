@@ -268,7 +268,7 @@ image_size = 160
 """
 
 
-def test_pytest_gate_sweep_runs_the_steps_and_min_safe_fails_above_what_holds(pytester):
+def test_pytest_gate_sweep_under_xdist_merges_one_report_and_min_safe_fails_above_what_holds(pytester):
     from pathlib import Path
 
     # The recipe's artefact: without a pull-back the pear at strength 2 leaks (the gate's must-fail
@@ -277,8 +277,8 @@ def test_pytest_gate_sweep_runs_the_steps_and_min_safe_fails_above_what_holds(py
                       "[tool.pytest.ini_options]\ngate_sweep = true\n")  # the ini key mirrors --gate-sweep
     report = pytester.path / "reports"
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cpu", "-p", "no:cacheprovider",
-                                          "--gate-report-dir", str(report), "-k", "sweep")
-    result.assert_outcomes(passed=1, failed=1)
+                                          "--gate-report-dir", str(report), "-k", "sweep", "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)  # one item per correction, split over two workers, one report
     result.stdout.fnmatch_lines(["*sweep/pear/none: largest safe strength * below min_safe 2*"])
     gate = _assert_report_matches_result(Path(report) / "latest")
     by = {x.correction: x for x in gate.sweep}
