@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="write new golden images (nothing else writes them)")
     g.addoption("--gate-only", dest="gate_only", action="store_true",
                 help="run only the gate's items (deselect the other collected tests)")
+    g.addoption("--gate-sweep", dest="gate_sweep", action="store_true", default=None,
+                help="also run the gate's [sweep] (largest safe strength per correction; slow) (ini: gate_sweep)")
+    parser.addini("gate_sweep", "also run the gate's [sweep]", type="bool", default=False)
 
 
 def _opt(config: pytest.Config, ini: str) -> Any:
@@ -68,6 +71,7 @@ class GateOptions:
     golden_update: bool
     pyproject: Path
     pyproject_required: bool
+    sweep: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "GateOptions":
@@ -78,7 +82,8 @@ class GateOptions:
         avatar = _opt(config, "gate_avatar")
         return cls(_opt(config, "gate"), _opt(config, "gate_backend") or "auto", Path(avatar) if avatar else None,
                    _opt(config, "gate_take"), Path(_opt(config, "gate_golden_dir") or "golden"),
-                   bool(config.option.gate_golden_update), Path(py), _opt(config, "gate_pyproject") is not None)
+                   bool(config.option.gate_golden_update), Path(py), _opt(config, "gate_pyproject") is not None,
+                   bool(config.option.gate_sweep or config.getini("gate_sweep")))
 
 
 class GateRun:
@@ -92,6 +97,10 @@ class GateRun:
         self.report_dir = report_dir
         self.spec = load_gate(options.gate, options.pyproject, pyproject_required=options.pyproject_required)
         resolve_backend(options.backend)  # an unknown or unavailable backend is a usage error now
+        if options.sweep:
+            from avatarcheck.gate.sweep_spec import require_sweep
+
+            require_sweep(self.spec)  # --gate-sweep on a gate without [sweep]: a usage error now
         self._session = None
 
     @property
@@ -105,7 +114,7 @@ class GateRun:
 
             o = self.options
             self._session = GateSession(self.spec, self.report_dir, avatar=o.avatar, take=o.take, backend=o.backend,
-                                        golden_root=o.golden_root, golden_update=o.golden_update)
+                                        golden_root=o.golden_root, golden_update=o.golden_update, sweep=o.sweep)
         return self._session
 
     def check_inputs(self) -> None:
@@ -262,7 +271,8 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
     """Run a gate in-process from a test: ``avatar_gate(gate="three-moment", avatar=..., take=..., ...)``.
 
     Keyword arguments: gate, avatar (folder or .npz), take (.csv/.npz or synthetic:SEED), backend,
-    golden_dir, golden_update, report_dir (default: the test's tmp_path), pyproject. Returns the
+    golden_dir, golden_update, report_dir (default: the test's tmp_path), pyproject, sweep (also run the
+    gate's ``[sweep]``). Returns the
     ``GateResult`` (``.ok``, ``.checks``, ...) after writing its HTML report; ``.failures`` lists the
     messages of what failed.
     """
@@ -270,7 +280,8 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
 
     def run(gate: str = "three-moment", *, avatar: str | os.PathLike | None = None, take: str | None = None,
             backend: str | None = None, golden_dir: str | os.PathLike | None = None, golden_update: bool = False,
-            report_dir: str | os.PathLike | None = None, pyproject: str | os.PathLike | None = None):
+            report_dir: str | os.PathLike | None = None, pyproject: str | os.PathLike | None = None,
+            sweep: bool = False):
         from avatarcheck.gate.session import GateSession
         from avatarcheck.gate.spec import load_gate
         from avatarcheck.report.html import write_report
@@ -281,7 +292,7 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
         session = GateSession(spec, folder, avatar=Path(avatar) if avatar else None, take=take,
                               backend=backend or _opt(config, "gate_backend") or "auto",
                               golden_root=Path(golden_dir or _opt(config, "gate_golden_dir") or "golden"),
-                              golden_update=golden_update)
+                              golden_update=golden_update, sweep=sweep)
         outcomes = [(s.item_id, s.run()) for s in session.steps()]
         result = session.result()
         write_report(result, folder, link_latest=False)

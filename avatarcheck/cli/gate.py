@@ -26,6 +26,8 @@ def gate_cmd(
     report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>/ and DIR/latest"),
     pyproject: Optional[Path] = typer.Option(None, help="read [tool.avatarcheck.\"<gate>\"] overrides here "
                                              "(default: ./pyproject.toml when present)"),
+    sweep: bool = typer.Option(False, "--sweep", help="also run the gate's [sweep]: the largest edit strength each "
+                               "correction still passes at (slow; off by default)"),
 ) -> None:
     """Run a gate on an avatar and a take, write the HTML report; exit 1 when it fails."""
     import datetime
@@ -49,7 +51,7 @@ def gate_cmd(
                 raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
-                              backend=backend, golden_root=golden_dir, golden_update=golden_update)
+                              backend=backend, golden_root=golden_dir, golden_update=golden_update, sweep=sweep)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"gate {gate}", total=len(session.steps()))
@@ -76,12 +78,21 @@ def gate_cmd(
     for k in result.skipped:
         table.add_row(k.item_id, "-", "pass", "[red]FAIL (missing moment)[/red]" if k.failed else "[dim]skipped[/dim]")
     console.print(table)
+    if result.sweep:
+        from avatarcheck.cli.sweep import safe_strength_table
+
+        s = result.sweep[0]
+        console.print(safe_strength_table(
+            f"safe strength: {s.sweep} ({s.kind} {s.params}, {s.image_size} px)", s.strengths,
+            [(x.correction, x.passed, x.worst, x.safe, x.min_safe) for x in result.sweep]))
     for k in result.skipped[:1]:
         console.print(f"[yellow]{len(result.skipped)} item(s) skipped: {k.reason}[/yellow]", soft_wrap=True)
     for c in [c for c in result.checks if not c.ok] + [o for o in result.orderings if not o.ok]:
         console.print(f"[red]{c.message}[/red]")
     for g in [g for g in result.goldens if g.status not in ("pass", "updated")]:
         console.print(f"[red]{g.message}[/red]")
+    for x in [x for x in result.sweep if not x.ok]:
+        console.print(f"[red]{x.message}[/red]")
     console.print(f"report: {index}")
     console.print(f"gate {gate}: " + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
     raise typer.Exit(code=0 if result.ok else 1)

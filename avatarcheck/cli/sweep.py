@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +15,24 @@ from avatarcheck.cli.common import console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 from avatarcheck.render.backend import backend_names
+
+
+def safe_strength_table(title: str, strengths: Sequence[float],
+                        rows: Sequence[tuple[str, Sequence[bool], Sequence[str], float | None, float | None]]) -> Table:
+    """Rows of (correction, passed per strength, why per strength, largest safe, min_safe or None)."""
+    table = Table(title=title)
+    table.add_column("correction")
+    for s in strengths:
+        table.add_column(f"s={s:g}", justify="center")
+    table.add_column("largest safe", justify="right")
+    for c, passed, worst, safe, need in rows:
+        cells = ["[green]pass[/green]" if ok else f"[red]{why}[/red]" for ok, why in zip(passed, worst)]
+        text = "-" if safe is None else f"{safe:g}"
+        if need is not None:
+            ok = safe is not None and safe >= need
+            text += f" [{'green' if ok else 'red'}](min {need:g})[/{'green' if ok else 'red'}]"
+        table.add_row(c, *cells, text)
+    return table
 
 
 def sweep_cmd(
@@ -30,10 +49,10 @@ def sweep_cmd(
     """Sweep an edit's strength per correction; print and save the largest strength that passes every check."""
     from avatarcheck.gate.inputs import load_inputs
     from avatarcheck.gate.spec import load_gate
-    from avatarcheck.gate.sweep import CORRECTIONS, sweep
+    from avatarcheck.gate.sweep import CORRECTIONS, leak_threshold, sweep
     from avatarcheck.io.atomic import check_output_dir, write_text_atomic
     from avatarcheck.render.backend import resolve_backend
-    from avatarcheck.report.plots import Series, line_chart_svg, variant_color
+    from avatarcheck.report.plots import sweep_chart_svg
 
     try:
         check_output_dir(out)
@@ -54,20 +73,14 @@ def sweep_cmd(
             result = sweep(spec, inputs, edit, params, values, chosen, resolve_backend(backend).name)
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "sweep.json", json.dumps(dataclasses.asdict(result), indent=1) + "\n")
-        series = [Series(c, result.strengths, result.leak_max[c], variant_color(c, i)) for i, c in enumerate(chosen)]
-        svg = line_chart_svg(series, title=f"leak max vs strength, {edit} {params}", x_label="strength",
-                             y_label="leak max (worst moment, worse eye)", chart_id="sweep")
-        write_text_atomic(out / "sweep.svg", svg)
+        # The same chart as the gate report's sweep section (standalone: the file needs its namespace).
+        svg = sweep_chart_svg(result.strengths, result.leak_max, result.passed, result.safe,
+                              threshold=leak_threshold(spec), title=f"leak max vs strength, {edit} {params}",
+                              chart_id="sweep")
+        write_text_atomic(out / "sweep.svg", svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
     except (InputError, OSError) as err:
         _fail(err)
-    table = Table(title=f"safe strength: {edit} {params}, gate {gate}, take {inputs.take.source}")
-    table.add_column("correction")
-    for s in result.strengths:
-        table.add_column(f"s={s:g}", justify="center")
-    table.add_column("largest safe", justify="right")
-    for c in chosen:
-        cells = ["[green]pass[/green]" if ok else f"[red]{why}[/red]" for ok, why in zip(result.passed[c], result.worst[c])]
-        safe = result.safe[c]
-        table.add_row(c, *cells, "-" if safe is None else f"{safe:g}")
-    console.print(table)
+    console.print(safe_strength_table(f"safe strength: {edit} {params}, gate {gate}, take {inputs.take.source}",
+                                      result.strengths, [(c, result.passed[c], result.worst[c], result.safe[c], None)
+                                                         for c in chosen]))
     console.print(f"wrote {out / 'sweep.json'} and {out / 'sweep.svg'}")

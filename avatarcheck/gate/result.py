@@ -128,6 +128,32 @@ class SkippedItem:
 
 
 @dataclass
+class SweepCorrection:
+    """One correction of the gate's safe-strength sweep (``[sweep]``, run with ``--sweep``).
+
+    Lists run over ``strengths`` (ascending). ``safe``: the largest strength of the leading run of
+    passes (None: the first fails). ``min_safe``: the strength the gate requires it to hold to;
+    ``ok`` is ``safe >= min_safe`` (always True without one).
+    """
+
+    item_id: str                          # "sweep/pear/ratio"
+    sweep: str                            # the sweep's name (its edit)
+    kind: str                             # edit kind and parameters (without strength)
+    params: dict[str, Any]
+    correction: str                       # "none" | "boost" | "ratio" | "jacobian" | "ratio+lash_ring"
+    strengths: list[float]
+    passed: list[bool]                    # every check passed at that strength
+    worst: list[str]                      # the first failing check ("full_blink/coverage"), "refused (...)", or ""
+    leak_max: list[float | None]          # worst leak max over the moments (None: refused)
+    leak_threshold: float | None          # the gate's leak-max threshold (the plot's line)
+    image_size: int
+    safe: float | None
+    min_safe: float | None
+    ok: bool
+    message: str
+
+
+@dataclass
 class GateResult:
     gate: str
     avatar: str
@@ -143,6 +169,7 @@ class GateResult:
     curves: list[LeakCurve] = field(default_factory=list)
     edits: list[EditSummary] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
+    sweep: list[SweepCorrection] = field(default_factory=list)   # empty unless run with --sweep
     take_key: str = ""                    # the take's name + content hash (golden paths use it)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"role", "description", ...}
     versions: dict[str, str] = field(default_factory=dict)
@@ -155,7 +182,7 @@ class GateResult:
     def ok(self) -> bool:
         return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
                 and all(g.status in ("pass", "updated") for g in self.goldens)
-                and not any(s.failed for s in self.skipped))
+                and not any(s.failed for s in self.skipped) and all(s.ok for s in self.sweep))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False)
@@ -168,7 +195,7 @@ class GateResult:
         d = dict(d)
         for key, sub in (("checks", CheckResult), ("orderings", OrderingResult), ("goldens", GoldenResult),
                          ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary),
-                         ("skipped", SkippedItem)):
+                         ("skipped", SkippedItem), ("sweep", SweepCorrection)):
             d[key] = [sub(**x) for x in d.get(key, [])]
         return cls(**d)
 
@@ -180,7 +207,8 @@ class GateResult:
         """Union of two partial results of the same run (pytest-xdist workers), de-duplicated by id."""
         out = dataclasses.replace(self)
         for key, ident in (("checks", "item_id"), ("orderings", "item_id"), ("goldens", "item_id"),
-                           ("images", None), ("curves", None), ("edits", "edit"), ("skipped", "item_id")):
+                           ("images", None), ("curves", None), ("edits", "edit"), ("skipped", "item_id"),
+                           ("sweep", "item_id")):
             seen: dict[Any, Any] = {}
             for x in getattr(self, key) + getattr(other, key):
                 k = getattr(x, ident) if ident else (x.edit, x.variant, getattr(x, "moment", ""))

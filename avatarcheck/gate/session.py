@@ -20,8 +20,10 @@ from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.inputs import GateInputs, load_inputs
 from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
-                                     OrderingResult, SkippedItem)
+                                     OrderingResult, SkippedItem, SweepCorrection)
 from avatarcheck.gate.spec import WORST_CLOSED, GateSpec, spec_summary
+from avatarcheck.gate.sweep import sweep_gate, sweep_item
+from avatarcheck.gate.sweep_spec import require_sweep
 from avatarcheck.moments import MissingMoment
 from avatarcheck.render.backend import Backend, resolve_backend
 
@@ -59,7 +61,8 @@ def versions() -> dict[str, str]:
 
 class GateSession:
     def __init__(self, spec: GateSpec, report_dir: Path, *, avatar: Path | None = None, take: str | None = None,
-                 backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False) -> None:
+                 backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False,
+                 sweep: bool = False) -> None:
         self.spec = spec
         self.report_dir = Path(report_dir)
         self.avatar_source = avatar
@@ -76,6 +79,9 @@ class GateSession:
         self.curves: dict[tuple[str, str], LeakCurve] = {}
         self.edits: dict[str, EditSummary] = {}
         self.skipped: dict[str, SkippedItem] = {}
+        # The safe-strength sweep ([sweep]) is slow: steps only when asked (--sweep / --gate-sweep).
+        self.sweep = require_sweep(spec) if sweep else None
+        self.sweeps: dict[str, SweepCorrection] = {}
 
     @functools.cached_property
     def inputs(self) -> GateInputs:
@@ -85,6 +91,14 @@ class GateSession:
     @functools.cached_property
     def evaluation(self) -> GateEvaluation:
         return GateEvaluation(self.spec, self.inputs, self.backend.name, self.timings)
+
+    @functools.cached_property
+    def sweep_evaluation(self) -> GateEvaluation:
+        """The sweep's own renders (one edit per strength, one variant per correction): a separate cache,
+        timed as one stage."""
+        s = self.sweep
+        return GateEvaluation(sweep_gate(self.spec, s.kind, s.params, s.strengths, s.corrections, s.image_size),
+                              self.inputs, self.backend.name)
 
     # -- steps --------------------------------------------------------------------------------------
     def _missing(self, item_id: str, moment: str) -> Outcome | None:
@@ -149,6 +163,12 @@ class GateSession:
         self.edits[edit] = items.edit_summary(self.evaluation, edit, self.artefacts)
         return PASS
 
+    def _sweep(self, correction: str) -> Outcome:
+        ev = self.sweep_evaluation  # loads the inputs first (timed on their own)
+        with self.timings.timed("sweep"):
+            r = self.sweeps[correction] = sweep_item(ev, self.sweep, correction)
+        return PASS if r.ok else Outcome("fail", r.message)
+
     def steps(self) -> list[GateStep]:
         """Every item of the gate, in report order. Nothing is evaluated here."""
         out = []
@@ -169,6 +189,13 @@ class GateSession:
         for e in self.spec.edits:
             out.append(GateStep(f"{e.name}/summary", "scale-ratio histogram, ratio-coloured head, override audit",
                                 f"{e.name}/{summary_variant}", functools.partial(self._summary, e.name)))
+        if self.sweep is not None:
+            s = self.sweep
+            for c in s.corrections:
+                need = f", must hold to {s.min_safe[c]:g}" if c in s.min_safe else ""
+                out.append(GateStep(f"sweep/{s.name}/{c}", f"largest safe strength of {c} over "
+                                    f"{', '.join(f'{x:g}' for x in s.strengths)}{need}", f"sweep/{c}",
+                                    functools.partial(self._sweep, c)))
         return out
 
     def run_all(self, progress: Callable[[str], None] | None = None) -> GateResult:
@@ -207,7 +234,7 @@ class GateSession:
             moments=moments, checks=list(self.checks.values()), orderings=list(self.orderings.values()),
             goldens=list(self.goldens.values()), images=[x for v in self.images.values() for x in v],
             curves=list(self.curves.values()), edits=list(self.edits.values()),
-            skipped=list(self.skipped.values()), take_key=self.inputs.take_key,
+            skipped=list(self.skipped.values()), sweep=list(self.sweeps.values()), take_key=self.inputs.take_key,
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes)

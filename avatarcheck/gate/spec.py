@@ -16,11 +16,14 @@ import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avatarcheck.edit.override_assets import BY_GATE_NAME
 from avatarcheck.errors import InputError
 from avatarcheck.gate.metrics import STATS
+
+if TYPE_CHECKING:
+    from avatarcheck.gate.sweep_spec import SweepSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -141,6 +144,7 @@ class GateSpec:
     source: str
     closed_eye: ClosedEyeSpec | None = None
     curve_max_frames: int = 240
+    sweep: SweepSpec | None = None      # the [sweep] table (gate.sweep_spec); run only when asked
 
     def curve_frames(self, num_frames: int) -> range:
         """Every ``curve_stride``-th frame, thinned so a long take samples at most ``curve_max_frames``."""
@@ -343,7 +347,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     from avatarcheck.moments import MOMENTS, moment_definition
 
     top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
-                                    "orderings", "golden"})
+                                    "orderings", "golden", "sweep"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment", "curve_max_frames"})
@@ -469,8 +473,14 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         closed_eye = ClosedEyeSpec(t.number("blink_min", 0.0, 1.0, low_open=True), t.choice("like", moments),
                                    t.choice("rank_by", tuple(sorted(STATS))))
 
+    sweep = None
+    if "sweep" in data:
+        from avatarcheck.gate.sweep_spec import parse_sweep
+
+        sweep = parse_sweep(data["sweep"], source, tuple(edits), MAX_IMAGE_SIZE)
+
     return GateSpec(
-        closed_eye=closed_eye,
+        closed_eye=closed_eye, sweep=sweep,
         curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),

@@ -19,16 +19,11 @@ from avatarcheck.gate.evaluation import GateEvaluation
 from avatarcheck.gate.inputs import GateInputs
 from avatarcheck.gate.metrics import worst_eye
 from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
+from avatarcheck.gate.result import SweepCorrection
+from avatarcheck.gate.sweep_spec import CORRECTIONS, SweepSpec
 
-# correction name -> (override gate names, number overrides): the recipe's fixes and ours.
-CORRECTIONS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
-    "none": (("xyz", "arkit_bs"), {}),
-    "boost": (("xyz", "arkit_bs", "scale_boost"), {"scale_boost": 1.5}),
-    "ratio": (("xyz", "arkit_bs", "scale_ratio"), {}),
-    "jacobian": (("xyz", "arkit_bs", "jacobians"), {}),
-    "ratio+lash_ring": (("xyz", "arkit_bs", "scale_ratio", "lash_ring_boost"), {"lash_ring_boost": 1.3}),
-}
-
+__all__ = ["CORRECTIONS", "SweepResult", "largest_safe", "sweep", "sweep_gate", "sweep_correction",
+           "leak_threshold", "sweep_item"]
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
@@ -52,29 +47,72 @@ def largest_safe(strengths: Sequence[float], passed: Sequence[bool]) -> float | 
     return safe
 
 
+def sweep_gate(spec: GateSpec, kind: str, params: Mapping, strengths: Sequence[float],
+               corrections: Sequence[str], image_size: int | None = None) -> GateSpec:
+    """The gate with one edit per strength (``s0``, ``s1``, ... ascending) and one must-pass variant per
+    correction: what a ``GateEvaluation`` of the sweep renders."""
+    edits = tuple(EditSpec(f"s{i}", kind, {**params, "strength": float(s)}) for i, s in enumerate(sorted(strengths)))
+    variants = {c: VariantSpec(c, "must-pass", *CORRECTIONS[c], "") for c in corrections}
+    return dataclasses.replace(spec, edits=edits, variants=variants, image_size=image_size or spec.image_size,
+                               sweep=None)
+
+
+def sweep_correction(ev: GateEvaluation, correction: str) -> tuple[list[bool], list[str], list[float]]:
+    """One correction over the sweep gate's edits (``sweep_gate``), in strength order: per strength
+    (passed every check, the first failing check or "refused (...)" or "", worst leak max over the moments;
+    NaN where the pull-back was refused)."""
+    spec = ev.spec
+    passed, worst, leak = [], [], []
+    for e in spec.edits:
+        try:
+            frames = ev.moment_evals(e.name, correction)
+        except InputError as err:  # e.g. a pull-back past the plausibility bound: not a usable fix
+            passed.append(False)
+            worst.append(f"refused ({err.field}: {err.got})")
+            leak.append(np.nan)
+            continue
+        failing = [f"{m}/{chk.name}" for m, fe in frames.items() for chk in spec.checks
+                   if m in chk.moments and not chk.passes(worst_eye(fe.metrics, chk.stat)[1])]
+        passed.append(not failing)
+        worst.append(failing[0] if failing else "")
+        leak.append(max((worst_eye(fe.metrics, "leak_max")[1] for fe in frames.values()), default=np.nan))
+    return passed, worst, leak
+
+
+def leak_threshold(spec: GateSpec) -> float | None:
+    """The threshold of the gate's leak-max check (the plot's reference line), if it has one."""
+    return next((c.threshold for c in spec.checks if c.stat == "leak_max"), None)
+
+
 def sweep(spec: GateSpec, inputs: GateInputs, kind: str, params: Mapping, strengths: Sequence[float],
-          corrections: Sequence[str] = tuple(CORRECTIONS), backend: str = "cpu") -> SweepResult:
+          corrections: Sequence[str] = tuple(CORRECTIONS), backend: str = "cpu",
+          image_size: int | None = None) -> SweepResult:
     """Evaluate every (strength, correction) at the take's present moments with the gate's checks."""
     strengths = sorted(float(s) for s in strengths)
-    edits = tuple(EditSpec(f"s{i}", kind, {**params, "strength": s}) for i, s in enumerate(strengths))
-    variants = {c: VariantSpec(c, "must-pass", *CORRECTIONS[c], "") for c in corrections}
-    ev = GateEvaluation(dataclasses.replace(spec, edits=edits, variants=variants), inputs, backend)
-    passed: dict[str, list[bool]] = {c: [] for c in corrections}
-    worst: dict[str, list[str]] = {c: [] for c in corrections}
-    leak: dict[str, list[float]] = {c: [] for c in corrections}
-    for e in edits:
-        for c in corrections:
-            try:
-                frames = ev.moment_evals(e.name, c)
-            except InputError as err:  # e.g. a pull-back past the plausibility bound: not a usable fix
-                passed[c].append(False)
-                worst[c].append(f"refused ({err.field}: {err.got})")
-                leak[c].append(np.nan)
-                continue
-            failing = [f"{m}/{chk.name}" for m, fe in frames.items() for chk in spec.checks
-                       if m in chk.moments and not chk.passes(worst_eye(fe.metrics, chk.stat)[1])]
-            passed[c].append(not failing)
-            worst[c].append(failing[0] if failing else "")
-            leak[c].append(max((worst_eye(fe.metrics, "leak_max")[1] for fe in frames.values()), default=np.nan))
+    ev = GateEvaluation(sweep_gate(spec, kind, params, strengths, corrections, image_size), inputs, backend)
+    passed, worst, leak = {}, {}, {}
+    for c in corrections:
+        passed[c], worst[c], leak[c] = sweep_correction(ev, c)
     return SweepResult(kind, dict(params), strengths, list(corrections), passed, worst, leak,
                        {c: largest_safe(strengths, passed[c]) for c in corrections})
+
+
+def sweep_item(ev: GateEvaluation, s: SweepSpec, correction: str) -> SweepCorrection:
+    """One correction of the gate's ``[sweep]`` over the sweep gate ``ev`` renders (``sweep_gate``), as a
+    result record; it fails only where ``min_safe`` asks for more than holds."""
+    passed, worst, leak = sweep_correction(ev, correction)
+    safe = largest_safe(s.strengths, passed)
+    need = s.min_safe.get(correction)
+    ok = need is None or (safe is not None and safe >= need)
+    item_id = f"sweep/{s.name}/{correction}"
+    first_bad = next((i for i, p in enumerate(passed) if not p), None)
+    text = "none" if safe is None else f"{safe:g}" + (" (every strength tried passes)" if first_bad is None else "")
+    if need is not None:
+        text += f", {'at least' if ok else 'below'} min_safe {need:g}"
+    if first_bad is not None:
+        fails = worst[first_bad] if worst[first_bad].startswith("refused") else f"{worst[first_bad]} fails"
+        text += f" (at strength {s.strengths[first_bad]:g}: {fails})"
+    message = f"{item_id}: largest safe strength {text}"
+    return SweepCorrection(item_id, s.name, s.kind, dict(s.params), correction, list(s.strengths), passed, worst,
+                           [None if np.isnan(v) else float(v) for v in leak], leak_threshold(ev.spec),
+                           ev.spec.image_size, safe, need, ok, message)

@@ -22,7 +22,7 @@ from PIL import Image
 
 from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages)
 from avatarcheck.io.atomic import write_text_atomic
-from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg, variant_color
+from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg, sweep_chart_svg, variant_color
 
 __all__ = ["write_report", "render_html", "update_latest"]
 
@@ -236,6 +236,8 @@ def _failures(result: GateResult) -> list[dict[str, str]]:
              for k in result.skipped if k.failed]
     rows += [{"kind": f"golden {g.status}", "id": g.item_id, "detail": f"{g.golden_path} ({g.backend})",
               "message": g.message} for g in result.goldens if not _golden_ok(g)]
+    rows += [{"kind": "sweep", "id": x.item_id, "detail": f"largest safe strength {_fmt_num(x.safe)}, "
+              f"min_safe {_fmt_num(x.min_safe)}", "message": x.message} for x in result.sweep if not x.ok]
     return rows
 
 
@@ -380,6 +382,23 @@ def _edit_views(result: GateResult, images: _Images) -> list[dict[str, Any]]:
     return out
 
 
+def _sweeps(result: GateResult) -> list[dict[str, Any]]:
+    """One chart and table per swept edit (``--sweep``): its corrections in the result's order."""
+    by_name: dict[str, list] = {}
+    for x in result.sweep:
+        by_name.setdefault(x.sweep, []).append(x)
+    out = []
+    for i, (name, rows) in enumerate(by_name.items()):
+        strengths = rows[0].strengths
+        svg = sweep_chart_svg(strengths, {x.correction: x.leak_max for x in rows},
+                              {x.correction: x.passed for x in rows}, {x.correction: x.safe for x in rows},
+                              threshold=rows[0].leak_threshold, title=f"Leak max vs strength, {name}",
+                              chart_id=f"sweep-{i}")
+        out.append({"name": name, "kind": rows[0].kind, "params": rows[0].params, "image_size": rows[0].image_size,
+                    "strengths": strengths, "rows": rows, "svg": Markup(svg)})
+    return out
+
+
 def _moments_table(result: GateResult) -> list[dict[str, Any]]:
     def values(v: Any) -> str:
         if isinstance(v, dict):
@@ -403,7 +422,7 @@ def _context(result: GateResult, report_dir: Path) -> dict[str, Any]:
         "r": result, "ok": result.ok, "counts": _counts(result), "failures": _failures(result),
         "moments": _moments_table(result), "grids": _grids(result, images), "goldens": _goldens(result, images),
         "curves": _curves(result), "edits": _edit_views(result, images), "timings": timings,
-        "timings_total": total, "missing_images": _missing(result, images),
+        "timings_total": total, "missing_images": _missing(result, images), "sweeps": _sweeps(result),
     }
 
 

@@ -7,7 +7,7 @@ no scripts, no external files. SVG text is escaped here; the caller marks it saf
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -223,5 +223,67 @@ def histogram_svg(counts: Sequence[int], edges: Sequence[float], *, title: str, 
     if ref is not None and x0 <= ref <= x1:
         out.append(f'<line class="ref" x1="{_f(fr.px(ref))}" y1="{fr.top}" x2="{_f(fr.px(ref))}" '
                    f'y2="{fr.height - fr.bottom}" stroke="#222" stroke-dasharray="4 3"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --- safe-strength sweep ------------------------------------------------------------------------------
+
+def sweep_chart_svg(strengths: Sequence[float], leak: Mapping[str, Sequence[float | None]],
+                    passed: Mapping[str, Sequence[bool]], safe: Mapping[str, float | None], *,
+                    threshold: float | None, title: str, chart_id: str, width: int = 1000, height: int = 300) -> str:
+    """Inline SVG of a safe-strength sweep: leak max (worse eye, worst moment) against strength.
+
+    strengths (N,) ascending; per correction: leak (N,) (None/NaN: the pull-back was refused, drawn
+    as an x on the axis), passed (N,) (filled dot: every check passed; hollow: one failed), and its
+    largest safe strength (a ring, ``g.safe`` with ``data-correction`` / ``data-strength``; None: no
+    ring). ``threshold``: the gate's leak-max threshold, a dashed ``line.threshold``.
+    """
+    names = list(leak)
+    clean = {c: [math.nan if v is None else float(v) for v in leak[c]] for c in names}
+    ys = [v for c in names for v in clean[c] if math.isfinite(v)] + ([threshold] if threshold is not None else [])
+    x0, x1, xticks = nice_ticks(min(strengths), max(strengths), 8)
+    if x1 - x0 > 0:  # a little room so end points and rings are not cut by the box
+        pad = 0.04 * (x1 - x0)
+        x0, x1 = x0 - pad, x1 + pad
+    else:
+        x0, x1 = x0 - 0.5, x1 + 0.5
+    y0, y1, yticks = nice_ticks(0.0, max(ys + [0.0]) * 1.05, 5, expand=True)
+    fr = _Frame(width, height, left=64, right=16, top=34, bottom=40, x0=x0, x1=x1, y0=y0, y1=y1)
+    out = [_svg_open(width, height, title, chart_id, "chart sweep-chart")]
+    out += _axes(fr, xticks, yticks, "edit strength", "leak max (worse eye, worst moment)")
+    if threshold is not None:
+        y = _f(fr.py(threshold))
+        out.append(f'<line class="threshold" data-value="{threshold:g}" x1="{fr.left}" y1="{y}" '
+                   f'x2="{fr.width - fr.right}" y2="{y}" stroke="#222" stroke-dasharray="6 4"/>')
+        out.append(f'<text x="{fr.width - fr.right - 4}" y="{_f(fr.py(threshold) - 4)}" text-anchor="end" '
+                   f'font-size="11" fill="#222">leak max threshold {escape(fmt_tick(threshold))}</text>')
+    series = []
+    for i, c in enumerate(names):
+        color = variant_color(c, i)
+        s = safe.get(c)
+        series.append(Series(f"{c}: " + ("none safe" if s is None else f"safe to {fmt_tick(s)}"), strengths,
+                             clean[c], color))
+        pts = [(x, y) for x, y in zip(strengths, clean[c]) if math.isfinite(y)]
+        coords = " ".join(f"{_f(fr.px(x))},{_f(fr.py(y))}" for x, y in pts)
+        out.append(f'<polyline class="series" data-label="{escape(c)}" points="{coords}" fill="none" '
+                   f'stroke="{escape(color)}" stroke-width="1.8" stroke-linejoin="round"/>')
+        for x, y, ok in zip(strengths, clean[c], passed[c]):
+            if not math.isfinite(y):
+                px, py = fr.px(x), fr.py(y0)
+                out.append(f'<path class="refused" d="M{_f(px - 4)},{_f(py - 4)}l8,8m0,-8l-8,8" stroke="{color}" '
+                           f'stroke-width="1.8"><title>{escape(c)} at {x:g}: refused</title></path>')
+                continue
+            fill = color if ok else "#fff"
+            out.append(f'<circle class="point {"pass" if ok else "fail"}" cx="{_f(fr.px(x))}" cy="{_f(fr.py(y))}" '
+                       f'r="3.5" fill="{fill}" stroke="{color}" stroke-width="1.5"><title>{escape(c)} at {x:g}: '
+                       f'leak max {y:.3g}, {"passes" if ok else "fails"}</title></circle>')
+        if s is not None:
+            k = list(strengths).index(s)
+            out.append(f'<g class="safe" data-correction="{escape(c)}" data-strength="{s:g}"><circle '
+                       f'cx="{_f(fr.px(s))}" cy="{_f(fr.py(clean[c][k]))}" r="{8 + 2 * i}" fill="none" '
+                       f'stroke="{color}" stroke-width="2"/><title>{escape(c)}: largest safe strength {s:g}'
+                       '</title></g>')
+    out += _legend(series, fr.left, 16)
     out.append("</svg>")
     return "".join(out)
