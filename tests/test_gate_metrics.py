@@ -153,3 +153,20 @@ def test_batched_triangle_ids_equal_the_single_frame_ones():
     for b in range(3):
         np.testing.assert_array_equal(batch[b], triangle_ids(verts[b], av.head_sub.faces, cam))
     assert (batch >= 0).any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 40), st.floats(0.0, 0.6))
+def test_masked_triangle_ids_equal_the_full_raster_inside_the_mask(seed, n_faces, density):
+    # Overlapping random triangles (ties and shared vertices included) against the plain z-buffer.
+    from avatarcheck.render.mesh_ids import triangle_ids_batch
+
+    rng = np.random.default_rng(seed)
+    verts = np.concatenate([rng.uniform(-0.05, 0.05, (2, 30, 2)), rng.uniform(0.35, 0.45, (2, 30, 1))], -1)  # +z is in front (OpenCV)
+    verts[:, :5] = verts[:, 5:10]                       # coincident vertices: exact depth ties
+    faces = rng.integers(0, 30, (n_faces, 3))
+    cam = Camera(np.eye(4, dtype=np.float32), intrinsics_from_fov(40.0, 24, 20), 24, 20)
+    only = rng.random((2, 20, 24)) < density
+    full = triangle_ids_batch(verts, faces, cam)
+    assert (full >= 0).any() or n_faces < 3
+    np.testing.assert_array_equal(triangle_ids_batch(verts, faces, cam, only=only), np.where(only, full, -1))

@@ -131,7 +131,9 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
         occ_alpha = render(occluder, camera, backend).alpha
 
     face_eye = eyeball_face_eye(avatar)
-    all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera)
+    # Mesh ids only where a region is: ``covered`` never looks elsewhere.
+    all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera,
+                                 only=regions_all.any(axis=1)[:, y0:y1, x0:x1])
     out = []
     for b in range(B):
         ids = all_ids[b]

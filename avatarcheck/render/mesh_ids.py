@@ -64,6 +64,46 @@ def _raster_ids_frames(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, wid
     return out
 
 
+@numba.njit(parallel=True, cache=True)
+def _raster_ids_frames_masked(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
+                              near: float, mask: np.ndarray) -> np.ndarray:
+    """``_raster_ids_frames`` at the pixels of mask (B, H, W) only (-1 elsewhere).
+
+    A face whose pixel box holds no mask pixel is not drawn (a summed-area table answers that in
+    four reads); every other face is drawn as in ``_raster_ids``, in face order, so each mask pixel
+    gets exactly the id of the full raster: only faces touching it could have won it.
+    """
+    n_b = xy.shape[0]
+    out = np.empty((n_b, height, width), np.int64)
+    for b in numba.prange(n_b):
+        sat = np.zeros((height + 1, width + 1), np.int64)
+        for py in range(height):
+            for px in range(width):
+                sat[py + 1, px + 1] = sat[py, px + 1] + sat[py + 1, px] - sat[py, px] + mask[b, py, px]
+        sub = np.zeros_like(faces)
+        keep = np.empty(faces.shape[0], np.int64)  # position in sub -> index in faces
+        n_sub = 0
+        xb, db = xy[b], depth[b]
+        for f in range(faces.shape[0]):
+            a, c, d = faces[f, 0], faces[f, 1], faces[f, 2]
+            lo_x = max(int(np.floor(min(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), 0)
+            hi_x = min(int(np.ceil(max(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), width - 1)
+            lo_y = max(int(np.floor(min(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), 0)
+            hi_y = min(int(np.ceil(max(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), height - 1)
+            if lo_x > hi_x or lo_y > hi_y:
+                continue
+            if sat[hi_y + 1, hi_x + 1] - sat[lo_y, hi_x + 1] - sat[hi_y + 1, lo_x] + sat[lo_y, lo_x] > 0:
+                sub[n_sub] = faces[f]
+                keep[n_sub] = f
+                n_sub += 1
+        ids = _raster_ids(xb, db, sub[:n_sub], width, height, near)
+        for py in range(height):
+            for px in range(width):
+                i = ids[py, px]
+                out[b, py, px] = keep[i] if (i >= 0 and mask[b, py, px]) else -1
+    return out
+
+
 def _screen(vertices: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """vertices (..., V, 3) world -> pixel xy (..., V, 2) and camera depth (..., V), float64."""
     v = np.asarray(vertices, np.float64)
@@ -85,8 +125,18 @@ def triangle_ids(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.
                        float(camera.near))
 
 
-def triangle_ids_batch(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
-    """vertices (B, V, 3) -> (B, H, W) int64, frame b identical to ``triangle_ids(vertices[b], ...)``."""
+def triangle_ids_batch(vertices: np.ndarray, faces: np.ndarray, camera: Camera,
+                       only: np.ndarray | None = None) -> np.ndarray:
+    """vertices (B, V, 3) -> (B, H, W) int64, frame b identical to ``triangle_ids(vertices[b], ...)``.
+
+    ``only`` (B, H, W) bool: the pixels that are wanted; the others read -1 and faces that touch
+    none of them are skipped (the gate needs ids inside the eye regions only).
+    """
     xy, depth = _screen(vertices, camera)
-    return _raster_ids_frames(xy, depth, np.ascontiguousarray(faces, np.int64), camera.width, camera.height,
-                              float(camera.near))
+    faces = np.ascontiguousarray(faces, np.int64)
+    if only is None:
+        return _raster_ids_frames(xy, depth, faces, camera.width, camera.height, float(camera.near))
+    only = np.ascontiguousarray(only, np.bool_)
+    if only.shape != (xy.shape[0], camera.height, camera.width):
+        raise ValueError(f"only: expected shape {(xy.shape[0], camera.height, camera.width)}, got {only.shape}")
+    return _raster_ids_frames_masked(xy, depth, faces, camera.width, camera.height, float(camera.near), only)
