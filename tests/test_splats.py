@@ -246,6 +246,13 @@ def test_binary_count_must_match_body(tmp_path):
     with pytest.raises(InputError, match=r"ahuge\.ply: element count"):
         read_ply(tmp_path / "ahuge.ply", np.zeros((5, 3)))
     assert read_ply(tmp_path / "a.ply", np.zeros((5, 3))).num_splats == 5
+    # ascii with a header count below the body: plyfile would read 4 rows and drop the fifth
+    (tmp_path / "ashort.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 4"))
+    with pytest.raises(InputError, match=r"ashort\.ply: element count: expected 4 rows .*vertex 4.*got 5 rows"):
+        read_ply(tmp_path / "ashort.ply", np.zeros((4, 3)))
+    # trailing blank lines are not rows
+    (tmp_path / "blank.ply").write_bytes(raw + b"\n\n")
+    assert read_ply(tmp_path / "blank.ply", np.zeros((5, 3))).num_splats == 5
 
 
 def test_list_property_and_bad_anchors(tmp_path):

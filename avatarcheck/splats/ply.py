@@ -138,6 +138,22 @@ def check_ply_sizes(header: PlyHeader, file_size: int, path: str | os.PathLike) 
                          f"({counts})", f"{body} bytes")
 
 
+def check_ascii_rows(header: PlyHeader, path: str | os.PathLike) -> None:
+    """ASCII bodies hold one element per non-blank line: exactly as many as the header counts.
+
+    plyfile reads only the declared count and ignores the rest, so a header that undercounts would
+    silently drop splats (a hand-edited or concatenated file)."""
+    want = sum(e.count for e in header.elements)
+    rows = 0
+    with open(path, "rb") as fh:
+        fh.seek(header.length)
+        for line in fh:
+            rows += bool(line.strip())
+    if rows != want:
+        counts = ", ".join(f"{e.name} {e.count}" for e in header.elements)
+        raise InputError(path, "element count", f"{want} rows for the header's counts ({counts})", f"{rows} rows")
+
+
 def _checked_labels(raw: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     """The ``label`` column -> (N,) uint8: small non-negative integers, whatever the stored type."""
     bad = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
@@ -167,6 +183,8 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_
     if lists:
         raise InputError(path, lists[0], "scalar vertex properties (3DGS writes no lists)", "a list property")
     check_ply_sizes(header, size, path)
+    if header.format == "ascii":
+        check_ascii_rows(header, path)
     try:
         ply = PlyData.read(str(path))
         v = ply["vertex"].data
