@@ -249,3 +249,21 @@ def test_the_leak_curve_renders_the_occluder_only_when_closed_frames_rank_by_cov
         seen.append(coverage) or [types.SimpleNamespace(metrics={}) for _ in frames])
     ev.frame_metrics("pear", "post-fix")
     assert seen and set(seen) == {needs}
+
+
+def test_a_take_file_is_parsed_once_per_content(tmp_path):
+    # pytest --gate checks the take early and the session uses it: one parse of a long take, not two.
+    import os
+    import shutil
+    from pathlib import Path
+
+    src = sorted((Path(__file__).parents[1] / "recordings").glob("*.csv"))[0]
+    path = tmp_path / "take.csv"
+    shutil.copy(src, path)
+    first = load_take_source(str(path))
+    assert load_take_source(str(path)) is first
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))          # one frame fewer: a different file
+    os.utime(path, ns=(1, 1))
+    again = load_take_source(str(path))
+    assert again is not first and again.num_frames == first.num_frames - 1

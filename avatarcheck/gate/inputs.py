@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from pathlib import Path
 
@@ -19,7 +20,22 @@ SYNTHETIC_PREFIX = "synthetic:"
 
 
 def load_take_source(source: str) -> Take:
-    """``synthetic:SEED`` (generated, deterministic) or a Live Link Face .csv / .npz path."""
+    """``synthetic:SEED`` (generated, deterministic) or a Live Link Face .csv / .npz path.
+
+    Remembered per source and file state (size, mtime), so the pytest plugin's early check and the
+    gate session parse a long take once; an edited file is read again."""
+    stamp = None
+    if not source.startswith(SYNTHETIC_PREFIX):
+        try:
+            st = Path(source).stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            pass  # the loader reports it with the file's name
+    return _load_take_cached(source, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_take_cached(source: str, stamp: tuple[int, int] | None) -> Take:
     if source.startswith(SYNTHETIC_PREFIX):
         from avatarcheck.takes.synthetic import synthetic_take
 
