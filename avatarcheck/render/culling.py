@@ -10,6 +10,7 @@ near plane are dropped too (the projection culls them).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from avatarcheck.render.camera import Camera
@@ -24,16 +25,32 @@ def reaching_splats(means: np.ndarray, scales: np.ndarray, camera: Camera) -> np
 
     means (B, N, 3) world positions; scales (B, N, 3) or (N, 3) linear sigmas.
     """
-    m = np.asarray(means, np.float64)
-    R, t = camera.viewmat[:3, :3].astype(np.float64), camera.viewmat[:3, 3].astype(np.float64)
-    cam = m @ R.T + t                                            # (B, N, 3)
-    x, y, z = cam[..., 0], cam[..., 1], cam[..., 2]
-    fx, fy, cx, cy = (float(camera.K[0, 0]), float(camera.K[1, 1]), float(camera.K[0, 2]), float(camera.K[1, 2]))
-    front = z > 0.5 * camera.near
-    zs = np.where(front, z, 1.0)
-    jac_f2 = (fx * fx + fy * fy) / zs**2 + ((fx * x) ** 2 + (fy * y) ** 2) / zs**4
-    sigma = np.asarray(scales, np.float64).max(axis=-1)
-    radius = EXTENT_SIGMAS * np.sqrt(jac_f2 * sigma**2 + EPS2D) + MARGIN_PX
-    px, py = fx * x / zs + cx, fy * y / zs + cy
-    inside = (px + radius >= 0) & (px - radius <= camera.width) & (py + radius >= 0) & (py - radius <= camera.height)
-    return (front & inside).any(axis=0)
+    m = np.ascontiguousarray(means, np.float64)
+    s = np.asarray(scales, np.float64).max(axis=-1)
+    sigma = np.ascontiguousarray(np.broadcast_to(s, m.shape[:2]) if s.ndim == 2 else s[None])
+    K = camera.K.astype(np.float64)
+    return _reaching(m, sigma, camera.viewmat.astype(np.float64), float(K[0, 0]), float(K[1, 1]), float(K[0, 2]),
+                     float(K[1, 2]), float(camera.width), float(camera.height), 0.5 * float(camera.near))
+
+
+@numba.njit(parallel=True, cache=True)
+def _reaching(m, sigma, view, fx, fy, cx, cy, width, height, near):
+    """One pass per splat over the frames (stops at the first frame it reaches): no (B, N) temporaries.
+    sigma (Bs, N) with Bs in (1, B)."""
+    n_b, n = m.shape[0], m.shape[1]
+    out = np.zeros(n, np.bool_)
+    for i in numba.prange(n):
+        for b in range(n_b):
+            x = view[0, 0] * m[b, i, 0] + view[0, 1] * m[b, i, 1] + view[0, 2] * m[b, i, 2] + view[0, 3]
+            y = view[1, 0] * m[b, i, 0] + view[1, 1] * m[b, i, 1] + view[1, 2] * m[b, i, 2] + view[1, 3]
+            z = view[2, 0] * m[b, i, 0] + view[2, 1] * m[b, i, 1] + view[2, 2] * m[b, i, 2] + view[2, 3]
+            if not z > near:
+                continue
+            jac_f2 = (fx * fx + fy * fy) / z**2 + ((fx * x) ** 2 + (fy * y) ** 2) / z**4
+            sg = sigma[b if sigma.shape[0] > 1 else 0, i]
+            radius = EXTENT_SIGMAS * np.sqrt(jac_f2 * sg * sg + EPS2D) + MARGIN_PX
+            px, py = fx * x / z + cx, fy * y / z + cy
+            if px + radius >= 0 and px - radius <= width and py + radius >= 0 and py - radius <= height:
+                out[i] = True
+                break
+    return out
