@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import ConvexHull
 from scipy.spatial.transform import Rotation
@@ -132,3 +132,24 @@ def test_lash_ring_on_the_synthetic_head_is_the_eye_opening(head):
     moved = np.linalg.norm(blink, axis=1) > 1e-7
     np.testing.assert_array_equal(ring, np.sort(opening[moved[opening]]))
     assert len(ring) > 20
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(1.0, 8.0), st.floats(1.0, 300.0))
+def test_a_jacobian_correction_changes_sorted_sigmas_by_at_most_its_singular_values(seed, cond, flatness):
+    # Flat splats (thin axis 1/flatness of the wide ones) sheared by J: axes swap, yet the sorted
+    # sigmas move by factors within [sigma_min(J), sigma_max(J)], and the plausibility guard agrees.
+    from avatarcheck.edit.overrides import check_plausible_scales
+
+    rng = np.random.default_rng(seed)
+    n = 16
+    scales = np.stack([np.full(n, 0.003), np.full(n, 0.002), np.full(n, 0.003 / flatness)], 1).astype(np.float32)
+    quats = Rotation.random(n, random_state=rng).as_quat(scalar_first=True).astype(np.float32)
+    U, V = Rotation.random(2 * n, random_state=rng).as_matrix().reshape(2, n, 3, 3)
+    sv = np.exp(rng.uniform(-np.log(cond), np.log(cond), (n, 3)))
+    J = (U * sv[:, None, :]) @ V
+    _, after = anisotropic_correction(quats, scales, J.astype(np.float32))
+    factor = np.sort(after, 1) / np.sort(scales, 1)
+    lo, hi = sv.min(1, keepdims=True), sv.max(1, keepdims=True)
+    assert (factor >= lo * (1 - 1e-3)).all() and (factor <= hi * (1 + 1e-3)).all()
+    check_plausible_scales(scales, after)  # cond <= 8 < PLAUSIBLE_FACTOR: never refused

@@ -232,8 +232,14 @@ def lash_ring_vertices(head_sub: HeadModel) -> np.ndarray:
 
 
 def check_plausible_scales(before: np.ndarray, after: np.ndarray, source: str = "scale corrections") -> None:
-    """Multiplicative pull-backs change sigmas by modest factors; a huge one means a log was added."""
-    factor = np.asarray(after, np.float64) / np.asarray(before, np.float64)
+    """Multiplicative pull-backs change sigmas by modest factors; a huge one means a log was added.
+
+    before, after (N, 3) linear sigmas. Each splat's sigmas are compared sorted: a Jacobian
+    correction re-derives the axes, so after[:, 0] need not be the axis before[:, 0] was (a flat
+    splat sheared by J swaps its thin and wide axes: a "100x" change that is none). Sorted, the
+    factor is bounded by J's singular values (sigma_min(J) s_i <= s_i(J R S) <= sigma_max(J) s_i).
+    """
+    factor = np.sort(np.asarray(after, np.float64), axis=1) / np.sort(np.asarray(before, np.float64), axis=1)
     worst = float(np.max(np.maximum(factor, 1 / factor)))
     if not np.isfinite(worst) or worst > PLAUSIBLE_FACTOR:
         raise InputError(source, "scales", f"linear sigmas changed by at most {PLAUSIBLE_FACTOR:g}x (corrections "
