@@ -135,8 +135,8 @@ def _eyeball_finding(eyeballs: Mapping[str, float], raw: Mapping[str, float] | N
                        f"eyeball not rigid: anisotropy {worst:.3f} ({side} eye; largest / smallest axis against the "
                        f"rest eyeball, 1 = a sphere){before}: an eye rotation turns an ellipsoid through the lids; "
                        "bake with rigid eyes (the default)")
-    return Finding("eyeball_shape", "note", f"eyeballs rigid: anisotropy {worst:.3f}{before}; they turn about "
-                   "the edited centres without touching the lids")
+    return Finding("eyeball_shape", "note", f"eyeballs rigid: anisotropy {worst:.3f}{before}; an eye rotation "
+                   "turns a sphere about its edited centre")
 
 
 def _load_npy(path: Path, field: str) -> np.ndarray:
