@@ -164,7 +164,8 @@ def test_a_new_edit_is_one_kind_plus_one_registry_entry_plus_gate_lines():
         ev = GateEvaluation(spec, inputs, "cpu")
         assets = ev.assets("puffy")
         np.testing.assert_allclose(assets.ratio, 1.25, rtol=1e-5)
-        np.testing.assert_allclose(assets.jacobians, np.broadcast_to(1.25 * np.eye(3), assets.jacobians.shape))
+        np.testing.assert_allclose(assets.jacobians, np.broadcast_to(1.25 * np.eye(3), assets.jacobians.shape),
+                                   atol=1e-6)  # rigid eyes refit the eyeballs' similarity: float noise
         post = ev.variant("puffy", "post-fix")
         np.testing.assert_allclose(post.cloud.scales, inputs.avatar.cloud.scales * 1.25, rtol=1e-5)
         with pytest.raises(InputError, match=r"edits\[0\]\.factor"):

@@ -130,7 +130,9 @@ def test_chibi_blink_leaks_without_the_ratio_and_closes_with_it(avatar, baked, p
     pre_max, pre_area = leak(apply_overrides(avatar, settings(d, ratio=False)))
     post_max, post_area = leak(apply_overrides(avatar, settings(d, ratio=True)))
     assert base_area == 0 and base_max < 0.1
-    assert pre_area > 5 and pre_max > 0.15, "pre-fix chibi should show iris through the closed lid"
+    # the gate's leak_max threshold (0.12); bakes keep the eyeballs rigid, which lowers the hourglass's
+    # pre-fix peak from 0.22 to 0.15 (a smaller eyeball behind the same gaps)
+    assert pre_area > 5 and pre_max > 0.12, "pre-fix chibi should show iris through the closed lid"
     assert post_area == 0 and post_max < 0.1
 
 

@@ -21,15 +21,16 @@ def avatar_with_env_overrides(source):
     from avatarcheck.avatar import load_avatar
     from avatarcheck.edit.override_assets import BY_GATE_NAME
     from avatarcheck.edit.overrides import OverrideSettings, apply_overrides, audit
+    from avatarcheck.edit.rigid_eyes import eyeball_anisotropy
 
     settings = OverrideSettings.from_env()  # before loading: a typo fails fast
     avatar = load_avatar(source)
     if not settings.applied:
         return avatar
-    avatar = apply_overrides(avatar, settings)
+    edited = apply_overrides(avatar, settings)
     names = ", ".join(f"{BY_GATE_NAME[g].env_var}" for g in sorted(settings.applied))
     console.print(f"overrides applied: {names}", soft_wrap=True)
-    for f in audit(settings):
+    for f in audit(settings, eyeball_anisotropy(avatar.head_sub, edited.head_sub)):
         colour = "red" if f.severity == "error" else "yellow"
         console.print(f"[{colour}]audit ({f.severity}, {f.channel}):[/{colour}] {f.message}", soft_wrap=True)
-    return avatar
+    return edited

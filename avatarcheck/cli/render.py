@@ -82,6 +82,9 @@ def bake_cmd(
     jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
     mesh: Optional[Path] = typer.Option(None, "--mesh", help="an edited .obj of the avatar's coarse or subdivided "
                                         "topology (a sculpt): bake its assets instead of a registered edit"),
+    rigid_eyes: bool = typer.Option(True, "--rigid-eyes/--no-rigid-eyes",
+                                    help="keep each eyeball a uniformly scaled copy of the rest one, so an eye "
+                                         "rotation turns a sphere (edit/rigid_eyes.py)"),
 ) -> None:
     """Bake an edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
     from avatarcheck.avatar import load_avatar as avatar_from_path
@@ -98,7 +101,7 @@ def bake_cmd(
             folder = out or Path("out") / "mesh"
             check_output_dir(folder)
             av = avatar_from_path(avatar)
-            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh")
+            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes)
             manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
         else:
             kind = edit_kind(edit, "--edit", "edit")
@@ -122,11 +125,15 @@ def bake_cmd(
 
             check_output_dir(folder)
             av = avatar_from_path(avatar)
-            assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake")
+            assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake",
+                               rigid_eyes=rigid_eyes)
             manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
     except (InputError, OSError) as err:
         _fail(err)
     r = manifest["scale_ratio"]
     console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")
+    for side, e in (manifest["rigid_eyes"] or {}).items():
+        console.print(f"rigid {side} eyeball: anisotropy {e['anisotropy_before']:.3f} -> 1, uniform scale "
+                      f"{e['scale']:.3f}, eye joint {e['joint_offset_mm']:.3g} mm from its centre")
     env = " ".join(f"{BY_GATE_NAME[g].env_var}={folder / f}" for g, f in manifest["files"].items())
     console.print(f"use: {env}", soft_wrap=True)

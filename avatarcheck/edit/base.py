@@ -10,7 +10,11 @@ space with its Jacobian. Baking evaluates it on an avatar (pure, in memory):
 ``basis``          (52, V, 3)      D(v + b_k) - D(v) on the coarse mesh: the re-evaluated ARKit basis
 ``ratio``          (V_sub,)        mean incident edge length, edited / canonical: the scale pull-back
 ``jacobians``      (V_sub, 3, 3)   J_D at each anchor: the anisotropic pull-back (J S S^T J^T)
+``eyeballs``       2 ``EyeballFit``  rigid eyes only: each eyeball's similarity and what it measured
 =================  ==============  ==================================================================
+
+By default every bake keeps the eyeballs rigid (``edit.rigid_eyes``): each edited eyeball is replaced by
+a uniformly scaled, rotated and moved copy of the rest one, and the four arrays follow on its anchors.
 
 ``save_assets`` writes them under the recipe's file names (``OVERRIDE_ASSETS``) with a manifest.
 A new edit is one module defining an ``EditKind`` plus one line in ``edit/registry.py``.
@@ -103,6 +107,7 @@ class EditAssets:
     basis: np.ndarray
     ratio: np.ndarray
     jacobians: np.ndarray
+    eyeballs: tuple = ()  # (EyeballFit, EyeballFit) when baked with rigid eyes
 
     def ratio_stats(self) -> dict[str, float]:
         r = self.ratio
@@ -110,16 +115,19 @@ class EditAssets:
 
 
 def bake(avatar: "Avatar", deformation: Deformation, name: str, kind: str,
-         params: Mapping[str, Any] | None = None) -> EditAssets:
-    """Evaluate ``deformation`` on ``avatar``: the assets, in memory, float32."""
+         params: Mapping[str, Any] | None = None, rigid_eyes: bool = True) -> EditAssets:
+    """Evaluate ``deformation`` on ``avatar``: the assets, in memory, float32 (eyeballs rigid unless
+    ``rigid_eyes=False``: ``edit.rigid_eyes``)."""
     from avatarcheck.edit.chibi import reevaluate_basis
+    from avatarcheck.edit.rigid_eyes import rigid_eyeballs
 
     canon_sub = avatar.head_sub.v_template
     edited_sub = np.asarray(deformation(canon_sub)).astype(np.float32)
     basis = reevaluate_basis(deformation, avatar.head.v_template, avatar.head.arkit_basis).astype(np.float32)
     ratio = scale_ratio(canon_sub, edited_sub, avatar.topology.edges_sub)
     jac = np.asarray(deformation.jacobian(canon_sub)).astype(np.float32)
-    return EditAssets(name, kind, dict(params or {}), avatar.head.name, edited_sub, basis, ratio, jac)
+    assets = EditAssets(name, kind, dict(params or {}), avatar.head.name, edited_sub, basis, ratio, jac)
+    return rigid_eyeballs(avatar, assets) if rigid_eyes else assets
 
 
 def asset_files(kind: str) -> dict[str, str]:
@@ -160,6 +168,7 @@ def save_assets(assets: EditAssets, out_dir: str | os.PathLike, head_sub_faces: 
         "shapes": {files["xyz"]: list(assets.edited_sub.shape), files["arkit_bs"]: list(assets.basis.shape),
                    files["scale_ratio"]: list(assets.ratio.shape)},
         "scale_ratio": assets.ratio_stats(),
+        "rigid_eyes": {f.side: f.summary() for f in assets.eyeballs} or None,
         "files": {g: f for g, f in files.items() if f in written},
         "sha256": {f: _sha256(out / f) for f in written},
     }

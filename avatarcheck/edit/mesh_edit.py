@@ -148,15 +148,18 @@ BASIS_MODES = ("extend", "linear")
 
 
 def bake_mesh(avatar: "Avatar", xyz: np.ndarray, name: str = "mesh", normal: str = "area", basis: str = "extend",
-              source: str = "mesh", params: dict | None = None) -> EditAssets:
+              source: str = "mesh", params: dict | None = None, rigid_eyes: bool = True) -> EditAssets:
     """The override assets of an edited mesh (module docstring), in memory, float32.
 
     ``basis="extend"``: ``D(v + b_k) - D(v)`` through ``MeshDeformation``'s nearest-vertex extension, so a
     blendshape that carries a vertex into a differently edited region (a closing lid moving from an
     eye's falloff onto its enlarged plateau) picks up the edit found there. ``"linear"``: ``J(v) b_k``,
     the local Jacobian only; enough for head-scale edits (chibi), not for local ones (anime eyes).
+    ``rigid_eyes`` (default): the sculpt's eyeballs are replaced by similarity images of the rest ones
+    (``edit.rigid_eyes``), as in every bake.
     """
     from avatarcheck.edit.chibi import reevaluate_basis
+    from avatarcheck.edit.rigid_eyes import rigid_eyeballs
 
     if basis not in BASIS_MODES:
         raise InputError(source, "basis", f"one of {BASIS_MODES}", repr(basis))
@@ -168,17 +171,19 @@ def bake_mesh(avatar: "Avatar", xyz: np.ndarray, name: str = "mesh", normal: str
     else:
         bs = reevaluate_basis(d, d.canonical[:n], arkit)
     ratio = scale_ratio(d.canonical, d.edited, avatar.topology.edges_sub)
-    return EditAssets(name, "mesh", dict(params or {}, normal=normal, basis=basis), avatar.head.name,
-                      d.edited.astype(np.float32), np.asarray(bs, np.float32), ratio, d.jacobians.astype(np.float32))
+    assets = EditAssets(name, "mesh", dict(params or {}, normal=normal, basis=basis), avatar.head.name,
+                        d.edited.astype(np.float32), np.asarray(bs, np.float32), ratio, d.jacobians.astype(np.float32))
+    return rigid_eyeballs(avatar, assets) if rigid_eyes else assets
 
 
 def bake_mesh_file(avatar: "Avatar", path: str | os.PathLike, name: str = "mesh", normal: str = "area",
-                   basis: str = "extend") -> EditAssets:
+                   basis: str = "extend", rigid_eyes: bool = True) -> EditAssets:
     """``bake_mesh`` on an OBJ file (its faces are not read: the vertex order is the contract)."""
     from avatarcheck.io.obj import read_obj
 
     xyz, _ = read_obj(path)
-    return bake_mesh(avatar, xyz, name, normal, basis, source=str(path), params={"mesh": str(path)})
+    return bake_mesh(avatar, xyz, name, normal, basis, source=str(path), params={"mesh": str(path)},
+                     rigid_eyes=rigid_eyes)
 
 
 def _validate_mesh(params, source: str, where: str) -> None:

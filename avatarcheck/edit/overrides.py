@@ -11,7 +11,8 @@ Three steps, each usable alone: ``OverrideSettings`` (paths and numbers, e.g. ``
 blink-displacement mask), applied after the ratio so the two compose multiplicatively.
 
 This module is the one place that reads environment variables. ``audit`` lists every coupled
-channel an override left uncorrected: overriding xyz without a scale pull-back is a finding.
+channel an override left uncorrected: overriding xyz without a scale pull-back is a finding, and so
+is an eyeball the edit left non-rigid (given its measured anisotropy, ``edit.rigid_eyes``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from avatarcheck.head.model import HeadModel
 _PLAIN_NUMBER = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 ENV_VARS: dict[str, str] = {a.field: a.env_var for a in OVERRIDE_ASSETS}
 FLOAT_FIELDS = tuple(a.field for a in OVERRIDE_ASSETS if a.is_number)
-# Per-splat channels the network predicts in lockstep with xyz (the override audit's table).
-COUPLED_TO_XYZ: tuple[str, ...] = ("scales", "rotations")
+# Channels that must follow an xyz override (the override audit's table): per-splat outputs the
+# network predicts in lockstep with xyz, and the eyeball's shape, which the eye joint turns rigidly.
+COUPLED_TO_XYZ: tuple[str, ...] = ("scales", "rotations", "eyeball_shape")
 # A multiplicative pull-back stays within this factor; beyond it a log was probably added.
 PLAUSIBLE_FACTOR = 20.0
 # An edited head lives within metres of the origin and is not collapsed to a point.
@@ -89,12 +91,20 @@ class Finding:
     message: str
 
 
-def audit(applied: "OverrideSettings | frozenset[str] | set[str]") -> list[Finding]:
-    """Every coupled channel the applied overrides (gate names, or settings) leave uncorrected."""
+def audit(applied: "OverrideSettings | frozenset[str] | set[str]",
+          eyeballs: Mapping[str, float] | None = None, eyeballs_raw: Mapping[str, float] | None = None
+          ) -> list[Finding]:
+    """Every coupled channel the applied overrides (gate names, or settings) leave uncorrected.
+
+    ``eyeballs``: per eye, the anisotropy of the applied mesh's eyeball (``rigid_eyes.eyeball_anisotropy``;
+    1 = a uniformly scaled sphere); ``eyeballs_raw``: the same for the edit before the rigid-eye
+    correction (from the bake), quoted beside it. Without ``eyeballs`` the shape is not audited."""
     on = applied.applied if isinstance(applied, OverrideSettings) else frozenset(applied)
     findings: list[Finding] = []
     if "xyz" not in on:
         return findings
+    if eyeballs:
+        findings.append(_eyeball_finding(eyeballs, eyeballs_raw))
     scale_fixed = bool(on & {"scale_ratio", "scale_boost", "jacobians"})
     if not scale_fixed:
         findings.append(Finding("scales", "error",
@@ -112,6 +122,21 @@ def audit(applied: "OverrideSettings | frozenset[str] | set[str]") -> list[Findi
         findings.append(Finding("arkit_basis", "note", "ARKit basis not re-evaluated on the edited mesh "
                                 "(LAM_CHIBI_ARKIT_BS): blendshape amplitudes keep their canonical size"))
     return findings
+
+
+def _eyeball_finding(eyeballs: Mapping[str, float], raw: Mapping[str, float] | None) -> Finding:
+    from avatarcheck.edit.rigid_eyes import RIGID_TOL
+
+    side = max(eyeballs, key=lambda k: eyeballs[k])
+    worst = eyeballs[side]
+    before = f" (the edit alone: {max(raw.values()):.3f})" if raw else ""
+    if worst > RIGID_TOL:
+        return Finding("eyeball_shape", "error",
+                       f"eyeball not rigid: anisotropy {worst:.3f} ({side} eye; largest / smallest axis against the "
+                       f"rest eyeball, 1 = a sphere){before}: an eye rotation turns an ellipsoid through the lids; "
+                       "bake with rigid eyes (the default)")
+    return Finding("eyeball_shape", "note", f"eyeballs rigid: anisotropy {worst:.3f}{before}; an eye rotation "
+                   "turns a sphere about its edited centre")
 
 
 def _load_npy(path: Path, field: str) -> np.ndarray:

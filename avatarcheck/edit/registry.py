@@ -31,11 +31,12 @@ def edit_kind(name: str, source: str = "edit", where: str = "kind") -> EditKind:
 
 
 def bake_edit(avatar: "Avatar", kind: str, params: Mapping[str, Any], name: str | None = None,
-              source: str = "edit") -> EditAssets:
-    """Check ``params`` against the kind, bind its deformation to ``avatar`` and bake (in memory)."""
+              source: str = "edit", rigid_eyes: bool = True) -> EditAssets:
+    """Check ``params`` against the kind, bind its deformation to ``avatar`` and bake (in memory;
+    eyeballs kept rigid unless ``rigid_eyes=False``)."""
     k = edit_kind(kind, source)
     full = checked_params(k, params, source, name or kind)
-    return bake(avatar, k.make(avatar, full, source), name or kind, kind, full)
+    return bake(avatar, k.make(avatar, full, source), name or kind, kind, full, rigid_eyes)
 
 
 register_edit(CHIBI)

@@ -52,7 +52,8 @@ class GateEvaluation:
 
         e = self.spec.edit(edit)
         with self.timings.timed("bake edits"):
-            return bake_edit(self.inputs.avatar, e.kind, e.params, name=e.name, source=self.spec.source)
+            return bake_edit(self.inputs.avatar, e.kind, e.params, name=e.name, source=self.spec.source,
+                             rigid_eyes=e.rigid_eyes)
 
     @functools.lru_cache(maxsize=None)
     def variant(self, edit: str, variant: str) -> Avatar:

@@ -95,6 +95,7 @@ def curve_problem(c: LeakCurve) -> str | None:
 def edit_summary(ev: GateEvaluation, edit: str, art: Artefacts) -> EditSummary:
     """Ratio statistics and histogram, the head coloured by ratio, and the override audit per variant."""
     from avatarcheck.edit.overrides import audit
+    from avatarcheck.edit.rigid_eyes import eyeball_anisotropy
     from avatarcheck.render.colormaps import ratio_colors
     from avatarcheck.render.mesh_preview import render_mesh_preview
 
@@ -104,7 +105,14 @@ def edit_summary(ev: GateEvaluation, edit: str, art: Artefacts) -> EditSummary:
     shown = ev.variant(edit, ev.spec.summary_variant())
     img = render_mesh_preview(shown.head_sub.v_template, shown.head_sub.faces, size=320,
                               vertex_colors=ratio_colors(ratio), yaw=np.radians(25.0))
-    audits = {v.name: [dict(channel=f.channel, severity=f.severity, message=f.message) for f in audit(set(v.overrides))]
-              for v in ev.spec.variants.values() if v.role != "reference"}
+    rest = ev.inputs.avatar.head_sub
+    raw = {f.side: f.anisotropy_before for f in assets.eyeballs}
+    audits = {}
+    for v in ev.spec.variants.values():
+        if v.role == "reference":
+            continue
+        shape = eyeball_anisotropy(rest, ev.variant(edit, v.name).head_sub) if "xyz" in v.overrides else None
+        audits[v.name] = [dict(channel=f.channel, severity=f.severity, message=f.message)
+                          for f in audit(set(v.overrides), shape, raw)]
     return EditSummary(edit, assets.kind, dict(assets.params), assets.ratio_stats(), counts.tolist(), edges.tolist(),
                        art.ratio_image(edit, img), audits)

@@ -41,9 +41,13 @@ MAX_IMAGE_SIZE = 2048
 
 @dataclasses.dataclass(frozen=True)
 class EditSpec:
+    """``rigid_eyes``: bake with the eyeballs kept rigid (``edit.rigid_eyes``; the gate key of the same
+    name, default true)."""
+
     name: str
     kind: str
     params: dict[str, Any]
+    rigid_eyes: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,12 +386,13 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         k = edit_kind(kind, source, f"edits[{i}].kind") if isinstance(kind, str) else None
         if k is None:
             raise InputError(source, f"edits[{i}].kind", "a string", repr(kind))
-        t = _Table(e, source, f"edits[{i}]", {"name", "kind"} | set(k.params))
+        t = _Table(e, source, f"edits[{i}]", {"name", "kind", "rigid_eyes"} | set(k.params))
         ename = t.name("name")
         if ename == UNEDITED:
             raise InputError(source, f"edits[{i}].name", f"a name other than {UNEDITED!r} (the reference)", repr(ename))
-        params = {p: v for p, v in e.items() if p not in ("name", "kind")}
-        edits.append(EditSpec(ename, kind, checked_params(k, params, source, f"edits[{i}]")))
+        params = {p: v for p, v in e.items() if p not in ("name", "kind", "rigid_eyes")}
+        edits.append(EditSpec(ename, kind, checked_params(k, params, source, f"edits[{i}]"),
+                              t.get("rigid_eyes", bool, True)))
     _unique([e.name for e in edits], source, "edits.name")
 
     variants: dict[str, VariantSpec] = {}
