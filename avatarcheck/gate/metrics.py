@@ -27,6 +27,9 @@ STATS: dict[str, str] = {
     "leak_mean": "high", "leak_p99": "high", "leak_max": "high", "leak_area": "high",
     "coverage_min": "low", "coverage_p1": "low", "open_e_mean": "low",
 }
+# Statistics of the face region (``gate.sharpness``), not of an eye: a check on one compares the
+# variant with the gate's reference variant at the same frame.
+FACE_STATS: dict[str, str] = {"sharpness": "low"}
 
 
 def eye_region(eyeball_share: np.ndarray, dilate_px: int = 2, threshold: float = 0.5) -> np.ndarray:
