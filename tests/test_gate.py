@@ -35,8 +35,9 @@ def latest_result(report: Path) -> GateResult:
 
 def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pytester):
     result, report = run_gate(pytester)
-    # 30 moment checks + 15 worst-closed-frame checks + 1 ordering + 15 goldens + 5 curves + 2 summaries
-    result.assert_outcomes(passed=68)
+    # 9 (edit, variant) pairs: 63 moment checks + 27 worst-closed-frame checks + 1 ordering + 27 goldens
+    # + 9 curves + 2 summaries
+    result.assert_outcomes(passed=129)
     gate = latest_result(report)
     assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
     by_id = {c.item_id: c for c in gate.checks}
@@ -50,15 +51,23 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pyteste
             assert by_id[f"{edit}/post-fix/worst_closed/{check}"].passed
             assert not by_id[f"{edit}/pre-fix/worst_closed/{check}"].passed
         assert by_id[f"{edit}/post-fix/eye_wide/eye_visible"].passed
+        # The recipe's boost closes the blink but blurs the face; the ratio passes both.
+        blurred = by_id[f"{edit}/boost/eye_wide/sharpness"]
+        assert not blurred.passed and blurred.expected == "fail" and blurred.ok and blurred.eye == "face"
+        assert by_id[f"{edit}/post-fix/eye_wide/sharpness"].passed and by_id[f"{edit}/pre-fix/eye_wide/sharpness"].passed
+        assert by_id[f"{edit}/post-fix/eye_wide/sharpness"].value > blurred.value
+        assert all(c.passed for c in gate.checks if (c.edit, c.variant) == (edit, "boost") and c.stat != "sharpness")
     assert all(c.passed for c in gate.checks if c.variant == "baseline")
+    assert by_id["unedited/baseline/eye_wide/sharpness"].value == 1.0   # the reference against itself
     (order,) = gate.orderings
     assert order.ok and order.greater_value > order.lesser_value
     assert {g.status for g in gate.goldens} == {"pass"}
     worst = [im for im in gate.images if im.moment == "worst_closed"]
-    assert len(worst) == 5 and all(im.frame >= 0 for im in worst)
+    assert len(worst) == 9 and all(im.frame >= 0 for im in worst)
     # The report folder is complete: every image the page names exists inside it.
     html = (report / "latest" / "index.html").read_text()
-    assert "pear/pre-fix/full_blink/leak_area" in html
+    assert "pear/pre-fix/full_blink/leak_area" in html and 'id="sharpness"' in html
+    assert len(gate.faces) == 9 and all((report / "latest" / f.image).is_file() for f in gate.faces)
     for im in gate.images:
         assert (report / "latest" / im.magenta).is_file() and (report / "latest" / im.heatmap).is_file()
     assert json.loads((report / "latest" / "result.json").read_text())["gate"] == "three-moment"

@@ -19,8 +19,9 @@ from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.inputs import GateInputs, load_inputs
-from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
-                                     OrderingResult, SkippedItem)
+from avatarcheck.gate.metrics import FACE_STATS
+from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
+                                     MomentImages, OrderingResult, SkippedItem)
 from avatarcheck.gate.spec import WORST_CLOSED, GateSpec, spec_summary
 from avatarcheck.moments import MissingMoment
 from avatarcheck.render.backend import Backend, resolve_backend
@@ -76,6 +77,7 @@ class GateSession:
         self.curves: dict[tuple[str, str], LeakCurve] = {}
         self.edits: dict[str, EditSummary] = {}
         self.skipped: dict[str, SkippedItem] = {}
+        self.faces: dict[tuple[str, str, str], FaceImages] = {}
 
     @functools.cached_property
     def inputs(self) -> GateInputs:
@@ -122,6 +124,10 @@ class GateSession:
         else:
             self._moment_images(item.edit, item.variant)
         r = self.checks[item.item_id] = items.check(self.evaluation, item)
+        if item.check.stat in FACE_STATS and (item.edit, item.variant, item.moment) not in self.faces:
+            self.faces[(item.edit, item.variant, item.moment)] = self.artefacts.face_images(
+                item.edit, item.variant, item.moment, self.inputs.present[item.moment].frame,
+                self.evaluation.face_view(item.edit, item.variant, item.moment), r.value)
         return PASS if r.ok else Outcome("fail", r.message)
 
     def _ordering(self, spec) -> Outcome:
@@ -207,7 +213,7 @@ class GateSession:
             moments=moments, checks=list(self.checks.values()), orderings=list(self.orderings.values()),
             goldens=list(self.goldens.values()), images=[x for v in self.images.values() for x in v],
             curves=list(self.curves.values()), edits=list(self.edits.values()),
-            skipped=list(self.skipped.values()), take_key=self.inputs.take_key,
+            skipped=list(self.skipped.values()), faces=list(self.faces.values()), take_key=self.inputs.take_key,
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes)

@@ -20,7 +20,7 @@ from typing import Any
 
 from avatarcheck.edit.override_assets import BY_GATE_NAME
 from avatarcheck.errors import InputError
-from avatarcheck.gate.metrics import STATS
+from avatarcheck.gate.metrics import FACE_STATS, STATS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -141,6 +141,7 @@ class GateSpec:
     source: str
     closed_eye: ClosedEyeSpec | None = None
     curve_max_frames: int = 240
+    face_image_size: int = 256      # [sharpness] image_size: the face camera of sharpness checks
 
     def curve_frames(self, num_frames: int) -> range:
         """Every ``curve_stride``-th frame, thinned so a long take samples at most ``curve_max_frames``."""
@@ -157,8 +158,8 @@ class GateSpec:
         return self.expect.get(variant, {}).get(lookup, {}).get(check, "pass")
 
     def check_applies(self, check: CheckSpec, moment: str) -> bool:
-        if moment == WORST_CLOSED:
-            return self.closed_eye is not None and self.closed_eye.like in check.moments
+        if moment == WORST_CLOSED:  # per-eye checks only: a face stat compares with the reference's frame
+            return self.closed_eye is not None and self.closed_eye.like in check.moments and check.stat in STATS
         return moment in check.moments
 
     def variants_with(self, role: str) -> list[str]:
@@ -343,7 +344,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     from avatarcheck.moments import MOMENTS, moment_definition
 
     top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
-                                    "orderings", "golden"})
+                                    "orderings", "golden", "sharpness"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment", "curve_max_frames"})
@@ -415,7 +416,10 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     for i, c in enumerate(top.tables("checks")):
         t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments"})
         cname = t.name("name")
-        stat = t.choice("stat", tuple(sorted(STATS)))
+        stat = t.choice("stat", tuple(sorted(STATS) + sorted(FACE_STATS)))
+        if stat in FACE_STATS and not any(v.role == "reference" for v in variants.values()):
+            raise InputError(source, f"checks[{i}].stat", f"a gate with a reference variant ({stat!r} compares "
+                             "each variant with it)", "no variant with role = \"reference\"")
         op = t.choice("op", ("<=", ">="))
         cm = t.strings("moments")
         for m in cm:
@@ -469,8 +473,12 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         closed_eye = ClosedEyeSpec(t.number("blink_min", 0.0, 1.0, low_open=True), t.choice("like", moments),
                                    t.choice("rank_by", tuple(sorted(STATS))))
 
+    # The sharpness checks' face camera (gate.sharpness): the lower face, framed per variant.
+    sharp = _Table(top.get("sharpness", dict, {}), source, "sharpness", {"image_size"})
+
     return GateSpec(
         closed_eye=closed_eye,
+        face_image_size=sharp.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
         curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
