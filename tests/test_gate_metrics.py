@@ -109,6 +109,8 @@ def test_the_packaged_gate_declares_the_boost_blurs_but_closes_the_blink():
                                                         ("post-fix", "pass"), ("boost", "fail")}
     assert all(i.expected == "pass" for i in plan if i.variant == "boost" and i.check.stat != "sharpness")
     assert spec.face_image_size == 256
+    # Per-eye checks and face checks are apart: a sweep (no reference variant) reads ``checks`` only.
+    assert [c.stat for c in spec.face_checks] == ["sharpness"] and "sharpness" not in {c.stat for c in spec.checks}
 
 
 def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):

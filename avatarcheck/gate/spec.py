@@ -141,6 +141,9 @@ class GateSpec:
     source: str
     closed_eye: ClosedEyeSpec | None = None
     curve_max_frames: int = 240
+    # Checks on a face statistic (metrics.FACE_STATS: sharpness against the reference variant), kept
+    # apart from ``checks`` (per-eye lid metrics, which a sweep evaluates without a reference).
+    face_checks: tuple[CheckSpec, ...] = ()
     face_image_size: int = 256      # [sharpness] image_size: the face camera of sharpness checks
 
     def curve_frames(self, num_frames: int) -> range:
@@ -186,7 +189,7 @@ class GateSpec:
         items = []
         for edit, variant in self.variant_pairs():
             for moment in self.item_moments:
-                for check in self.checks:
+                for check in self.checks + self.face_checks:
                     if self.check_applies(check, moment):
                         items.append(CheckItem(edit, variant, moment, check, self.expected(variant, moment, check.name)))
         return items
@@ -433,6 +436,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     if not checks:
         raise InputError(source, "checks", "at least one check", "[]")
     _unique([c.name for c in checks], source, "checks.name")
+    face_checks = tuple(c for c in checks if c.stat in FACE_STATS)
+    checks = [c for c in checks if c.stat not in FACE_STATS]
 
     expect: dict[str, dict[str, dict[str, str]]] = {}
     etab = top.get("expect", dict, {})
@@ -488,7 +493,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         dilate_px=g.number("dilate_px", 0, 64, integer=True),
         curve_stride=g.number("curve_stride", 1, 10**9, integer=True),
         apply_eye_rotation=g.get("apply_eye_rotation", bool, False),
-        edits=tuple(edits), variants=variants, checks=tuple(checks), expect=expect, orderings=tuple(orderings),
+        edits=tuple(edits), variants=variants, checks=tuple(checks), face_checks=face_checks, expect=expect,
+        orderings=tuple(orderings),
         golden=golden, source=source)
 
 
