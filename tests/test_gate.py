@@ -35,9 +35,9 @@ def latest_result(report: Path) -> GateResult:
 
 def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pytester):
     result, report = run_gate(pytester)
-    # 9 (edit, variant) pairs: 63 moment checks + 27 worst-closed-frame checks + 1 ordering + 27 goldens
-    # + 9 curves + 2 summaries
-    result.assert_outcomes(passed=129)
+    # 7 (edit, variant) pairs: 49 moment checks + 21 worst-closed-frame checks + 1 ordering + 21 goldens
+    # + 5 curves (none for the boost) + 2 summaries
+    result.assert_outcomes(passed=99)
     gate = latest_result(report)
     assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
     by_id = {c.item_id: c for c in gate.checks}
@@ -63,11 +63,11 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pyteste
     assert order.ok and order.greater_value > order.lesser_value
     assert {g.status for g in gate.goldens} == {"pass"}
     worst = [im for im in gate.images if im.moment == "worst_closed"]
-    assert len(worst) == 9 and all(im.frame >= 0 for im in worst)
+    assert len(worst) == 7 and all(im.frame >= 0 for im in worst)
     # The report folder is complete: every image the page names exists inside it.
     html = (report / "latest" / "index.html").read_text()
     assert "pear/pre-fix/full_blink/leak_area" in html and 'id="sharpness"' in html
-    assert len(gate.faces) == 9 and all((report / "latest" / f.image).is_file() for f in gate.faces)
+    assert len(gate.faces) == 7 and all((report / "latest" / f.image).is_file() for f in gate.faces)
     for im in gate.images:
         assert (report / "latest" / im.magenta).is_file() and (report / "latest" / im.heatmap).is_file()
     assert json.loads((report / "latest" / "result.json").read_text())["gate"] == "three-moment"
@@ -136,15 +136,15 @@ def test_your_own_tests_run_beside_the_gate_unless_gate_only(pytester):
 def test_a_take_without_a_moment_skips_its_items_with_the_reason(pytester):
     take = REPO / "recordings" / "synthetic_take_05_no_eye_wide.csv"
     result, report = run_gate(pytester, "--gate-take", str(take), "-rs", "-k", "unedited and eye_wide and not golden")
-    result.assert_outcomes(skipped=1)
+    result.assert_outcomes(skipped=2)      # eye_visible and sharpness
     result.stdout.fnmatch_lines(["*SKIPPED*no eye_wide moment*closest is frame 90*"])
     gate = latest_result(report)
-    (skipped,) = gate.skipped
-    assert not skipped.failed and "eyeWide" in skipped.reason
+    assert {s.item_id.split("/")[-1] for s in gate.skipped} == {"eye_visible", "sharpness"}
+    assert all(not s.failed and "eyeWide" in s.reason for s in gate.skipped) and not gate.faces
     strict = FAST + 'missing_moment = "fail"\n'
     result, _ = run_gate(pytester, "--gate-take", str(take), "-k", "unedited and eye_wide and not golden",
                          pyproject=strict)
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
 
 
 def test_the_avatar_gate_fixture_gates_an_avatar_from_a_users_test_module(pytester):

@@ -99,7 +99,7 @@ def test_the_packaged_gate_declares_the_boost_blurs_but_closes_the_blink():
     # face (the sharpness check must fail); the ratio passes both.
     spec = load_gate("three-moment")
     boost = spec.variants["boost"]
-    assert boost.role == "must-fail" and boost.numbers == {"scale_boost": 1.5}
+    assert boost.role == "must-fail" and boost.numbers == {"scale_boost": 1.5} and not boost.curve
     assert set(boost.overrides) == {"xyz", "arkit_bs", "scale_boost"}
     plan = spec.plan()
     sharp = [i for i in plan if i.check.stat == "sharpness"]
@@ -135,6 +135,7 @@ def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     ('[tool.avatarcheck."three-moment"]\nthresholds = 1\n', "thresholds"),
     ('[tool.avatarcheck."three-moment".golden.cpu]\nssim = 0.9\n', "golden.cpu"),
     ('[tool.avatarcheck."three-moment".sharpness]\nsize = 256\n', "sharpness.size"),
+    ('[tool.avatarcheck."three-moment".variants.boost]\ncurve = "no"\n', "variants.boost.curve"),
     ('[tool.avatarcheck."three-moment".sharpness]\nimage_size = 0\n', "sharpness.image_size"),
     ('[tool.avatarcheck."three-moment".sharpness]\nimage_size = "256"\n', "sharpness.image_size"),
     ('[tool.avatarcheck."three-moment"]\nsharpness = 256\n', "sharpness"),

@@ -99,11 +99,14 @@ class GateEvaluation:
 
     @functools.lru_cache(maxsize=None)
     def frame_metrics(self, edit: str, variant: str, batch: int = 16) -> dict[int, dict[str, dict[str, float]]]:
-        """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``) and of every closed-eye frame.
+        """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``; none for a variant declared
+        ``curve = false``) and of every closed-eye frame.
 
         Rendered only inside the eye box (``evaluate_frames(crop_to_eyes=True)``): the same numbers up
         to float32 rounding (about 2e-5 measured); the frames items check are rendered in full."""
         stride = np.asarray(self.spec.curve_frames(self.inputs.take.num_frames))
+        if not self.spec.variants[variant].curve:  # no leak curve drawn: the worst closed frame needs these only
+            stride = stride[:0]
         frames = np.union1d(stride, self.closed_frames())
         out: dict[int, dict[str, dict[str, float]]] = {}
         with self.timings.timed("leak curves"):

@@ -169,6 +169,8 @@ class GateSession:
             out.append(GateStep(g.item_id, "magenta render vs golden image", f"{g.edit}/{g.variant}",
                                 functools.partial(self._golden, g)))
         for edit, variant in self.spec.variant_pairs():
+            if not self.spec.variants[variant].curve:
+                continue
             out.append(GateStep(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)",
                                 f"{edit}/{variant}", functools.partial(self._curve, edit, variant)))
         summary_variant = self.spec.summary_variant()

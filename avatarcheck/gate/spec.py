@@ -53,6 +53,7 @@ class VariantSpec:
     overrides: tuple[str, ...]
     numbers: dict[str, float]       # values of number overrides (scale_boost = 1.5)
     description: str
+    curve: bool = True              # draw its leak curve (false: only its closed-eye frames are evaluated)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -395,7 +396,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         where = f"variants.{vname}"
         checked_name(vname, source, where)
         numbers_known = {a.gate_name for a in BY_GATE_NAME.values() if a.is_number}
-        t = _Table(v, source, where, {"role", "overrides", "description"} | numbers_known)
+        t = _Table(v, source, where, {"role", "overrides", "description", "curve"} | numbers_known)
         ov = t.strings("overrides")
         for o in ov:
             if o not in BY_GATE_NAME:
@@ -411,7 +412,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         if role == "reference" and ov:
             raise InputError(source, f"{where}.overrides", "[] for the reference variant (the unedited avatar)",
                              repr(list(ov)))
-        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""))
+        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""), t.get("curve", bool, True))
     if not variants:
         raise InputError(source, "variants", "at least one variant", "none")
 
