@@ -184,10 +184,11 @@ def test_the_gate_on_cuda(pytester):
 
 def test_xdist_workers_write_one_merged_report(pytester):
     result, report = run_gate(pytester, "-n", "2", "-k", "full_blink and leak_max and (unedited or pear)")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     gate = latest_result(report)
     assert sorted(c.item_id for c in gate.checks) == sorted([
-        "unedited/baseline/full_blink/leak_max", "pear/pre-fix/full_blink/leak_max", "pear/post-fix/full_blink/leak_max"])
+        "unedited/baseline/full_blink/leak_max", "pear/pre-fix/full_blink/leak_max", "pear/post-fix/full_blink/leak_max",
+        "pear/boost/full_blink/leak_max"])
     assert len(list((report / "latest" / "parts").glob("*.json"))) == 2  # one part per worker, merged once
     assert (report / "latest" / "index.html").is_file()
 
