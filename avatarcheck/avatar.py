@@ -25,6 +25,7 @@ from avatarcheck.render.shaders import shaded_state
 from avatarcheck.render.state import SplatState
 from avatarcheck.splats.binding import PosedSplats, pose_splats
 from avatarcheck.splats.cloud import SplatCloud
+from avatarcheck.splats.texture import detail_colors
 from avatarcheck.splats.trained import TrainedCloudParams, region_colors, trained_like_cloud
 
 
@@ -70,10 +71,11 @@ class Avatar:
 
 def build_avatar(head: HeadModel, cloud: SplatCloud | None = None,
                  params: TrainedCloudParams = TrainedCloudParams()) -> Avatar:
-    """Subdivide ``head`` and attach ``cloud`` (default: a trained-like cloud)."""
+    """Subdivide ``head`` and attach ``cloud`` (default: a trained-like cloud whose colours carry
+    procedural skin, brow, lash and iris detail at the splat spacing, ``splats.texture``)."""
     head_sub, topo = subdivide_head(head)
     if cloud is None:
-        rgb = subdivide_attributes(region_colors(head), topo)
+        rgb = detail_colors(head_sub, subdivide_attributes(region_colors(head), topo))
         cloud = trained_like_cloud(head_sub, topo.edges_sub, rgb, params)
     return Avatar(head, head_sub, topo, cloud)
 

@@ -10,10 +10,10 @@ half-blink-down moment, then full blink with the pull-back split by splat group:
 fails (it makes the eyeball splats 1.17x instead of 0.7x tall; their other axes and the lids do no harm).
 chibi_taper.png: the chibi profiles R(t), Y(t) with the taper below the anchor, and the pear s = 2
 scale-ratio histogram with and without it (recipe on FLAME: min 0.275, median 1.358, max 2.368).
-boost_blur.png: the boost's cost (issue 14, item 3, measured here only): the avatar with a per-splat
-+-0.25 brightness jitter (skin texture), pear s = 2, lower face at eyes open; ratio, boost 1.5, Jacobian.
-Labels: gradient energy of the luminance relative to the ratio variant (same geometry), and the full-
-blink E max. The boost closes the blink (0.03) but keeps only 0.56x the ratio's gradient energy.
+boost_blur.png: the three-moment gate's sharpness check (gate.sharpness): the lower face at the take's
+eye-wide moment, each variant framed on its own face, outside the measured region washed out. Rows pear,
+hourglass (s = 2); columns unedited / post-fix (ratio) / boost 1.5. Labels: sharpness (gradient energy
+relative to the unedited avatar; the gate wants >= 0.8) and the full-blink leak max (<= 0.12).
 """
 
 from __future__ import annotations
@@ -170,45 +170,31 @@ def chibi_taper(path: Path) -> None:
     plt.close(fig)
 
 
-def textured(av, amplitude: float = 0.25, seed: int = 0):
-    """The avatar with a per-splat brightness jitter: detail at the splat spacing, which blur removes."""
-    c = av.cloud
-    jitter = np.random.default_rng(seed).uniform(-1, 1, (len(c.sh), 1, 1)) * amplitude / 0.28209479  # SH C0
-    return av.with_cloud(c.replace(sh=(c.sh + jitter).astype(np.float32)))
-
-
-def gradient_energy(rgb: np.ndarray, alpha: np.ndarray) -> float:
-    """Mean squared luminance gradient over the opaque lower half of a frame (away from the eyes)."""
-    from scipy.ndimage import binary_erosion
-
-    lum = rgb @ np.array([0.299, 0.587, 0.114])
-    mask = binary_erosion(alpha > 0.99, iterations=4)
-    mask[: len(mask) // 2] = False
-    gx, gy = np.diff(lum, axis=1)[:-1], np.diff(lum, axis=0)[:, :-1]
-    return float((gx ** 2 + gy ** 2)[mask[:-1, :-1]].mean())
-
-
 def boost_blur(path: Path) -> None:
-    av = textured(synthetic_avatar())
-    assets = bake_edit(av, "chibi", {"preset": "pear", "strength": 2.0}, name="pear")
-    variants = [("ratio", ("xyz", "arkit_bs", "scale_ratio"), {}),
-                ("boost 1.5", ("xyz", "arkit_bs", "scale_boost"), {"scale_boost": 1.5}),
-                ("jacobian", ("xyz", "arkit_bs", "jacobians"), {})]
-    size, tiles, ref = 384, [], None
-    for name, overrides, numbers in variants:
-        edited = apply_override_arrays(av, OverrideArrays.from_assets(assets, overrides, numbers))
-        out = render(edited.state("rgb"), edited.camera(size), "cpu")
-        energy = gradient_energy(out.rgb[0], out.alpha[0])
-        ref = energy if ref is None else ref
-        closed = render(edited.state("magenta", arkit52=blink_weights(1.0)), edited.eye_camera(SIZE), "cpu")
-        img = Image.fromarray((np.clip(out.rgb[0][size // 2:], 0, 1) * 255 + 0.5).astype(np.uint8))
-        draw = ImageDraw.Draw(img)
-        draw.rectangle((0, 0, size, 24), fill=(0, 0, 0))
-        draw.text((4, 0), f"pear 2.0, {name}", fill=(255, 255, 255))
-        draw.text((4, 12), f"gradient energy {energy / ref:.2f} x ratio; blink E max {closed.extra[0, ..., 0].max():.2f}",
-                  fill=(255, 255, 255))
-        tiles.append(np.asarray(img))
-    write_png(path, np.concatenate(tiles, axis=1))
+    """The three-moment gate's sharpness check, as the gate computes it (GateEvaluation, CPU)."""
+    from avatarcheck.gate.evaluation import GateEvaluation
+    from avatarcheck.gate.inputs import load_inputs
+    from avatarcheck.gate.metrics import worst_eye
+    from avatarcheck.gate.spec import UNEDITED, load_gate
+
+    spec = load_gate("three-moment")
+    ev = GateEvaluation(spec, load_inputs(None, spec.take, spec.moments, spec.moment_params), "cpu")
+    rows = []
+    for edit in ("pear", "hourglass"):
+        tiles = []
+        for e, v in ((UNEDITED, "baseline"), (edit, "post-fix"), (edit, "boost")):
+            view = ev.face_view(e, v, "eye_wide")
+            shown = np.where(view.region[..., None], view.rgb, 0.35 * view.rgb + 0.65)
+            img = Image.fromarray((np.clip(shown, 0, 1) * 255 + 0.5).astype(np.uint8))
+            draw = ImageDraw.Draw(img)
+            draw.rectangle((0, 0, img.width, 24), fill=(0, 0, 0))
+            leak = worst_eye(ev.moment_evals(e, v)["full_blink"].metrics, "leak_max")[1]
+            draw.text((4, 0), f"{e if e == UNEDITED else edit + ' 2.0'}, {v}", fill=(255, 255, 255))
+            draw.text((4, 12), f"sharpness {ev.sharpness(e, v, 'eye_wide'):.2f}; blink leak max {leak:.2f}",
+                      fill=(255, 255, 255))
+            tiles.append(np.asarray(img))
+        rows.append(np.concatenate(tiles, axis=1))
+    write_png(path, np.concatenate(rows, axis=0))
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ def latest_result(report: Path) -> GateResult:
 
 def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pytester):
     result, report = run_gate(pytester)
-    # 30 moment checks + 15 worst-closed-frame checks + 1 ordering + 15 goldens + 5 curves + 2 summaries
-    result.assert_outcomes(passed=68)
+    # 7 (edit, variant) pairs: 49 moment checks + 21 worst-closed-frame checks + 1 ordering + 21 goldens
+    # + 5 curves (none for the boost) + 2 summaries
+    result.assert_outcomes(passed=99)
     gate = latest_result(report)
     assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
     by_id = {c.item_id: c for c in gate.checks}
@@ -50,15 +51,23 @@ def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pyteste
             assert by_id[f"{edit}/post-fix/worst_closed/{check}"].passed
             assert not by_id[f"{edit}/pre-fix/worst_closed/{check}"].passed
         assert by_id[f"{edit}/post-fix/eye_wide/eye_visible"].passed
+        # The recipe's boost closes the blink but blurs the face; the ratio passes both.
+        blurred = by_id[f"{edit}/boost/eye_wide/sharpness"]
+        assert not blurred.passed and blurred.expected == "fail" and blurred.ok and blurred.eye == "face"
+        assert by_id[f"{edit}/post-fix/eye_wide/sharpness"].passed and by_id[f"{edit}/pre-fix/eye_wide/sharpness"].passed
+        assert by_id[f"{edit}/post-fix/eye_wide/sharpness"].value > blurred.value
+        assert all(c.passed for c in gate.checks if (c.edit, c.variant) == (edit, "boost") and c.stat != "sharpness")
     assert all(c.passed for c in gate.checks if c.variant == "baseline")
+    assert by_id["unedited/baseline/eye_wide/sharpness"].value == 1.0   # the reference against itself
     (order,) = gate.orderings
     assert order.ok and order.greater_value > order.lesser_value
     assert {g.status for g in gate.goldens} == {"pass"}
     worst = [im for im in gate.images if im.moment == "worst_closed"]
-    assert len(worst) == 5 and all(im.frame >= 0 for im in worst)
+    assert len(worst) == 7 and all(im.frame >= 0 for im in worst)
     # The report folder is complete: every image the page names exists inside it.
     html = (report / "latest" / "index.html").read_text()
-    assert "pear/pre-fix/full_blink/leak_area" in html
+    assert "pear/pre-fix/full_blink/leak_area" in html and 'id="sharpness"' in html
+    assert len(gate.faces) == 7 and all((report / "latest" / f.image).is_file() for f in gate.faces)
     for im in gate.images:
         assert (report / "latest" / im.magenta).is_file() and (report / "latest" / im.heatmap).is_file()
     assert json.loads((report / "latest" / "result.json").read_text())["gate"] == "three-moment"
@@ -127,15 +136,15 @@ def test_your_own_tests_run_beside_the_gate_unless_gate_only(pytester):
 def test_a_take_without_a_moment_skips_its_items_with_the_reason(pytester):
     take = REPO / "recordings" / "synthetic_take_05_no_eye_wide.csv"
     result, report = run_gate(pytester, "--gate-take", str(take), "-rs", "-k", "unedited and eye_wide and not golden")
-    result.assert_outcomes(skipped=1)
+    result.assert_outcomes(skipped=2)      # eye_visible and sharpness
     result.stdout.fnmatch_lines(["*SKIPPED*no eye_wide moment*closest is frame 90*"])
     gate = latest_result(report)
-    (skipped,) = gate.skipped
-    assert not skipped.failed and "eyeWide" in skipped.reason
+    assert {s.item_id.split("/")[-1] for s in gate.skipped} == {"eye_visible", "sharpness"}
+    assert all(not s.failed and "eyeWide" in s.reason for s in gate.skipped) and not gate.faces
     strict = FAST + 'missing_moment = "fail"\n'
     result, _ = run_gate(pytester, "--gate-take", str(take), "-k", "unedited and eye_wide and not golden",
                          pyproject=strict)
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
 
 
 def test_the_avatar_gate_fixture_gates_an_avatar_from_a_users_test_module(pytester):
@@ -175,10 +184,11 @@ def test_the_gate_on_cuda(pytester):
 
 def test_xdist_workers_write_one_merged_report(pytester):
     result, report = run_gate(pytester, "-n", "2", "-k", "full_blink and leak_max and (unedited or pear)")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     gate = latest_result(report)
     assert sorted(c.item_id for c in gate.checks) == sorted([
-        "unedited/baseline/full_blink/leak_max", "pear/pre-fix/full_blink/leak_max", "pear/post-fix/full_blink/leak_max"])
+        "unedited/baseline/full_blink/leak_max", "pear/pre-fix/full_blink/leak_max", "pear/post-fix/full_blink/leak_max",
+        "pear/boost/full_blink/leak_max"])
     assert len(list((report / "latest" / "parts").glob("*.json"))) == 2  # one part per worker, merged once
     assert (report / "latest" / "index.html").is_file()
 

@@ -109,6 +109,25 @@ def test_the_packaged_gate_declares_the_seeds_expectations():
     assert spec.orderings[0].greater == "pear/pre-fix" and spec.orderings[0].lesser == "hourglass/pre-fix"
 
 
+def test_the_packaged_gate_declares_the_boost_blurs_but_closes_the_blink():
+    # The recipe: LAM_CHIBI_SCALE_BOOST=1.5 closes the blink (every leak check passes) but blurs the
+    # face (the sharpness check must fail); the ratio passes both.
+    spec = load_gate("three-moment")
+    boost = spec.variants["boost"]
+    assert boost.role == "must-fail" and boost.numbers == {"scale_boost": 1.5} and not boost.curve
+    assert set(boost.overrides) == {"xyz", "arkit_bs", "scale_boost"}
+    plan = spec.plan()
+    sharp = [i for i in plan if i.check.stat == "sharpness"]
+    assert {i.moment for i in sharp} == {"eye_wide"}           # never at the worst closed-eye frame
+    assert {(i.edit, i.variant) for i in sharp} == set(spec.variant_pairs())
+    assert {(i.variant, i.expected) for i in sharp} == {("baseline", "pass"), ("pre-fix", "pass"),
+                                                        ("post-fix", "pass"), ("boost", "fail")}
+    assert all(i.expected == "pass" for i in plan if i.variant == "boost" and i.check.stat != "sharpness")
+    assert spec.face_image_size == 256
+    # Per-eye checks and face checks are apart: a sweep (no reference variant) reads ``checks`` only.
+    assert [c.stat for c in spec.face_checks] == ["sharpness"] and "sharpness" not in {c.stat for c in spec.checks}
+
+
 def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     py = tmp_path / "pyproject.toml"
     py.write_text('[tool.avatarcheck."three-moment".gate]\nimage_size = 384\nmoments = ["full_blink"]\n'
@@ -130,6 +149,13 @@ def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     ('[tool.avatarcheck."three-moment".expect.pre-fix.full_blink]\nleak_max = "maybe"\n', "expect.pre-fix"),
     ('[tool.avatarcheck."three-moment"]\nthresholds = 1\n', "thresholds"),
     ('[tool.avatarcheck."three-moment".golden.cpu]\nssim = 0.9\n', "golden.cpu"),
+    ('[tool.avatarcheck."three-moment".sharpness]\nsize = 256\n', "sharpness.size"),
+    ('[tool.avatarcheck."three-moment".variants.boost]\ncurve = "no"\n', "variants.boost.curve"),
+    ('[tool.avatarcheck."three-moment".sharpness]\nimage_size = 0\n', "sharpness.image_size"),
+    ('[tool.avatarcheck."three-moment".sharpness]\nimage_size = "256"\n', "sharpness.image_size"),
+    ('[tool.avatarcheck."three-moment"]\nsharpness = 256\n', "sharpness"),
+    # sharpness compares with the reference variant: a gate without one cannot have the check
+    ('[tool.avatarcheck."three-moment".variants.baseline]\nrole = "must-pass"\n', r"checks\[\d\]\.stat"),
 ])
 def test_bad_gate_overrides_name_the_file_and_the_key(tmp_path, toml, field):
     py = tmp_path / "pyproject.toml"

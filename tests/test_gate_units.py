@@ -115,6 +115,21 @@ def test_steps_cover_every_item_in_report_order():
     assert "post-fix/worst_closed/leak_max" in " ".join(ids)  # every closed-eye frame is gated
     assert ids[-1] == "hourglass/summary" and len(ids) == len(set(ids))
     assert {st.group for st in s.steps() if st.item_id.startswith("pear/pre-fix/")} == {"pear/pre-fix"}
+    # A variant declared curve = false (the boost) has no leak-curve step; the others have one each.
+    curves = [i for i in ids if i.endswith("/leak_curve")]
+    assert len(curves) == 5 and not any("/boost/" in i for i in curves)
+
+
+def test_a_variant_without_a_curve_evaluates_only_its_closed_eye_frames():
+    from avatarcheck.arkit import arkit_index
+    from avatarcheck.gate.evaluation import GateEvaluation
+
+    weights = np.zeros((40, 52), np.float32)
+    weights[np.ix_([7, 8, 30], [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")])] = 1.0  # closed
+    ev = GateEvaluation(SPEC, GateInputs("synthetic", None, Take.from_weights(weights), "t-0", {}), "cpu")
+    ev.evaluate = lambda edit, variant, frames, crop_to_eyes=False, coverage=True: [types.SimpleNamespace(metrics={})] * len(frames)
+    assert sorted(ev.frame_metrics("pear", "boost")) == [7, 8, 30]
+    assert sorted(ev.frame_metrics("pear", "post-fix")) == sorted(set(range(0, 40, SPEC.curve_stride)) | {7, 8, 30})
 
 
 @pytest.mark.parametrize("policy, status", [("skip", "skip"), ("fail", "fail")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -12,8 +13,8 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 
-from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
-                                     OrderingResult)
+from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
+                                     MomentImages, OrderingResult)
 from avatarcheck.io.images import write_png
 from avatarcheck.report import heatmap_image, ratio_colors, write_report
 from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg
@@ -327,3 +328,21 @@ def test_ratio_colors_diverge_around_one():
     ends = ratio_colors(np.array([0.5, 0.25, 2.0, 4.0]))
     np.testing.assert_array_equal(ends[[0, 2]], ends[[1, 3]])
     np.testing.assert_allclose(c[5:], 0.5)  # NaN and non-positive: grey
+
+
+def test_sharpness_section_shows_the_face_crops_side_by_side_with_their_numbers(tmp_path):
+    report = tmp_path / "r"
+    result = make_result(report, failing=False)
+    values = {("unedited", "baseline"): 1.0, ("pear", "post-fix"): 0.944, ("pear", "boost"): 0.695}
+    for (edit, variant), value in values.items():
+        result.faces.append(FaceImages(edit, variant, "eye_wide", 40, _png(report, f"img/{edit}/{variant}/face.png"),
+                                       value, 800))
+        c = _check(edit, variant, "eye_wide", "sharpness", value, expected="fail" if variant == "boost" else "pass")
+        result.checks.append(dataclasses.replace(c, eye="face", op=">=", threshold=0.8))
+    text = write_report(result, report, link_latest=False).read_text(encoding="utf-8")
+    section = text[text.index('<section id="sharpness">'):text.index('<section id="edits">')]
+    assert section.count("<img") == 3          # one row (pear): the unedited reference, then its variants
+    assert section.index("<b>1</b>") < section.index("0.944") < section.index("0.695")
+    assert "0.944" in section and "0.695" in section and "declared fail" in section
+    assert GateResult.load(report / "result.json").faces == result.faces
+    assert 'id="sharpness"' not in write_report(make_result(tmp_path / "s"), tmp_path / "s").read_text()

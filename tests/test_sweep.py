@@ -259,10 +259,11 @@ def test_the_report_has_a_sweep_section_only_when_swept(tmp_path):
 # -- end to end: the gate's runners with --sweep / --gate-sweep -------------------------------------------
 
 # A small sweep: two strengths, the pre-fix and the recipe's fix, at 160 px (below about 150 px the
-# eye crops are too coarse for the lid checks to see the pre-fix artefact at all).
+# eye crops are too coarse for the lid checks to see the pre-fix artefact at all; with rigid eyeballs
+# the uncorrected pear still holds at 2 there and fails at 3 on full-blink coverage).
 SMALL_SWEEP = """
 [tool.avatarcheck."three-moment".sweep]
-strengths = [1.0, 2.0]
+strengths = [2.0, 3.0]
 corrections = ["none", "ratio"]
 image_size = 160
 """
@@ -273,16 +274,16 @@ def test_pytest_gate_sweep_under_xdist_merges_one_report_and_min_safe_fails_abov
 
     # The recipe's artefact: without a pull-back the pear at strength 2 leaks (the gate's must-fail
     # variant), so "none must hold to 2" fails; the ratio is its fix and holds.
-    pytester.makefile(".toml", pyproject=SMALL_SWEEP + "min_safe = { none = 2.0, ratio = 2.0 }\n"
+    pytester.makefile(".toml", pyproject=SMALL_SWEEP + "min_safe = { none = 3.0, ratio = 3.0 }\n"
                       "[tool.pytest.ini_options]\ngate_sweep = true\n")  # the ini key mirrors --gate-sweep
     report = pytester.path / "reports"
     result = pytester.runpytest_subprocess("--gate", "three-moment", "--gate-backend", "cpu", "-p", "no:cacheprovider",
                                           "--gate-report-dir", str(report), "-k", "sweep", "-n", "2")
     result.assert_outcomes(passed=1, failed=1)  # one item per correction, split over two workers, one report
-    result.stdout.fnmatch_lines(["*sweep/pear/none: largest safe strength * below min_safe 2*"])
+    result.stdout.fnmatch_lines(["*sweep/pear/none: largest safe strength * below min_safe 3*"])
     gate = _assert_report_matches_result(Path(report) / "latest")
     by = {x.correction: x for x in gate.sweep}
-    assert not by["none"].ok and by["none"].safe != 2.0 and by["ratio"].ok and by["ratio"].safe == 2.0
+    assert not by["none"].ok and by["none"].safe != 3.0 and by["ratio"].ok and by["ratio"].safe == 3.0
     assert not gate.ok and by["none"].image_size == 160
     # without the switch the default gate has no sweep items
     plain = pytester.runpytest_subprocess("--gate", "three-moment", "-p", "no:cacheprovider", "--collect-only", "-q",

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from avatarcheck.errors import InputError
-from avatarcheck.gate.evaluate import EYES, FrameEval
-from avatarcheck.gate.result import MomentImages
+from avatarcheck.gate.evaluate import EYES, FaceView, FrameEval
+from avatarcheck.gate.result import FaceImages, MomentImages
 from avatarcheck.io.images import write_png
 from avatarcheck.render.colormaps import heatmap_image
 
@@ -61,6 +61,20 @@ class Artefacts:
                     diff: np.ndarray) -> tuple[str, str]:
         rel = self.folder(edit, variant)
         return (self.write(rel / f"{moment}.golden.png", golden), self.write(rel / f"{moment}.diff.png", diff))
+
+    def face_images(self, edit: str, variant: str, moment: str, frame: int, view: FaceView,
+                    value: float) -> FaceImages:
+        """The face camera's render cropped to the sharpness region (a 4 px border), pixels outside the
+        region washed towards white so the measured surface stands out."""
+        ys, xs = np.nonzero(view.region)
+        if len(ys):
+            y0, y1 = max(ys.min() - 4, 0), ys.max() + 5
+            x0, x1 = max(xs.min() - 4, 0), xs.max() + 5
+        else:
+            y0, y1, x0, x1 = 0, view.rgb.shape[0], 0, view.rgb.shape[1]
+        img = np.where(view.region[..., None], view.rgb, 0.35 * view.rgb + 0.65)[y0:y1, x0:x1]
+        rel = self.write(self.folder(edit, variant) / f"{moment}.face.png", img)
+        return FaceImages(edit, variant, moment, int(frame), rel, float(value), int(view.region.sum()))
 
     def ratio_image(self, edit: str, image: np.ndarray) -> str:
         return self.write(Path("images") / edit / "ratio.png", image)

@@ -2,7 +2,8 @@
 
 Per batch: three splat renders (magenta [R, G, B, E]; eyeball-only, one channel per eye, for the
 regions; the occluder: no eyeball splats and nothing behind the eyeball centres, for coverage) and
-one triangle-ID raster of the posed mesh (which pixels the lid covers).
+one triangle-ID raster of the posed mesh (which pixels the lid covers). ``face_view`` renders one
+frame with a face camera for the sharpness check (``gate.sharpness``).
 
 The camera is head-locked: the take's head rotation is not applied (the gate is about lids, and a
 moving head would move the eyes out of a tight eye camera); its 52 channels and eye rotations are.
@@ -17,6 +18,7 @@ import torch
 
 from avatarcheck.avatar import Avatar
 from avatarcheck.gate.metrics import eye_metrics, eye_region
+from avatarcheck.gate.sharpness import gradient_energy, luminance, region_pixels
 from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
@@ -146,3 +148,27 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
             metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
         out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))
     return out
+
+
+@dataclasses.dataclass
+class FaceView:
+    """One frame seen by the face camera, for the sharpness check (``gate.sharpness``)."""
+
+    rgb: np.ndarray               # (H, W, 3) rgb shader over white
+    region: np.ndarray            # (H, W) bool: opaque pixels of the face region's triangles
+    energy: float                 # gradient energy of the luminance over ``region``
+
+
+def face_view(avatar: Avatar, pose: Pose, camera: Camera, region: np.ndarray, backend: str = "auto") -> FaceView:
+    """Render frame 0 of ``pose`` with the rgb shader and measure the face region.
+
+    region (V_sub,) bool: the region's vertices (``sharpness.face_region``); a triangle counts when all
+    three of its vertices are in it. One splat render and one triangle-ID raster.
+    """
+    posed = avatar.pose(pose)
+    out = render(shaded_state(avatar.cloud, posed, "rgb").frame(0), camera, backend)
+    mesh = posed.anchors.detach().cpu().numpy()[:1]
+    ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera)[0]
+    pixels = region_pixels(ids, np.asarray(region, bool)[avatar.head_sub.faces].all(axis=1), out.alpha[0])
+    rgb = out.rgb[0]
+    return FaceView(rgb, pixels, gradient_energy(luminance(rgb), pixels))

@@ -15,11 +15,12 @@ import numpy as np
 
 from avatarcheck.avatar import Avatar
 from avatarcheck.edit.base import EditAssets
-from avatarcheck.gate.evaluate import EYES, FrameEval, evaluate_frames
+from avatarcheck.gate.evaluate import EYES, FaceView, FrameEval, evaluate_frames, face_view
 from avatarcheck.gate.inputs import GateInputs, take_pose
 from avatarcheck.gate.metrics import COVERAGE_STATS, STATS, worst_eye
+from avatarcheck.gate.sharpness import face_region, sharpness
 from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, GateSpec
-from avatarcheck.render.camera import Camera
+from avatarcheck.render.camera import Camera, head_camera
 
 
 class Timings:
@@ -100,12 +101,15 @@ class GateEvaluation:
 
     @functools.lru_cache(maxsize=None)
     def frame_metrics(self, edit: str, variant: str, batch: int = 16) -> dict[int, dict[str, dict[str, float]]]:
-        """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``) and of every closed-eye frame.
+        """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``; none for a variant declared
+        ``curve = false``) and of every closed-eye frame.
 
         Rendered only inside the eye box (``evaluate_frames(crop_to_eyes=True)``): the same numbers up
         to float32 rounding (about 2e-5 measured); the frames items check are rendered in full.
         Coverage statistics only when ``closed_eye.rank_by`` is one (the curve itself plots leak)."""
         stride = np.asarray(self.spec.curve_frames(self.inputs.take.num_frames))
+        if not self.spec.variants[variant].curve:  # no leak curve drawn: the worst closed frame needs these only
+            stride = stride[:0]
         frames = np.union1d(stride, self.closed_frames())
         out: dict[int, dict[str, dict[str, float]]] = {}
         with self.timings.timed("leak curves"):
@@ -150,3 +154,25 @@ class GateEvaluation:
             assert found is not None, "callers skip worst_closed when the take has no closed-eye frame"
             return found[1]
         return self.moment_evals(edit, variant)[moment]
+
+    @functools.cached_property
+    def face_region(self) -> np.ndarray:
+        """(V_sub,) bool: the sharpness check's region, chosen on the unedited head so every variant
+        measures the same surface (edits keep the topology)."""
+        return face_region(self.inputs.avatar.head_sub)
+
+    @functools.lru_cache(maxsize=None)
+    def face_view(self, edit: str, variant: str, moment: str) -> FaceView:
+        """The face region at a take moment, framed on the variant's own (edited) face region."""
+        avatar = self.variant(edit, variant)
+        camera = head_camera(avatar.head_sub.v_template, size=self.spec.face_image_size,
+                             region=np.flatnonzero(self.face_region))
+        pose = take_pose(self.inputs.take, np.array([self.inputs.present[moment].frame]), self.spec.apply_eye_rotation)
+        with self.timings.timed("sharpness"):
+            return face_view(avatar, pose, camera, self.face_region, self.backend)
+
+    def sharpness(self, edit: str, variant: str, moment: str) -> float:
+        """Face-region gradient energy of (edit, variant) over the reference variant's, same frame."""
+        reference = self.spec.variants_with("reference")[0]
+        return sharpness(self.face_view(edit, variant, moment).energy,
+                         self.face_view(UNEDITED, reference, moment).energy)

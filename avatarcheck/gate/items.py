@@ -14,21 +14,28 @@ from avatarcheck.errors import InputError
 from avatarcheck.gate.artefacts import Artefacts, inside
 from avatarcheck.gate.evaluation import GateEvaluation
 from avatarcheck.gate.golden import compare_images, golden_relpath, read_image, write_golden
-from avatarcheck.gate.metrics import STATS, worst_eye
+from avatarcheck.gate.metrics import FACE_STATS, STATS, worst_eye
 from avatarcheck.gate.result import CheckResult, EditSummary, GoldenResult, LeakCurve, OrderingResult
 from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
 
 
 def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
-    """``value <op> threshold`` on the worse eye at the item's moment (the moment must be present)."""
-    frame = ev.frame_eval(item.edit, item.variant, item.moment)
-    eye, value = worst_eye(frame.metrics, item.check.stat)
+    """``value <op> threshold`` on the worse eye at the item's moment (the moment must be present);
+    a face statistic (``sharpness``) is one number for the face region, against the reference variant."""
     c = item.check
+    if c.stat in FACE_STATS:
+        eye, value = "face", ev.sharpness(item.edit, item.variant, item.moment)
+        where = "face region, relative to the unedited avatar"
+    else:
+        eye, value = worst_eye(ev.frame_eval(item.edit, item.variant, item.moment).metrics, c.stat)
+        where = f"{eye} eye"
     passed = c.passes(value)
     ok = True if item.expected == "any" else passed == (item.expected == "pass")
-    msg = (f"{item.item_id}: {c.stat} = {value:.4f} ({eye} eye) {c.op} {c.threshold:g} "
+    msg = (f"{item.item_id}: {c.stat} = {value:.4f} ({where}) {c.op} {c.threshold:g} "
            f"{'passes' if passed else 'fails'}; expected to {item.expected}")
-    if not ok and item.expected == "fail":
+    if not ok and item.expected == "fail" and c.stat in FACE_STATS:
+        msg += " -- the gate no longer sees this variant's blur: the avatar's colours may have lost their detail"
+    elif not ok and item.expected == "fail":
         msg += (" -- the gate no longer detects the artefact this variant exists to show (it should leak): "
                 "the gate itself is broken, or the edit no longer stretches the lids")
     return CheckResult(item.item_id, item.edit, item.variant, item.moment, c.name, c.stat, eye, value, c.op,

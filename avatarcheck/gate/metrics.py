@@ -29,6 +29,9 @@ STATS: dict[str, str] = {
 }
 # The statistics that need the occluder render (the other ones come from the main render and the mesh).
 COVERAGE_STATS = frozenset({"coverage_min", "coverage_p1"})
+# Statistics of the face region (``gate.sharpness``), not of an eye: a check on one compares the
+# variant with the gate's reference variant at the same frame.
+FACE_STATS: dict[str, str] = {"sharpness": "low"}
 
 
 def eye_region(eyeball_share: np.ndarray, dilate_px: int = 2, threshold: float = 0.5) -> np.ndarray:

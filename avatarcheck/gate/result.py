@@ -93,6 +93,19 @@ class MomentImages:
 
 
 @dataclass
+class FaceImages:
+    """The face region of one (edit, variant) at a moment, as the sharpness check measured it."""
+
+    edit: str
+    variant: str
+    moment: str
+    frame: int
+    image: str            # report-relative PNG: the face camera's render, outside the region dimmed
+    sharpness: float      # gradient energy over the reference variant's (gate.sharpness)
+    region_px: int        # pixels in the region
+
+
+@dataclass
 class LeakCurve:
     """Leak over the whole take (every ``stride``-th frame) for one (edit, variant)."""
 
@@ -170,6 +183,7 @@ class GateResult:
     edits: list[EditSummary] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     sweep: list[SweepCorrection] = field(default_factory=list)   # empty unless run with --sweep
+    faces: list[FaceImages] = field(default_factory=list)   # sharpness checks' face renders
     take_key: str = ""                    # the take's name + content hash (golden paths use it)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"role", "description", ...}
     versions: dict[str, str] = field(default_factory=dict)
@@ -195,7 +209,7 @@ class GateResult:
         d = dict(d)
         for key, sub in (("checks", CheckResult), ("orderings", OrderingResult), ("goldens", GoldenResult),
                          ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary),
-                         ("skipped", SkippedItem), ("sweep", SweepCorrection)):
+                         ("skipped", SkippedItem), ("sweep", SweepCorrection), ("faces", FaceImages)):
             d[key] = [sub(**x) for x in d.get(key, [])]
         return cls(**d)
 
@@ -208,7 +222,7 @@ class GateResult:
         out = dataclasses.replace(self)
         for key, ident in (("checks", "item_id"), ("orderings", "item_id"), ("goldens", "item_id"),
                            ("images", None), ("curves", None), ("edits", "edit"), ("skipped", "item_id"),
-                           ("sweep", "item_id")):
+                           ("sweep", "item_id"), ("faces", None)):
             seen: dict[Any, Any] = {}
             for x in getattr(self, key) + getattr(other, key):
                 k = getattr(x, ident) if ident else (x.edit, x.variant, getattr(x, "moment", ""))

@@ -19,8 +19,9 @@ from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.inputs import GateInputs, load_inputs
-from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages,
-                                     OrderingResult, SkippedItem, SweepCorrection)
+from avatarcheck.gate.metrics import FACE_STATS
+from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
+                                     MomentImages, OrderingResult, SkippedItem, SweepCorrection)
 from avatarcheck.gate.spec import WORST_CLOSED, GateSpec, spec_summary
 from avatarcheck.gate.sweep import sweep_gate, sweep_item
 from avatarcheck.gate.sweep_spec import require_sweep
@@ -82,6 +83,7 @@ class GateSession:
         # The safe-strength sweep ([sweep]) is slow: steps only when asked (--sweep / --gate-sweep).
         self.sweep = require_sweep(spec) if sweep else None
         self.sweeps: dict[str, SweepCorrection] = {}
+        self.faces: dict[tuple[str, str, str], FaceImages] = {}
 
     @functools.cached_property
     def inputs(self) -> GateInputs:
@@ -136,6 +138,10 @@ class GateSession:
         else:
             self._moment_images(item.edit, item.variant)
         r = self.checks[item.item_id] = items.check(self.evaluation, item)
+        if item.check.stat in FACE_STATS and (item.edit, item.variant, item.moment) not in self.faces:
+            self.faces[(item.edit, item.variant, item.moment)] = self.artefacts.face_images(
+                item.edit, item.variant, item.moment, self.inputs.present[item.moment].frame,
+                self.evaluation.face_view(item.edit, item.variant, item.moment), r.value)
         return PASS if r.ok else Outcome("fail", r.message)
 
     def _ordering(self, spec) -> Outcome:
@@ -183,6 +189,8 @@ class GateSession:
             out.append(GateStep(g.item_id, "magenta render vs golden image", f"{g.edit}/{g.variant}",
                                 functools.partial(self._golden, g)))
         for edit, variant in self.spec.variant_pairs():
+            if not self.spec.variants[variant].curve:
+                continue
             out.append(GateStep(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)",
                                 f"{edit}/{variant}", functools.partial(self._curve, edit, variant)))
         summary_variant = self.spec.summary_variant()
@@ -234,7 +242,8 @@ class GateSession:
             moments=moments, checks=list(self.checks.values()), orderings=list(self.orderings.values()),
             goldens=list(self.goldens.values()), images=[x for v in self.images.values() for x in v],
             curves=list(self.curves.values()), edits=list(self.edits.values()),
-            skipped=list(self.skipped.values()), sweep=list(self.sweeps.values()), take_key=self.inputs.take_key,
+            skipped=list(self.skipped.values()), sweep=list(self.sweeps.values()), faces=list(self.faces.values()),
+            take_key=self.inputs.take_key,
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from avatarcheck.edit.override_assets import BY_GATE_NAME
 from avatarcheck.errors import InputError
-from avatarcheck.gate.metrics import STATS
+from avatarcheck.gate.metrics import FACE_STATS, STATS
 
 if TYPE_CHECKING:
     from avatarcheck.gate.sweep_spec import SweepSpec
@@ -60,6 +60,7 @@ class VariantSpec:
     overrides: tuple[str, ...]
     numbers: dict[str, float]       # values of number overrides (scale_boost = 1.5)
     description: str
+    curve: bool = True              # draw its leak curve (false: only its closed-eye frames are evaluated)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +150,10 @@ class GateSpec:
     closed_eye: ClosedEyeSpec | None = None
     curve_max_frames: int = 240
     sweep: SweepSpec | None = None      # the [sweep] table (gate.sweep_spec); run only when asked
+    # Checks on a face statistic (metrics.FACE_STATS: sharpness against the reference variant), kept
+    # apart from ``checks`` (per-eye lid metrics, which a sweep evaluates without a reference).
+    face_checks: tuple[CheckSpec, ...] = ()
+    face_image_size: int = 256      # [sharpness] image_size: the face camera of sharpness checks
 
     def curve_frames(self, num_frames: int) -> range:
         """Every ``curve_stride``-th frame, thinned so a long take samples at most ``curve_max_frames``."""
@@ -165,8 +170,8 @@ class GateSpec:
         return self.expect.get(variant, {}).get(lookup, {}).get(check, "pass")
 
     def check_applies(self, check: CheckSpec, moment: str) -> bool:
-        if moment == WORST_CLOSED:
-            return self.closed_eye is not None and self.closed_eye.like in check.moments
+        if moment == WORST_CLOSED:  # per-eye checks only: a face stat compares with the reference's frame
+            return self.closed_eye is not None and self.closed_eye.like in check.moments and check.stat in STATS
         return moment in check.moments
 
     def variants_with(self, role: str) -> list[str]:
@@ -193,7 +198,7 @@ class GateSpec:
         items = []
         for edit, variant in self.variant_pairs():
             for moment in self.item_moments:
-                for check in self.checks:
+                for check in self.checks + self.face_checks:
                     if self.check_applies(check, moment):
                         items.append(CheckItem(edit, variant, moment, check, self.expected(variant, moment, check.name)))
         return items
@@ -351,7 +356,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     from avatarcheck.moments import MOMENTS, moment_definition
 
     top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
-                                    "orderings", "golden", "sweep"})
+                                    "orderings", "golden", "sweep", "sharpness"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment", "curve_max_frames"})
@@ -400,7 +405,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         where = f"variants.{vname}"
         checked_name(vname, source, where)
         numbers_known = {a.gate_name for a in BY_GATE_NAME.values() if a.is_number}
-        t = _Table(v, source, where, {"role", "overrides", "description"} | numbers_known)
+        t = _Table(v, source, where, {"role", "overrides", "description", "curve"} | numbers_known)
         ov = t.strings("overrides")
         for o in ov:
             if o not in BY_GATE_NAME:
@@ -416,7 +421,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         if role == "reference" and ov:
             raise InputError(source, f"{where}.overrides", "[] for the reference variant (the unedited avatar)",
                              repr(list(ov)))
-        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""))
+        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""), t.get("curve", bool, True))
     if not variants:
         raise InputError(source, "variants", "at least one variant", "none")
 
@@ -424,7 +429,10 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     for i, c in enumerate(top.tables("checks")):
         t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments"})
         cname = t.name("name")
-        stat = t.choice("stat", tuple(sorted(STATS)))
+        stat = t.choice("stat", tuple(sorted(STATS) + sorted(FACE_STATS)))
+        if stat in FACE_STATS and not any(v.role == "reference" for v in variants.values()):
+            raise InputError(source, f"checks[{i}].stat", f"a gate with a reference variant ({stat!r} compares "
+                             "each variant with it)", "no variant with role = \"reference\"")
         op = t.choice("op", ("<=", ">="))
         cm = t.strings("moments")
         for m in cm:
@@ -438,6 +446,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     if not checks:
         raise InputError(source, "checks", "at least one check", "[]")
     _unique([c.name for c in checks], source, "checks.name")
+    face_checks = tuple(c for c in checks if c.stat in FACE_STATS)
+    checks = [c for c in checks if c.stat not in FACE_STATS]
 
     expect: dict[str, dict[str, dict[str, str]]] = {}
     etab = top.get("expect", dict, {})
@@ -484,8 +494,12 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
 
         sweep = parse_sweep(data["sweep"], source, tuple(edits), MAX_IMAGE_SIZE)
 
+    # The sharpness checks' face camera (gate.sharpness): the lower face, framed per variant.
+    sharp = _Table(top.get("sharpness", dict, {}), source, "sharpness", {"image_size"})
+
     return GateSpec(
         closed_eye=closed_eye, sweep=sweep,
+        face_image_size=sharp.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
         curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
@@ -495,7 +509,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         dilate_px=g.number("dilate_px", 0, 64, integer=True),
         curve_stride=g.number("curve_stride", 1, 10**9, integer=True),
         apply_eye_rotation=g.get("apply_eye_rotation", bool, False),
-        edits=tuple(edits), variants=variants, checks=tuple(checks), expect=expect, orderings=tuple(orderings),
+        edits=tuple(edits), variants=variants, checks=tuple(checks), face_checks=face_checks, expect=expect,
+        orderings=tuple(orderings),
         golden=golden, source=source)
 
 

@@ -20,7 +20,8 @@ import jinja2
 from markupsafe import Markup
 from PIL import Image
 
-from avatarcheck.gate.result import (CheckResult, EditSummary, GateResult, GoldenResult, LeakCurve, MomentImages)
+from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
+                                     MomentImages)
 from avatarcheck.io.atomic import write_text_atomic
 from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg, sweep_chart_svg, variant_color
 
@@ -368,6 +369,21 @@ def _curves(result: GateResult) -> list[dict[str, Any]]:
     return charts
 
 
+def _faces(result: GateResult, images: _Images) -> list[dict[str, Any]]:
+    """Sharpness: per edit, the reference's face region beside each variant's, with the check's number."""
+    checks = {(c.edit, c.variant, c.moment): c for c in result.checks if c.eye == "face"}
+    key = _variant_key(result)
+
+    def view(f: FaceImages) -> dict[str, Any]:
+        return {"f": f, "img": images(f.image), "check": checks.get((f.edit, f.variant, f.moment))}
+
+    refs = [view(f) for f in result.faces if f.edit == UNEDITED]
+    edits = [e for e in _edit_order(result) if e != UNEDITED and any(f.edit == e for f in result.faces)]
+    return [{"edit": e, "faces": refs + [view(f) for f in sorted((f for f in result.faces if f.edit == e),
+                                                                 key=lambda f: (key(f.variant), f.moment))]}
+            for e in edits] or ([{"edit": UNEDITED, "faces": refs}] if refs else [])
+
+
 def _audit(result: GateResult, summary: EditSummary) -> list[dict[str, Any]]:
     variants = sorted(summary.audit, key=_variant_key(result))
     return [{"variant": v, "findings": summary.audit[v]} for v in variants]
@@ -421,8 +437,9 @@ def _context(result: GateResult, report_dir: Path) -> dict[str, Any]:
     return {
         "r": result, "ok": result.ok, "counts": _counts(result), "failures": _failures(result),
         "moments": _moments_table(result), "grids": _grids(result, images), "goldens": _goldens(result, images),
-        "curves": _curves(result), "edits": _edit_views(result, images), "timings": timings,
-        "timings_total": total, "missing_images": _missing(result, images), "sweeps": _sweeps(result),
+        "curves": _curves(result), "faces": _faces(result, images), "edits": _edit_views(result, images),
+        "timings": timings, "timings_total": total, "missing_images": _missing(result, images),
+        "sweeps": _sweeps(result),
     }
 
 
@@ -436,6 +453,8 @@ def _image_refs(result: GateResult) -> Iterable[str | None]:
         yield g.diff_image
     for s in result.edits:
         yield s.ratio_image
+    for f in result.faces:
+        yield f.image
 
 
 def _missing(result: GateResult, images: _Images) -> list[str]:
