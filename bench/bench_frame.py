@@ -68,19 +68,35 @@ def main() -> None:
     for size in args.sizes:
         cam = av.camera(size)
 
-        def frame(fn):
+        def as_batch(single):
+            # The CPU backend calls rasterize_splats_batch; the baseline had only the one-frame call,
+            # composited over the background in numpy as render/api.py then did.
+            def batch(means, quats, scales, opacities, colors, viewmat, K, width, height, near, far,
+                      background=None):
+                outs = [single(means[i], quats[i], scales[i], opacities[i], colors[i], viewmat, K, width, height,
+                               near, far) for i in range(means.shape[0])]
+                c, a = np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs])
+                if background is not None:
+                    c = c + (np.float32(1) - a)[..., None] * background
+                return c.astype(np.float32), a
+            return batch
+
+        new_batch = cpu_raster.rasterize_splats_batch
+
+        def frame(batch_fn):
             def run():
-                cpu_raster.rasterize_splats = fn
+                cpu_raster.rasterize_splats_batch = batch_fn
                 try:
                     with torch.no_grad():
                         return render(av.state("magenta", arkit52=w1), cam, "cpu")
                 finally:
-                    cpu_raster.rasterize_splats = new_fn
+                    cpu_raster.rasterize_splats_batch = new_batch
             return run
 
-        a, b = frame(new_fn)(), frame(old.rasterize_splats)()
+        new_fn_b, old_fn_b = new_batch, as_batch(old.rasterize_splats)
+        a, b = frame(new_fn_b)(), frame(old_fn_b)()
         same = bool(np.array_equal(a.colors, b.colors) and np.array_equal(a.alpha, b.alpha))
-        t = _interleaved({"now": frame(new_fn), "baseline": frame(old.rasterize_splats)}, args.rounds)
+        t = _interleaved({"now": frame(new_fn_b), "baseline": frame(old_fn_b)}, args.rounds)
         sp = [x / y for x, y in zip(t["baseline"], t["now"])]
         rows.append({"what": f"whole frame {size}px", "now_ms": statistics.median(t["now"]),
                      "now_range": [min(t["now"]), max(t["now"])], "baseline_ms": statistics.median(t["baseline"]),
