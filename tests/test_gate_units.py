@@ -283,3 +283,22 @@ def test_a_take_file_is_parsed_once_per_content(tmp_path):
     os.utime(path, ns=(1, 1))
     again = load_take_source(str(path))
     assert again is not first and again.num_frames == first.num_frames - 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_identical_images_short_circuit_to_what_the_metrics_give(seed):
+    # compare_images skips SSIM and FLIP for identical images: the values must be what they would give.
+    from skimage.metrics import structural_similarity
+
+    import flip_evaluator
+    from avatarcheck.gate.golden import compare_images, quantise
+
+    img = quantise(np.random.default_rng(seed).random((48, 40, 3)))
+    same = compare_images(img, img.copy())
+    assert (same.ssim, same.flip, same.max_abs) == (1.0, 0.0, 0.0) and not same.diff.any()
+    assert structural_similarity(img, img, channel_axis=2, data_range=1.0) == pytest.approx(1.0, abs=1e-9)
+    assert float(flip_evaluator.evaluate(img, img.copy(), "LDR")[1]) == pytest.approx(0.0, abs=1e-9)
+    other = img.copy()
+    other[5, 7] = 1.0 - other[5, 7]                   # one pixel off: the full metrics run
+    diff = compare_images(img, other)
+    assert diff.ssim < 1.0 and diff.flip > 0.0 and diff.max_abs > 0.0

@@ -72,6 +72,10 @@ def compare_images(golden: np.ndarray, result: np.ndarray, source: str | Path = 
     if g.shape != r.shape:
         raise InputError(source, "shape", f"the result's shape {r.shape} (re-create it with --golden-update)",
                          str(g.shape))
+    if np.array_equal(g, r):
+        # The usual CPU outcome (the renderer is deterministic): SSIM 1 and FLIP 0 by definition,
+        # without the ~0.15 s the two metrics cost per image.
+        return Comparison(1.0, 0.0, 0.0, np.zeros_like(g))
     ssim = float(structural_similarity(g, r, channel_axis=2, data_range=1.0))
     try:
         import flip_evaluator
