@@ -106,7 +106,7 @@ def anime_eyes_ratio(path: Path) -> None:
     spec = load_gate("anime-eyes")
     edit = spec.edit("anime")
     av = synthetic_avatar()
-    assets = bake_edit(av, edit.kind, edit.params, name=edit.name)
+    assets = bake_edit(av, edit.kind, edit.params, name=edit.name, rigid_eyes=edit.rigid_eyes)  # as the gate bakes it
     inputs = load_inputs(None, spec.take, spec.moments, spec.moment_params)
     half = inputs.take.weights[[inputs.present["half_blink_down"].frame]]
     variants = [("unedited", av)] + [
