@@ -1,4 +1,8 @@
+import contextlib
+import copy
 import os
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -82,3 +86,41 @@ def _fuzz_memory_cap(request):
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class _FakeCh:
+    """Pickles like chumpy.ch.Ch (chumpy/ch.py: ``__new__`` state, ``__getstate__``)."""
+
+    def __new__(cls, *args):
+        obj = object.__new__(cls)
+        obj.__dict__.update(_dirty_vars=set(), _itr=None, _parents={}, _cache={"r": None, "drs": {}},
+                            _depends_on_deps={}, _make_dense=False, _make_sparse=False)
+        if args:
+            obj.__dict__["x"] = np.asarray(args[0], np.float64)
+            obj._dirty_vars.add("x")
+        return obj
+
+    def __getstate__(self):
+        state = copy.copy(self.__dict__)
+        del state["_parents"], state["_cache"]
+        return state
+
+
+@contextlib.contextmanager
+def fake_chumpy():
+    """``chumpy`` / ``chumpy.ch`` in sys.modules only while dumping (FLAME 2020 pickles reference
+    ``chumpy.ch.Ch``; the loaders must read them without chumpy installed)."""
+    saved = {k: sys.modules.get(k) for k in ("chumpy", "chumpy.ch")}
+    pkg, mod = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
+    Ch = type("Ch", (_FakeCh,), {"__module__": "chumpy.ch", "__qualname__": "Ch"})
+    mod.Ch = pkg.Ch = Ch
+    pkg.ch = mod
+    sys.modules.update({"chumpy": pkg, "chumpy.ch": mod})
+    try:
+        yield Ch
+    finally:
+        for k, m in saved.items():
+            if m is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = m

@@ -238,32 +238,17 @@ def _pickle(obj: Any, protocol: int) -> bytes:
 
 
 def _chumpy_flame(protocol: int) -> bytes:
-    """FLAME 2020 style: arrays inside chumpy ``Ch`` objects (state ``{'x': array}``), sparse J."""
-    import sys
-    import types
-
+    """FLAME 2020 style: arrays inside chumpy ``Ch`` objects (state ``{'x': array, ...}``), sparse J."""
     import scipy.sparse as sp
 
-    pkg, mod = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
-    Ch = type("Ch", (), {"__module__": "chumpy.ch", "__qualname__": "Ch"})
-    mod.Ch = Ch
-    pkg.ch = mod
-    saved = {k: sys.modules.get(k) for k in ("chumpy", "chumpy.ch")}
-    sys.modules.update({"chumpy": pkg, "chumpy.ch": mod})
-    try:
+    from tests.conftest import fake_chumpy
+
+    with fake_chumpy() as Ch:
         d: dict[str, Any] = dict(_flame_arrays())
         for key in ("v_template", "shapedirs", "weights"):
-            ch = Ch()
-            ch.__dict__.update(x=d[key], _dirty_vars={"x"})
-            d[key] = ch
+            d[key] = Ch(d[key])
         d["J_regressor"] = sp.csc_matrix(d["J_regressor"])
         return _pickle(d, protocol)
-    finally:
-        for k, m in saved.items():
-            if m is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = m
 
 
 FLAME_SEEDS = [_pickle(_flame_arrays(), 2), _pickle(_flame_arrays(), 0), _chumpy_flame(2), _chumpy_flame(0)]

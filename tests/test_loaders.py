@@ -9,12 +9,9 @@ before loading, so the loader must cope without chumpy.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import copy
 import os
 import pickle
 import sys
-import types
 import warnings
 
 import numpy as np
@@ -37,6 +34,7 @@ from avatarcheck.head.loaders import (
     save_head_npz,
 )
 from avatarcheck.head.model import FLAME_PARENTS, HeadModel
+from tests.conftest import fake_chumpy
 
 V, F, J = 12, 20, 5
 ROOT = np.iinfo(np.uint32).max
@@ -68,43 +66,6 @@ def flame_arrays(seed: int = 0, n_dirs: int = 400) -> dict[str, np.ndarray]:
         "kintree_table": np.array([[ROOT, 0, 1, 1, 1], [0, 1, 2, 3, 4]], np.uint32),
         "weights": w / w.sum(1, keepdims=True),
     }
-
-
-class _FakeCh:
-    """Pickles like chumpy.ch.Ch (chumpy/ch.py: ``__new__`` state, ``__getstate__``)."""
-
-    def __new__(cls, *args):
-        obj = object.__new__(cls)
-        obj.__dict__.update(_dirty_vars=set(), _itr=None, _parents={}, _cache={"r": None, "drs": {}},
-                            _depends_on_deps={}, _make_dense=False, _make_sparse=False)
-        if args:
-            obj.__dict__["x"] = np.asarray(args[0], np.float64)
-            obj._dirty_vars.add("x")
-        return obj
-
-    def __getstate__(self):
-        state = copy.copy(self.__dict__)
-        del state["_parents"], state["_cache"]
-        return state
-
-
-@contextlib.contextmanager
-def fake_chumpy():
-    """``chumpy`` / ``chumpy.ch`` in sys.modules only while dumping."""
-    saved = {k: sys.modules.get(k) for k in ("chumpy", "chumpy.ch")}
-    pkg, mod = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
-    Ch = type("Ch", (_FakeCh,), {"__module__": "chumpy.ch", "__qualname__": "Ch"})
-    mod.Ch = pkg.Ch = Ch
-    pkg.ch = mod
-    sys.modules.update({"chumpy": pkg, "chumpy.ch": mod})
-    try:
-        yield Ch
-    finally:
-        for k, m in saved.items():
-            if m is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = m
 
 
 def write_flame2020(path, arrays, protocol: int = 2) -> None:
