@@ -18,12 +18,13 @@ from avatarcheck.errors import InputError
 from avatarcheck.gate.evaluation import GateEvaluation
 from avatarcheck.gate.inputs import GateInputs
 from avatarcheck.gate.metrics import worst_eye
-from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
 from avatarcheck.gate.result import SweepCorrection
+from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
 from avatarcheck.gate.sweep_spec import CORRECTIONS, SweepSpec
 
 __all__ = ["CORRECTIONS", "SweepResult", "largest_safe", "sweep", "sweep_gate", "sweep_correction",
            "leak_threshold", "sweep_item"]
+
 
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
