@@ -37,14 +37,24 @@ def dump(path, obj, protocol=2):
     return path
 
 
-def test_tiny_pickle_requesting_gigabytes_is_refused(tmp_path):
-    # The audit's D3 repro: 503 bytes asking numpy for (2e7, 3) float32 arrays, without data.
-    n = 20_000_000
+AMPLIFIED_VERTICES = 20_000_000
+
+
+def amplifying_flame(folder):
+    """The audit's D3 repro in ``folder``/flame2023.pkl: ~500 bytes asking numpy for (2e7, 3) float32
+    arrays (and their FLAME siblings) without their data. Returns the pickle's path."""
+    n = AMPLIFIED_VERTICES
     d = {"v_template": Reduce(np.ndarray, (n, 3), "f4"), "f": np.array([[0, 1, 2]], np.uint32),
          "shapedirs": Reduce(np.ndarray, (n, 3, 1), "f4"), "J_regressor": Reduce(np.ndarray, (5, n), "f4"),
          "kintree_table": KINTREE, "weights": Reduce(np.ndarray, (n, 5), "f4")}
-    (tmp_path / "amp").mkdir()
-    path = dump(tmp_path / "amp" / "flame2023.pkl", d)
+    folder.mkdir()
+    return dump(folder / "flame2023.pkl", d)
+
+
+def test_tiny_pickle_requesting_gigabytes_is_refused(tmp_path):
+    # The audit's D3 repro: 503 bytes asking numpy for (2e7, 3) float32 arrays, without data.
+    n = AMPLIFIED_VERTICES
+    path = amplifying_flame(tmp_path / "amp")
     assert path.stat().st_size < 1000
     with pytest.raises(InputError) as err:
         load_flame_folder(tmp_path / "amp")
@@ -142,12 +152,7 @@ def test_audit_d3_repro_under_a_memory_cap(tmp_path):
     import subprocess
     import sys
 
-    n = 20_000_000
-    d = {"v_template": Reduce(np.ndarray, (n, 3), "f4"), "f": np.array([[0, 1, 2]], np.uint32),
-         "shapedirs": Reduce(np.ndarray, (n, 3, 1), "f4"), "J_regressor": Reduce(np.ndarray, (5, n), "f4"),
-         "kintree_table": KINTREE, "weights": Reduce(np.ndarray, (n, 5), "f4")}
-    (tmp_path / "amp").mkdir()
-    dump(tmp_path / "amp" / "flame2023.pkl", d)
+    amplifying_flame(tmp_path / "amp")
 
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
