@@ -30,9 +30,21 @@ def _sphere(c: np.ndarray, n: int = 400) -> np.ndarray:
 VERTS = np.concatenate([_sphere(CENTRES[0]), _sphere(CENTRES[1])])
 SETS = {"eyeball_left": np.arange(400), "eyeball_right": np.arange(400, 800)}
 
+
+
+def _unfolded(p: AnimeEyesParams) -> bool:
+    """Whether the field accepts ``p``: a wide plateau with a short falloff folds the map, and
+    anime_eyes_field refuses it (its own test); the properties below are about fields it builds."""
+    try:
+        anime_eyes_field(VERTS, SETS, p)
+    except InputError:
+        return False
+    return True
+
+
 params = st.builds(AnimeEyesParams, strength=st.floats(0.0, 1.0), horizontal=st.floats(1.0, 1.7),
                    vertical=st.floats(0.8, 1.2), depth=st.floats(0.9, 1.1),
-                   inner=st.floats(0.8, 1.3), outer=st.floats(3.6, 4.5))
+                   inner=st.floats(0.8, 1.3), outer=st.floats(3.6, 4.5)).filter(_unfolded)
 points = st.lists(st.tuples(st.floats(-0.09, 0.09), st.floats(-0.04, 0.09), st.floats(0.0, 0.14)),
                   min_size=1, max_size=12)
 
