@@ -537,7 +537,7 @@ def test_depth_order_is_gsplats_stable_key_order():
         dep[: n // 2] = rng.uniform(-3, 50, n // 2).astype(np.float32)
         rad = rng.integers(-1, 3, (n, 2)).astype(np.int32)
         out = np.empty(n, np.int32)
-        k = cpu_raster._depth_order(dep, rad, out)
+        k = cpu_raster._depth_order(dep, (rad > 0).all(1), out)
         idx = np.flatnonzero((rad > 0).all(1))
         want = idx[np.argsort(dep.view(np.uint32)[idx], kind="stable")]
         assert k == len(idx) and np.array_equal(out[:k], want)
@@ -560,3 +560,38 @@ def test_batch_background_is_apis_composite_bit_for_bit():
     with pytest.raises(InputError) as e:
         rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=np.ones(3, np.float32))
     assert e.value.field == "background"
+
+
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.3))
+def test_only_renders_the_wanted_tiles_bit_for_bit(seed, density):
+    """``only=``: every pixel of a tile holding a wanted pixel is the full render's, bit for bit (the
+    splats dropped before sorting meet no wanted tile, and a stable sort of a subset keeps the
+    others' order); every other pixel is empty (alpha 0, colour = the background)."""
+    from avatarcheck.render.cpu_raster import rasterize_splats_batch
+
+    means, quats, scales, opac, colors, vm, K, w, h = _batch_scene(2)
+    rng = np.random.default_rng(seed)
+    only = rng.random((2, h, w)) < density * rng.random((2, 1, 1)) ** 4  # sparse, sometimes empty
+    bg = np.array([1.0, 1.0, 1.0, 0.0], np.float32)
+    full_c, full_a = rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=bg)
+    got_c, got_a = rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=bg, only=only)
+    ts = cpu_raster.TILE_SIZE
+    ty, tx = np.indices((h, w)) // ts
+    for b in range(2):
+        tiles = np.zeros((-(-h // ts), -(-w // ts)), bool)
+        tiles[ty[only[b]], tx[only[b]]] = True
+        inside = tiles[ty, tx]
+        assert np.array_equal(got_a[b][inside], full_a[b][inside])
+        assert np.array_equal(got_c[b][inside], full_c[b][inside])
+        assert (got_a[b][~inside] == 0).all() and (got_c[b][~inside] == bg).all()
+    assert full_a.max() > 0.5
+
+
+def test_only_rejects_wrong_shapes_and_dtypes():
+    from avatarcheck.render.cpu_raster import rasterize_splats_batch
+
+    means, quats, scales, opac, colors, vm, K, w, h = _batch_scene(2)
+    for bad in (np.ones((2, h, w + 1), bool), np.ones((3, h, w), bool), np.ones((2, h, w), np.float32)):
+        with pytest.raises(InputError) as e:
+            rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, only=bad)
+        assert e.value.field == "only" and e.value.source == "rasterize_splats_batch"

@@ -48,7 +48,10 @@ def test_random_scenes_render_identically_after_culling(seed, spread, sigma):
     assert_same_render(state, cam)
 
 
-def test_eye_box_crop_gives_the_full_frame_metrics_up_to_rounding():
+def test_regions_only_gives_the_full_frame_metrics_bit_for_bit():
+    """The leak curve's mode renders only the region tiles; every metric and every region pixel of
+    every image is the full render's, exactly (the moments render in full, so a curve frame and a
+    moment frame agree)."""
     from avatarcheck.gate.evaluate import eye_box, evaluate_frames
     from avatarcheck.head.pose import Pose
 
@@ -58,13 +61,16 @@ def test_eye_box_crop_gives_the_full_frame_metrics_up_to_rounding():
         w[b, arkit_index("eyeBlinkLeft")] = w[b, arkit_index("eyeBlinkRight")] = blink
     cam = av.eye_camera(96)
     full = evaluate_frames(av, Pose(w), cam, "cpu")
-    crop = evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True)
-    assert crop[0].E.size < full[0].E.size
-    for f, c in zip(full, crop):
-        for eye in f.metrics:
-            assert f.metrics[eye]["covered_px"] == c.metrics[eye]["covered_px"]
-            for k, v in f.metrics[eye].items():
-                assert abs(v - c.metrics[eye][k]) < 1e-4, (eye, k)
+    lean = evaluate_frames(av, Pose(w), cam, "cpu", regions_only=True)
+    for f, g in zip(full, lean):
+        assert f.metrics == g.metrics
+        region = f.regions["left"] | f.regions["right"]
+        assert region.any() and not region.all()
+        assert np.array_equal(f.E[region], g.E[region]) and np.array_equal(f.rgb[region], g.rgb[region])
+        assert np.array_equal(f.occluder_alpha[region], g.occluder_alpha[region])
+        # away from the region tiles nothing was rendered: the background (white rgb, E 0)
+        white = lambda e: (e.rgb[~region] == 1).all(axis=-1).mean()  # noqa: E731
+        assert white(g) > 0.5 > white(f)
     # the box is tile-aligned and contains every region pixel
     regions = np.zeros((1, 96, 96), bool)
     regions[0, 20:23, 40:70] = True
@@ -81,11 +87,11 @@ def test_without_coverage_the_occluder_is_not_rendered_and_leak_is_unchanged(mon
     w = np.zeros((2, 52), np.float32)
     w[1, arkit_index("eyeBlinkLeft")] = w[1, arkit_index("eyeBlinkRight")] = 1.0
     cam = av.eye_camera(64)
-    full = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True)
+    full = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", regions_only=True)
     calls = []
     real_render = evaluate.render
     monkeypatch.setattr(evaluate, "render", lambda *a, **k: calls.append(a[0].num_channels) or real_render(*a, **k))
-    lean = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", crop_to_eyes=True, coverage=False)
+    lean = evaluate.evaluate_frames(av, Pose(w), cam, "cpu", regions_only=True, coverage=False)
     assert calls == [2, 4]  # eyeball shares (one channel per eye) and the magenta main pass; no 1-channel occluder
     for f, g in zip(full, lean):
         assert g.occluder_alpha is None

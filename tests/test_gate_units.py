@@ -127,7 +127,7 @@ def test_a_variant_without_a_curve_evaluates_only_its_closed_eye_frames():
     weights = np.zeros((40, 52), np.float32)
     weights[np.ix_([7, 8, 30], [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")])] = 1.0  # closed
     ev = GateEvaluation(SPEC, GateInputs("synthetic", None, Take.from_weights(weights), "t-0", {}), "cpu")
-    ev.evaluate = lambda edit, variant, frames, crop_to_eyes=False, coverage=True: [types.SimpleNamespace(metrics={})] * len(frames)
+    ev.evaluate = lambda edit, variant, frames, regions_only=False, coverage=True: [types.SimpleNamespace(metrics={})] * len(frames)
     assert sorted(ev.frame_metrics("pear", "boost")) == [7, 8, 30]
     assert sorted(ev.frame_metrics("pear", "post-fix")) == sorted(set(range(0, 40, SPEC.curve_stride)) | {7, 8, 30})
 
@@ -261,7 +261,7 @@ def test_the_leak_curve_renders_the_occluder_only_when_closed_frames_rank_by_cov
     inputs = GateInputs("synthetic", None, Take.from_weights(np.ones((8, 52), np.float32)), "t", {})
     ev = GateEvaluation(spec, inputs, "cpu")
     seen = []
-    ev.evaluate = lambda e, v, frames, crop_to_eyes=False, coverage=True: (
+    ev.evaluate = lambda e, v, frames, regions_only=False, coverage=True: (
         seen.append(coverage) or [types.SimpleNamespace(metrics={}) for _ in frames])
     ev.frame_metrics("pear", "post-fix")
     assert seen and set(seen) == {needs}

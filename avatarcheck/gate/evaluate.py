@@ -69,7 +69,7 @@ def occluder_keep(avatar: Avatar, means: np.ndarray, posed_vertices: np.ndarray)
 
 def eye_box(regions: np.ndarray, width: int, height: int, tile: int = 16) -> tuple[int, int, int, int]:
     """regions (B, H, W) bool -> (x0, y0, x1, y1): their bounding box over all frames, grown to whole
-    16-px tiles (the rasteriser's tiles) so the crop covers every region pixel."""
+    16-px tiles (the rasteriser's tiles), so a camera cropped to it sees every wanted tile."""
     any_y, any_x = regions.any(axis=(0, 2)), regions.any(axis=(0, 1))
     if not any_x.any():
         return 0, 0, width, height
@@ -89,14 +89,15 @@ def crop_camera(camera: Camera, box: tuple[int, int, int, int]) -> Camera:
 
 
 def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
-                    visible: float = 0.1, dilate_px: int = 2, crop_to_eyes: bool = False,
+                    visible: float = 0.1, dilate_px: int = 2, regions_only: bool = False,
                     coverage: bool = True) -> list[FrameEval]:
     """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS.
 
-    ``crop_to_eyes``: after the eyeball-only pass, render the other passes only inside the tile-aligned
-    box of the eye regions (the metrics never look outside them). Images in the FrameEvals are then
-    that crop; metrics agree with the full frame up to float32 rounding of the shifted principal
-    point (the leak curve uses it; moments and goldens render the full frame).
+    ``regions_only``: after the eyeball-only pass, render the other passes only where the eye regions
+    are (the metrics never look elsewhere): the backend may skip every 16-px tile without a region
+    pixel, and only splats that can reach the regions' box are sent. The metrics are the full
+    frame's bit for bit; the images read as background away from the regions (the leak curve
+    uses this; moments and goldens render the full frame).
     ``coverage=False`` skips the occluder render (about a sixth of the work): the metrics then have
     no ``COVERAGE_STATS`` and ``occluder_alpha`` is None (the leak curve needs only leak).
     """
@@ -114,15 +115,14 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
     regions_all = np.stack([[eye_region(shares[b, ..., k], dilate_px) for k in range(len(EYES))]
                             for b in range(B)])                                   # (B, 2, H, W)
+    wanted = regions_all.any(axis=1)                                              # (B, H, W)
 
-    box = (0, 0, camera.width, camera.height)
-    if crop_to_eyes:
-        box = eye_box(regions_all.any(axis=1), camera.width, camera.height)
-        camera = crop_camera(camera, box)
-    # Only splats that can reach the camera are rasterised; the rest cannot change a pixel.
-    reach = torch.as_tensor(reaching_splats(means, cloud.scales, camera))
-    x0, y0, x1, y1 = box
-    main = render(state.select(reach), camera, backend)
+    # Only splats that can reach the camera (or, with regions_only, the regions' box) are rasterised;
+    # the rest cannot change a pixel there.
+    reach_camera = crop_camera(camera, eye_box(wanted, camera.width, camera.height)) if regions_only else camera
+    reach = torch.as_tensor(reaching_splats(means, cloud.scales, reach_camera))
+    only = wanted if regions_only else None
+    main = render(state.select(reach), camera, backend, only=only)
 
     mesh = posed.anchors.detach().cpu().numpy()
     occ_alpha = [None] * B
@@ -130,12 +130,11 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
         keep = torch.as_tensor(occluder_keep(avatar, means, mesh))
         occluder = SplatState(state.means, state.quats, state.scales, state.opacities * keep,
                               state.colors[..., :1].contiguous()).select(keep.any(dim=0) & reach)
-        occ_alpha = render(occluder, camera, backend).alpha
+        occ_alpha = render(occluder, camera, backend, only=only).alpha
 
     face_eye = eyeball_face_eye(avatar)
     # Mesh ids only where a region is: ``covered`` never looks elsewhere.
-    all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera,
-                                 only=regions_all.any(axis=1)[:, y0:y1, x0:x1])
+    all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera, only=wanted)
     out = []
     for b in range(B):
         ids = all_ids[b]
@@ -143,7 +142,7 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
         E = main.colors[b, ..., 3]
         regions, covered, metrics = {}, {}, {}
         for k, eye in enumerate(EYES):
-            regions[eye] = regions_all[b, k, y0:y1, x0:x1]
+            regions[eye] = regions_all[b, k]
             covered[eye] = regions[eye] & (seen_eye != k)
             metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
         out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))

@@ -73,11 +73,11 @@ class GateEvaluation:
         # measure the edit's magnification rather than its lids.
         return self.variant(edit, variant).eye_camera(self.spec.image_size)
 
-    def evaluate(self, edit: str, variant: str, frames: np.ndarray, crop_to_eyes: bool = False,
+    def evaluate(self, edit: str, variant: str, frames: np.ndarray, regions_only: bool = False,
                  coverage: bool = True) -> list[FrameEval]:
         pose = take_pose(self.inputs.take, frames, self.spec.apply_eye_rotation)
         return evaluate_frames(self.variant(edit, variant), pose, self.camera(edit, variant), self.backend,
-                               self.spec.visible, self.spec.dilate_px, crop_to_eyes, coverage)
+                               self.spec.visible, self.spec.dilate_px, regions_only, coverage)
 
     @functools.lru_cache(maxsize=None)
     def moment_evals(self, edit: str, variant: str) -> dict[str, FrameEval]:
@@ -104,8 +104,9 @@ class GateEvaluation:
         """Per-eye metrics of the curve's frames (``GateSpec.curve_frames``; none for a variant declared
         ``curve = false``) and of every closed-eye frame.
 
-        Rendered only inside the eye box (``evaluate_frames(crop_to_eyes=True)``): the same numbers up
-        to float32 rounding (about 2e-5 measured); the frames items check are rendered in full.
+        Rendered only where the eye regions are (``evaluate_frames(regions_only=True)``): the same
+        numbers, bit for bit, as full renders of those frames (the frames items check are rendered
+        in full for their images).
         Coverage statistics only when ``closed_eye.rank_by`` is one (the curve itself plots leak)."""
         stride = np.asarray(self.spec.curve_frames(self.inputs.take.num_frames))
         if not self.spec.variants[variant].curve:  # no leak curve drawn: the worst closed frame needs these only
@@ -115,7 +116,7 @@ class GateEvaluation:
         with self.timings.timed("leak curves"):
             for i in range(0, len(frames), batch):
                 chunk = frames[i:i + batch]
-                for f, ev in zip(chunk, self.evaluate(edit, variant, chunk, crop_to_eyes=True,
+                for f, ev in zip(chunk, self.evaluate(edit, variant, chunk, regions_only=True,
                                                       coverage=self._rank_needs_coverage())):
                     out[int(f)] = ev.metrics
         return out

@@ -57,9 +57,16 @@ def eye_metrics(E: np.ndarray, occluder_alpha: np.ndarray | None, region: np.nda
     ``covered`` is intersected with ``region``; ``open`` is region minus covered. Without an
     occluder render (``None``) the ``COVERAGE_STATS`` are left out.
     """
-    E = np.asarray(E, np.float64)
     region = np.asarray(region, bool)
-    covered = region & np.asarray(covered, bool)
+    # Work on the region's bounding box: the same pixels in the same (row-major) order, so the same
+    # numbers, without converting and masking whole frames.
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else (slice(0, 0),) * 2
+    region = region[box]
+    E = np.asarray(np.asarray(E)[box], np.float64)
+    covered = region & np.asarray(covered, bool)[box]
+    if occluder_alpha is not None:
+        occluder_alpha = np.asarray(occluder_alpha)[box]
     opened = region & ~covered
     leak = E[covered]
     cov = None if occluder_alpha is None else np.asarray(occluder_alpha, np.float64)[covered]

@@ -48,11 +48,17 @@ def default_background(channels: int) -> Tensor:
 
 
 def render(state: SplatState, camera: Camera, backend: str = "auto",
-           background: Tensor | np.ndarray | None = None) -> RenderOutput:
-    """Rasterise B frames of splats into one camera."""
+           background: Tensor | np.ndarray | None = None, only: np.ndarray | None = None) -> RenderOutput:
+    """Rasterise B frames of splats into one camera.
+
+    ``only`` (B, H, W) bool: the pixels the caller will read. Those are exactly the full render's;
+    a backend may skip the rest (the CPU one renders only the 16-px tiles holding a wanted pixel),
+    so elsewhere the output may read as background.
+    """
     used = resolve_backend(backend)
     bg = default_background(state.num_channels) if background is None else torch.as_tensor(background, dtype=torch.float32)
     if bg.shape != (state.num_channels,):
         raise InputError("render", "background", f"shape ({state.num_channels},)", str(tuple(bg.shape)))
-    colors, alpha = used.rasterize(state, camera, bg.numpy().astype(np.float32))
+    args = (state, camera, bg.numpy().astype(np.float32))
+    colors, alpha = used.rasterize(*args) if only is None else used.rasterize(*args, only=only)
     return RenderOutput(colors, alpha, used.name)

@@ -19,7 +19,9 @@ from avatarcheck.errors import InputError
 
 AUTO = "auto"
 
-# (state, camera, background (D,) float32 numpy) -> (colors (B, H, W, D), alpha (B, H, W)) float32 numpy
+# (state, camera, background (D,) float32 numpy, only=None) -> (colors (B, H, W, D), alpha (B, H, W))
+# float32 numpy. ``only`` (B, H, W) bool names the pixels the caller will read: a backend may skip the
+# others (they then read as background), or ignore it; wanted pixels are the full image's.
 Rasterize = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 

@@ -96,6 +96,7 @@ _EP5 = np.float32(5.0000001201e-1)
 
 _TILE_CHUNK = 4  # tiles per dynamically scheduled chunk of the raster loop (see _raster_batch)
 _BANDS = 8  # bands of tile rows binned in parallel (_prepare)
+_CHUNK = 2048  # splats per parallel iteration of _prepare's per-splat pass
 _REC = 7  # per-intersection record: mean x, mean y, conic a, b, c, opacity, sigma cut, then colours
 
 _jit_ready = False
@@ -107,11 +108,12 @@ _jit_ready = False
 #
 # Data flow for B frames (one camera) of N splats; every stage is a parallel loop:
 #   _depth_order   per frame: the drawn splats' indices in gsplat's depth order (radix sort)
-#   _prepare       per splat: its record, pixel spans and tile rectangle, stored at its depth rank;
+#   _prepare       per splat: its tile rectangle, and whether it meets a wanted tile (drawn);
+#                  per frame: the drawn splats' depth order;
 #                  per (frame, band of tile rows): count, prefix sum and fill of the tile lists
-#                  with copies of the records, so a tile's data are contiguous (measured: ~1.3x
-#                  faster raster than tile lists of indices into per-splat records, which
-#                  scatter a tile's loads over the whole cloud)
+#                  with copies of the records and pixel spans, so a tile's data are contiguous
+#                  (measured: ~1.3x faster raster than tile lists of indices into per-splat
+#                  records, which scatter a tile's loads over the whole cloud)
 #   _raster_tile   per (frame, tile): the pixels
 
 @njit(cache=True, inline="always")
@@ -150,10 +152,10 @@ def _pixel_span(c, h):
 
 
 @njit(cache=True)
-def _depth_order(depths, radii, out):
-    """Drawn splats (both radii > 0) in gsplat's order: depth float bits as uint32, ties by index.
+def _depth_order(depths, drawn, out):
+    """Drawn splats in gsplat's order: depth float bits as uint32, ties by index.
 
-    depths (N,) float32, radii (N, 2) int32 -> writes the order into out[:n] and returns n.
+    depths (N,) float32, drawn (N,) bool -> writes the order into out[:n] and returns n.
     LSD radix sort, 4 passes of 8 bits (a pass whose byte is the same for every key is skipped:
     depths in one binade share their top byte). Stable, so equal keys keep index order, as cub's
     radix sort does on the GPU and np.argsort(kind="stable") did here before.
@@ -162,13 +164,13 @@ def _depth_order(depths, radii, out):
     bits = depths.view(np.uint32)
     n = 0
     for i in range(n_all):
-        if radii[i, 0] > 0 and radii[i, 1] > 0:
+        if drawn[i]:
             n += 1
     a_idx = np.empty(n, np.int32)
     a_key = np.empty(n, np.int64)
     j = 0
     for i in range(n_all):
-        if radii[i, 0] > 0 and radii[i, 1] > 0:
+        if drawn[i]:
             a_idx[j] = i
             a_key[j] = np.int64(bits[i])
             j += 1
@@ -200,82 +202,78 @@ def _depth_order(depths, radii, out):
 
 
 @njit(parallel=True, cache=True)
-def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y):
+def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat, n_bands):
     """Sort and bin B frames (module comment above).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32,
     half_x/half_y (B, N) float64; opa (Bo, N) and col (Bc, N, Dp) with Bo, Bc in (1, B) (shared
-    by every frame when 1). Returns offsets (B, tiles + 1) int64, absolute positions into the
-    per-intersection arrays ``rec`` (intersections, 7 + Dp) float32 = [mean x, mean y, conic a,
-    b, c, opacity, sigma cut, colours] and ``spans`` (intersections, 4) int32 = the splat's pixel
-    spans (:func:`_pixel_span`: x first, x last, y first, y last); frame b's tile t list is
-    offsets[b, t] .. offsets[b, t + 1], in depth order.
+    by every frame when 1); tile_sat (Bt, tiles_y + 1, tiles_x + 1) int32, Bt in (1, B): the summed
+    area table of the tiles wanted (:func:`_tile_sat`); n_bands: bands of tile rows binned in
+    parallel per frame (1 when there are frames enough to keep the threads busy). Returns offsets (B, tiles + 1) int64,
+    absolute positions into the per-intersection arrays ``rec`` (intersections, 7 + Dp) float32 =
+    [mean x, mean y, conic a, b, c, opacity, sigma cut, colours] and ``spans`` (intersections, 4)
+    int32 = the splat's pixel spans (:func:`_pixel_span`: x first, x last, y first, y last); frame
+    b's tile t list is offsets[b, t] .. offsets[b, t + 1], in depth order; a tile not wanted gets
+    an empty list. A wanted tile's list is the full render's: the splats left out (rectangle on no
+    wanted tile) are not in it, and sorting a subset stably keeps the others' order.
     """
     n_b, n = dep.shape
     n_ch = col.shape[2]
     n_rec = _REC + n_ch
     n_tiles = tiles_x * tiles_y
-    # Each parallel region costs a fork/join that a loaded machine can stretch to milliseconds, so
-    # the per-frame work (sort, ranks) shares one region.
-    order = np.empty((n_b, n), np.int32)
-    n_drawn = np.empty(n_b, np.int64)
-    rank = np.empty((n_b, n), np.int32)
-    for b in prange(n_b):
-        k = _depth_order(dep[b], radii[b], order[b])
-        n_drawn[b] = k
-        rank[b, :] = -1
-        for j in range(k):
-            rank[b, order[b, j]] = j
-
-    # Per drawn splat (the one random-access pass over the inputs): its record, its pixel spans and
-    # gsplat's tile rectangle (IntersectTile.cu, float32 as there), stored at its depth rank. The
-    # loop reads the inputs in index order and scatters the writes: independent stores overlap,
-    # where reads in depth order (random) stall on cache misses (500k splats: 2x slower).
-    srec = np.empty((n_b, n, n_rec), np.float32)
-    sspan = np.empty((n_b, n, 4), np.int32)
-    rect = np.empty((n_b, n, 4), np.int32)  # x0, x1, y0, y1 (exclusive)
+    # gsplat's tile rectangle per splat (IntersectTile.cu, float32 as there); a splat is drawn when
+    # both radii are positive and its rectangle holds a wanted tile.
+    rect = np.empty((n_b, n, 4), np.int32)  # x0, x1, y0, y1 (exclusive), by splat index
+    drawn = np.zeros((n_b, n), np.bool_)
     ts = np.float32(tile_size)
-    for f in prange(n_b * n):
-        b = f // n
-        g = f - b * n
-        j = rank[b, g]
-        if j >= 0:
-            r = srec[b, j]
-            r[0] = m2[b, g, 0]
-            r[1] = m2[b, g, 1]
-            r[2] = con[b, g, 0]
-            r[3] = con[b, g, 1]
-            r[4] = con[b, g, 2]
-            r[5] = opa[b if opa.shape[0] > 1 else 0, g]
-            r[6] = cuts[b, g]
-            cb = b if col.shape[0] > 1 else 0
-            for c in range(n_ch):
-                r[_REC + c] = col[cb, g, c]
-            sspan[b, j, 0], sspan[b, j, 1] = _pixel_span(m2[b, g, 0], half_x[b, g])
-            sspan[b, j, 2], sspan[b, j, 3] = _pixel_span(m2[b, g, 1], half_y[b, g])
+    # Chunks of splats, not one iteration per (frame, splat): a 64-bit division per splat to split
+    # the flat index cost as much as the rest of the loop.
+    n_chunks = -(-n // _CHUNK)
+    for f in prange(n_b * n_chunks):
+        b = f // n_chunks
+        bt = b if tile_sat.shape[0] > 1 else 0
+        g0 = (f - b * n_chunks) * _CHUNK
+        for g in range(g0, min(g0 + _CHUNK, n)):
+            if not (radii[b, g, 0] > 0 and radii[b, g, 1] > 0):
+                continue
             trx = np.float32(radii[b, g, 0]) / ts
             try_ = np.float32(radii[b, g, 1]) / ts
             tx = m2[b, g, 0] / ts
             ty = m2[b, g, 1] / ts
-            rect[b, j, 0] = _clamp_tile(np.floor(tx - trx), tiles_x)
-            rect[b, j, 1] = _clamp_tile(np.ceil(tx + trx), tiles_x)
-            rect[b, j, 2] = _clamp_tile(np.floor(ty - try_), tiles_y)
-            rect[b, j, 3] = _clamp_tile(np.ceil(ty + try_), tiles_y)
+            x0 = _clamp_tile(np.floor(tx - trx), tiles_x)
+            x1 = _clamp_tile(np.ceil(tx + trx), tiles_x)
+            y0 = _clamp_tile(np.floor(ty - try_), tiles_y)
+            y1 = _clamp_tile(np.ceil(ty + try_), tiles_y)
+            rect[b, g, 0] = x0
+            rect[b, g, 1] = x1
+            rect[b, g, 2] = y0
+            rect[b, g, 3] = y1
+            drawn[b, g] = tile_sat[bt, y1, x1] - tile_sat[bt, y0, x1] - tile_sat[bt, y1, x0] + tile_sat[bt, y0, x0] > 0
 
-    # Count, prefix-sum and fill, in bands of tile rows: each (frame, band) walks the frame's splats
-    # in depth order and handles only its own rows, so the bands run in parallel and every tile's
-    # list still comes out in depth order.
-    n_bands = min(tiles_y, _BANDS)
+    # Per frame: the drawn splats in depth order.
+    order = np.empty((n_b, n), np.int32)
+    n_drawn = np.empty(n_b, np.int64)
+    for b in prange(n_b):
+        n_drawn[b] = _depth_order(dep[b], drawn[b], order[b])
+
+    # Count, prefix-sum and fill, per (frame, band of tile rows): each walks the frame's splats in
+    # depth order and handles only its own rows, so the bands run in parallel and every tile's list
+    # comes out in depth order. Tiles not wanted stay empty. The records are gathered from the
+    # inputs by splat index: a frame's inputs stay in cache (20k splats: ~1 MB), where staging them
+    # in depth order first cost a scattered store per splat (~2x slower overall, measured).
     rows_per = -(-tiles_y // n_bands)
     counts = np.zeros((n_b, n_tiles + 1), np.int64)
     for f in prange(n_b * n_bands):
         b = f // n_bands
+        bt = b if tile_sat.shape[0] > 1 else 0
         r0 = (f - b * n_bands) * rows_per
         r1 = min(r0 + rows_per, tiles_y)
         for j in range(n_drawn[b]):
-            for y in range(max(rect[b, j, 2], r0), min(rect[b, j, 3], r1)):
-                for x in range(rect[b, j, 0], rect[b, j, 1]):
-                    counts[b, y * tiles_x + x + 1] += 1
+            g = order[b, j]
+            for y in range(max(rect[b, g, 2], r0), min(rect[b, g, 3], r1)):
+                for x in range(rect[b, g, 0], rect[b, g, 1]):
+                    if tile_sat[bt, y + 1, x + 1] - tile_sat[bt, y, x + 1] - tile_sat[bt, y + 1, x] + tile_sat[bt, y, x] > 0:
+                        counts[b, y * tiles_x + x + 1] += 1
     offsets = np.empty((n_b, n_tiles + 1), np.int64)
     total = 0
     for b in range(n_b):
@@ -288,20 +286,56 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     spans = np.empty((total, 4), np.int32)
     for f in prange(n_b * n_bands):
         b = f // n_bands
+        bt = b if tile_sat.shape[0] > 1 else 0
+        bo = b if opa.shape[0] > 1 else 0
+        bc = b if col.shape[0] > 1 else 0
         r0 = (f - b * n_bands) * rows_per
         r1 = min(r0 + rows_per, tiles_y)
         pos = offsets[b, r0 * tiles_x:r1 * tiles_x].copy()  # next free slot of each tile in the band
         for j in range(n_drawn[b]):
-            for y in range(max(rect[b, j, 2], r0), min(rect[b, j, 3], r1)):
-                for x in range(rect[b, j, 0], rect[b, j, 1]):
-                    t = (y - r0) * tiles_x + x
-                    i = pos[t]
-                    pos[t] = i + 1
-                    for c in range(n_rec):
-                        rec[i, c] = srec[b, j, c]
-                    for c in range(4):
-                        spans[i, c] = sspan[b, j, c]
+            g = order[b, j]
+            ya = max(rect[b, g, 2], r0)
+            yb = min(rect[b, g, 3], r1)
+            if ya >= yb:
+                continue
+            sx0, sx1 = _pixel_span(m2[b, g, 0], half_x[b, g])
+            sy0, sy1 = _pixel_span(m2[b, g, 1], half_y[b, g])
+            for y in range(ya, yb):
+                for x in range(rect[b, g, 0], rect[b, g, 1]):
+                    if tile_sat[bt, y + 1, x + 1] - tile_sat[bt, y, x + 1] - tile_sat[bt, y + 1, x] + tile_sat[bt, y, x] > 0:
+                        t = (y - r0) * tiles_x + x
+                        i = pos[t]
+                        pos[t] = i + 1
+                        rec[i, 0] = m2[b, g, 0]
+                        rec[i, 1] = m2[b, g, 1]
+                        rec[i, 2] = con[b, g, 0]
+                        rec[i, 3] = con[b, g, 1]
+                        rec[i, 4] = con[b, g, 2]
+                        rec[i, 5] = opa[bo, g]
+                        rec[i, 6] = cuts[b, g]
+                        for c in range(n_ch):
+                            rec[i, _REC + c] = col[bc, g, c]
+                        spans[i, 0] = sx0
+                        spans[i, 1] = sx1
+                        spans[i, 2] = sy0
+                        spans[i, 3] = sy1
     return offsets, rec, spans
+
+
+def _tile_sat(only: np.ndarray | None, width: int, height: int, tile_size: int) -> np.ndarray:
+    """Wanted pixels (B, H, W) bool, or None for all -> the summed-area table of the wanted tiles,
+    (B or 1, tiles_y + 1, tiles_x + 1) int32: entry [y, x] counts wanted tiles above and left of (y, x)."""
+    tiles_x = -(-width // tile_size)
+    tiles_y = -(-height // tile_size)
+    if only is None:
+        tiles = np.ones((1, tiles_y, tiles_x), bool)
+    else:
+        pad = np.zeros((only.shape[0], tiles_y * tile_size, tiles_x * tile_size), bool)
+        pad[:, :height, :width] = only
+        tiles = pad.reshape(only.shape[0], tiles_y, tile_size, tiles_x, tile_size).any(axis=(2, 4))
+    sat = np.zeros((tiles.shape[0], tiles_y + 1, tiles_x + 1), np.int32)
+    sat[:, 1:, 1:] = tiles.cumsum(axis=1, dtype=np.int32).cumsum(axis=2, dtype=np.int32)
+    return sat
 
 
 @intrinsic
@@ -680,12 +714,15 @@ def _rasterize(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray
 def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray, dep: np.ndarray,
                   rad: np.ndarray, cuts: np.ndarray, half_x: np.ndarray, half_y: np.ndarray, width: int,
                   height: int, tile_size: int = TILE_SIZE, filter_lists: bool = True,
-                  background: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  background: np.ndarray | None = None,
+                  only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """B projected frames -> colors (B, H, W, D), alpha (B, H, W). No validation (callers do it).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), rad (B, N, 2) int32, cuts (B, N) float32,
     half_x/half_y (B, N) float64, all C-contiguous; opa (Bo, N) and col (Bc, N, D) with Bo, Bc in
-    (1, B), 1 meaning shared by all frames; background (D,) float32 or None.
+    (1, B), 1 meaning shared by all frames; background (D,) float32 or None; only (B, H, W) bool
+    or None: the pixels wanted. Only the tiles holding one are rendered (bit for bit as in the
+    full render); every other pixel reads as empty (alpha 0, colour = background or 0).
     """
     n_b = m2.shape[0]
     n_ch = col.shape[2]
@@ -703,7 +740,11 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
 
     global _jit_ready
     t0 = time.perf_counter()
-    offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y)
+    tile_sat = _tile_sat(only, width, height, tile_size)
+    # Bands of tile rows only when there are too few frames to keep every thread busy.
+    n_bands = 1 if n_b >= 2 * numba.get_num_threads() else min(tiles_y, _BANDS)
+    offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y,
+                                   tile_sat, n_bands)
     # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
     # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
     # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
@@ -767,7 +808,8 @@ def rasterize_splats_batch(means: Any, quats: Any, scales: Any, opacities: Any, 
                            viewmat: Any, K: Any, width: int, height: int,
                            near_plane: float = gsplat_adapter.NEAR_PLANE,
                            far_plane: float = gsplat_adapter.FAR_PLANE,
-                           covariances: Any = None, background: Any = None) -> tuple[np.ndarray, np.ndarray]:
+                           covariances: Any = None, background: Any = None,
+                           only: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """B frames of world-space splats through one camera in one call (parallel over frames and tiles).
 
     Args (numpy arrays or torch tensors; every per-splat input may be (B, N, ...), (1, N, ...) or
@@ -783,6 +825,10 @@ def rasterize_splats_batch(means: Any, quats: Any, scales: Any, opacities: Any, 
         background: optional (D,): composited in the kernel's last write as
             ``colour + (1 - alpha) * background`` in float32, the same bits as ``render/api.py``'s
             numpy composite, without its three full-image temporaries.
+        only: optional (B, H, W) or (H, W) bool, the pixels the caller will read: only the 16-px
+            tiles holding one are rendered (bit for bit as in the full image), and splats whose
+            tile rectangle meets none of them are not sorted or binned. Every other pixel reads
+            as empty: alpha 0, colour 0 (or the background).
 
     Returns:
         colors (B, H, W, D) float32 (without background unless one is given), alpha (B, H, W)
@@ -792,12 +838,13 @@ def rasterize_splats_batch(means: Any, quats: Any, scales: Any, opacities: Any, 
     if m.ndim != 3:
         raise InputError("rasterize_splats_batch", "means", "shape (B, N, 3)", f"shape {tuple(m.shape)}")
     return _splats_batch("rasterize_splats_batch", m, quats, scales, opacities, colors, viewmat, K, width,
-                         height, near_plane, far_plane, covariances, single=False, background=background)
+                         height, near_plane, far_plane, covariances, single=False, background=background, only=only)
 
 
 def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacities: Any, colors: Any,
                   viewmat: Any, K: Any, width: int, height: int, near_plane: float, far_plane: float,
-                  covs: Any, single: bool, background: Any = None) -> tuple[np.ndarray, np.ndarray]:
+                  covs: Any, single: bool, background: Any = None,
+                  only: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Validate once, covariances (unless given), numba projection, rasteriser: (B, H, W, D), (B, H, W).
 
     ``single``: error messages use the one-frame shapes of :func:`rasterize_splats`.
@@ -830,6 +877,14 @@ def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacitie
     if background is not None:
         bg = _checked_float32(src, "background", background, (c.shape[2],), f"shape ({c.shape[2]},)")
         _check_finite(src, "background", bg)
+    if only is not None:
+        only = _to_numpy(only)
+        if only.ndim == 2:
+            only = only[None]
+        if only.dtype != np.bool_ or only.ndim != 3 or only.shape[0] not in (1, n_b) or only.shape[1:] != (height, width):
+            raise InputError(src, "only", f"a bool array of shape ({n_b}, {height}, {width}) or ({height}, {width})",
+                             f"{only.dtype} array of shape {tuple(only.shape)}")
+        only = np.ascontiguousarray(np.broadcast_to(only, (n_b, height, width)))
     if covs is None:
         qn = np.linalg.norm(q, axis=-1)
         if qn.size and not (qn > 0).all():
@@ -842,7 +897,7 @@ def _splats_batch(src: str, means: np.ndarray, quats: Any, scales: Any, opacitie
         cv = per_frame("covariances", covs, (6,), ", 6)")
     p = projection.project_batch(m, cv, o, vm, k, width, height, near_plane, far_plane)
     return _raster_batch(p.means2d, p.conics, o, c, p.depths, p.radii, p.cuts, p.half_x, p.half_y, width, height,
-                         background=bg)
+                         background=bg, only=only)
 
 
 def num_threads() -> int:

@@ -40,7 +40,12 @@ def rasterize_cuda(state: SplatState, camera: Camera, background: Tensor) -> tup
     return colors[:, 0], alphas[:, 0, ..., 0]
 
 
-def rasterize(state: SplatState, camera: Camera, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The backend registry's entry point: numpy in (background (D,)), numpy out."""
+def rasterize(state: SplatState, camera: Camera, background: np.ndarray,
+              only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The backend registry's entry point: numpy in (background (D,)), numpy out.
+
+    ``only`` (the pixels the caller reads) is a hint this backend does not need: gsplat renders
+    the whole image in one launch, and pixels outside ``only`` are simply not read.
+    """
     colors, alpha = rasterize_cuda(state, camera, torch.as_tensor(background, dtype=torch.float32))
     return colors.float().cpu().numpy(), alpha.float().cpu().numpy()

@@ -14,16 +14,20 @@ from avatarcheck.render.camera import Camera
 
 
 @numba.njit(cache=True)
-def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
-                near: float) -> np.ndarray:
-    ids = np.full((height, width), -1, np.int64)
-    zbuf = np.full((height, width), np.inf)
+def _raster_ids_box(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, x_lo: int, y_lo: int, x_hi: int,
+                    y_hi: int, near: float) -> np.ndarray:
+    """The nearest face per pixel of the box [x_lo, x_hi) x [y_lo, y_hi) -> (y_hi - y_lo, x_hi - x_lo)
+    int64, -1 for none. Pixel coordinates stay the full image's (centres at px + 0.5), so a pixel
+    gets the same id whatever box it is rendered in."""
+    h, w = y_hi - y_lo, x_hi - x_lo
+    ids = np.full((h, w), -1, np.int64)
+    zbuf = np.full((h, w), np.inf)
     for f in range(faces.shape[0]):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
         x0, y0, x1, y1, x2, y2 = xy[a, 0], xy[a, 1], xy[b, 0], xy[b, 1], xy[c, 0], xy[c, 1]
-        # Off-screen faces first (most of them, in a cropped eye camera): the cheapest test.
-        if (max(x0, x1, x2) < 0.5 - 1.0 or min(x0, x1, x2) > width + 0.5
-                or max(y0, y1, y2) < 0.5 - 1.0 or min(y0, y1, y2) > height + 0.5):
+        # Faces off the box first (most of them, for an eye camera): the cheapest test.
+        if (max(x0, x1, x2) < x_lo - 0.5 or min(x0, x1, x2) > x_hi + 0.5
+                or max(y0, y1, y2) < y_lo - 0.5 or min(y0, y1, y2) > y_hi + 0.5):
             continue
         za, zb, zc = depth[a], depth[b], depth[c]
         if za <= near or zb <= near or zc <= near:
@@ -31,10 +35,10 @@ def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         if area == 0.0:
             continue
-        lo_x = max(int(np.floor(min(x0, x1, x2) - 0.5)), 0)
-        hi_x = min(int(np.ceil(max(x0, x1, x2) - 0.5)), width - 1)
-        lo_y = max(int(np.floor(min(y0, y1, y2) - 0.5)), 0)
-        hi_y = min(int(np.ceil(max(y0, y1, y2) - 0.5)), height - 1)
+        lo_x = max(int(np.floor(min(x0, x1, x2) - 0.5)), x_lo)
+        hi_x = min(int(np.ceil(max(x0, x1, x2) - 0.5)), x_hi - 1)
+        lo_y = max(int(np.floor(min(y0, y1, y2) - 0.5)), y_lo)
+        hi_y = min(int(np.ceil(max(y0, y1, y2) - 0.5)), y_hi - 1)
         if lo_x > hi_x or lo_y > hi_y:
             continue
         for py in range(lo_y, hi_y + 1):
@@ -48,10 +52,16 @@ def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int
                     continue
                 # Perspective-correct depth: interpolate 1/z in screen space.
                 z = 1.0 / (w0 / za + w1 / zb + w2 / zc)
-                if z < zbuf[py, px]:
-                    zbuf[py, px] = z
-                    ids[py, px] = f
+                if z < zbuf[py - y_lo, px - x_lo]:
+                    zbuf[py - y_lo, px - x_lo] = z
+                    ids[py - y_lo, px - x_lo] = f
     return ids
+
+
+@numba.njit(cache=True)
+def _raster_ids(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
+                near: float) -> np.ndarray:
+    return _raster_ids_box(xy, depth, faces, 0, 0, width, height, near)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -69,50 +79,89 @@ def _raster_ids_frames_masked(xy: np.ndarray, depth: np.ndarray, faces: np.ndarr
                               near: float, mask: np.ndarray) -> np.ndarray:
     """``_raster_ids_frames`` at the pixels of mask (B, H, W) only (-1 elsewhere).
 
-    A face whose pixel box holds no mask pixel is not drawn (a summed-area table answers that in
-    four reads); every other face is drawn as in ``_raster_ids``, in face order, so each mask pixel
-    gets exactly the id of the full raster: only faces touching it could have won it.
+    Only the mask's bounding box is rasterised, and a face whose pixel box holds no mask pixel is
+    not drawn (a summed-area table answers that in four reads); every other face is drawn as in
+    ``_raster_ids``, in face order, so each mask pixel gets exactly the id of the full raster: only
+    faces touching it could have won it.
     """
     n_b = xy.shape[0]
-    out = np.empty((n_b, height, width), np.int64)
+    out = np.full((n_b, height, width), -1, np.int64)
     for b in numba.prange(n_b):
-        sat = np.zeros((height + 1, width + 1), np.int64)
+        x_lo, y_lo, x_hi, y_hi = width, height, 0, 0
         for py in range(height):
             for px in range(width):
-                sat[py + 1, px + 1] = sat[py, px + 1] + sat[py + 1, px] - sat[py, px] + mask[b, py, px]
+                if mask[b, py, px]:
+                    x_lo, x_hi = min(x_lo, px), max(x_hi, px + 1)
+                    y_lo, y_hi = min(y_lo, py), max(y_hi, py + 1)
+        if x_lo >= x_hi:
+            continue
+        h, w = y_hi - y_lo, x_hi - x_lo
+        sat = np.zeros((h + 1, w + 1), np.int64)
+        for py in range(h):
+            for px in range(w):
+                sat[py + 1, px + 1] = sat[py, px + 1] + sat[py + 1, px] - sat[py, px] + mask[b, y_lo + py, x_lo + px]
         sub = np.zeros_like(faces)
         keep = np.empty(faces.shape[0], np.int64)  # position in sub -> index in faces
         n_sub = 0
         xb, db = xy[b], depth[b]
         for f in range(faces.shape[0]):
             a, c, d = faces[f, 0], faces[f, 1], faces[f, 2]
-            lo_x = max(int(np.floor(min(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), 0)
-            hi_x = min(int(np.ceil(max(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), width - 1)
-            lo_y = max(int(np.floor(min(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), 0)
-            hi_y = min(int(np.ceil(max(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), height - 1)
+            lo_x = max(int(np.floor(min(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), x_lo)
+            hi_x = min(int(np.ceil(max(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), x_hi - 1)
+            lo_y = max(int(np.floor(min(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), y_lo)
+            hi_y = min(int(np.ceil(max(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), y_hi - 1)
             if lo_x > hi_x or lo_y > hi_y:
                 continue
+            lo_x -= x_lo
+            hi_x -= x_lo
+            lo_y -= y_lo
+            hi_y -= y_lo
             if sat[hi_y + 1, hi_x + 1] - sat[lo_y, hi_x + 1] - sat[hi_y + 1, lo_x] + sat[lo_y, lo_x] > 0:
                 sub[n_sub] = faces[f]
                 keep[n_sub] = f
                 n_sub += 1
-        ids = _raster_ids(xb, db, sub[:n_sub], width, height, near)
-        for py in range(height):
-            for px in range(width):
+        ids = _raster_ids_box(xb, db, sub[:n_sub], x_lo, y_lo, x_hi, y_hi, near)
+        for py in range(h):
+            for px in range(w):
                 i = ids[py, px]
-                out[b, py, px] = keep[i] if (i >= 0 and mask[b, py, px]) else -1
+                if i >= 0 and mask[b, y_lo + py, x_lo + px]:
+                    out[b, y_lo + py, x_lo + px] = keep[i]
     return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _screen_frames(v: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """v (B, V, 3) world -> pixel xy (B, V, 2) (0 where not finite) and camera depth (B, V), float64."""
+    n_b, n = v.shape[:2]
+    xy = np.empty((n_b, n, 2))
+    depth = np.empty((n_b, n))
+    for b in numba.prange(n_b):
+        for i in range(n):
+            x, y, z = np.float64(v[b, i, 0]), np.float64(v[b, i, 1]), np.float64(v[b, i, 2])
+            cx = R[0, 0] * x + R[0, 1] * y + R[0, 2] * z + t[0]
+            cy = R[1, 0] * x + R[1, 1] * y + R[1, 2] * z + t[1]
+            cz = R[2, 0] * x + R[2, 1] * y + R[2, 2] * z + t[2]
+            depth[b, i] = cz
+            u = K[0, 0] * cx + K[0, 1] * cy + K[0, 2] * cz
+            w = K[1, 0] * cx + K[1, 1] * cy + K[1, 2] * cz
+            s = K[2, 0] * cx + K[2, 1] * cy + K[2, 2] * cz
+            px, py = u / s, w / s
+            xy[b, i, 0] = px if np.isfinite(px) else 0.0
+            xy[b, i, 1] = py if np.isfinite(py) else 0.0
+    return xy, depth
 
 
 def _screen(vertices: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
     """vertices (..., V, 3) world -> pixel xy (..., V, 2) and camera depth (..., V), float64."""
-    v = np.asarray(vertices, np.float64)
-    cam = v @ camera.viewmat[:3, :3].T.astype(np.float64) + camera.viewmat[:3, 3]
-    depth = np.ascontiguousarray(cam[..., 2])
-    uv = cam @ camera.K.T.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = uv[..., :2] / uv[..., 2:3]
-    return np.ascontiguousarray(np.where(np.isfinite(xy), xy, 0.0)), depth
+    v = np.asarray(vertices)
+    if not np.issubdtype(v.dtype, np.floating) or v.dtype.itemsize > 8:
+        v = v.astype(np.float64)
+    lead = v.shape[:-2]
+    v3 = np.ascontiguousarray(v.reshape((-1,) + v.shape[-2:]))
+    vm = np.asarray(camera.viewmat, np.float64)
+    xy, depth = _screen_frames(v3, np.ascontiguousarray(vm[:3, :3]), np.ascontiguousarray(vm[:3, 3]),
+                               np.asarray(camera.K, np.float64))
+    return xy.reshape(lead + xy.shape[1:]), depth.reshape(lead + depth.shape[1:])
 
 
 def triangle_ids(vertices: np.ndarray, faces: np.ndarray, camera: Camera) -> np.ndarray:
