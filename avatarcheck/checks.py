@@ -41,6 +41,25 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def all_finite(x: Any) -> bool:
+    """Whether every entry of a numpy array or torch tensor is finite, in one summing pass.
+
+    NaN and inf propagate through a sum, so a finite sum means finite entries; only when the sum
+    itself is not finite (a bad entry, or finite entries that overflow when added) does the exact
+    elementwise test run. Integer and bool arrays are always finite.
+    """
+    if hasattr(x, "is_floating_point"):  # torch, without importing it here
+        import torch
+
+        return not x.is_floating_point() or bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fc":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing or NaN sum is an answer here
+        total = arr.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(arr).all())
+
+
 def checked_array(x: Any, source: str | PathLike, field: str, shape: tuple[Dim, ...] | None = None, *,
                   dtype: type | np.dtype | None = None, kind: str = "real", finite: bool = True,
                   sizes: MutableMapping[str, int] | None = None, limit: float | None = None) -> np.ndarray:

@@ -60,6 +60,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
+from avatarcheck.checks import all_finite
 from avatarcheck.errors import InputError
 from avatarcheck.render import gsplat_adapter, projection
 from avatarcheck.render.gsplat_adapter import TILE_SIZE
@@ -405,7 +406,7 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
     tests, so nothing changes.
     (A plain function, not inlined into the prange body, so LLVM optimises its loops alone.)
     """
-    n_ch = out_colors.shape[2]
+    n_ch = rec.shape[1] - _REC  # padded to a multiple of 4; the output keeps the caller's count
     nb = (tile_size + _BS - 1) // _BS
     start = offsets[t]
     end = offsets[t + 1]
@@ -416,7 +417,7 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
     if start == end:  # nothing here: colour 0, T = 1
         for iy in range(y0, y_end):
             for ix in range(x0, x_end):
-                _write_pixel(out_colors, out_alphas, iy, ix, _ONE, background, n_ch, None, 0)
+                _write_pixel(out_colors, out_alphas, iy, ix, _ONE, background, None, 0)
         return
 
     # Per-block lists (positions in rec/spans), in the tile's depth order. Block j (along x) holds
@@ -518,18 +519,18 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
             ix = bx0 + lane % _BS
             iy = by0 + lane // _BS
             if ix < x_end and iy < y_end and ix < x0 + tile_size and iy < y0 + tile_size:
-                _write_pixel(out_colors, out_alphas, iy, ix, st[_T + lane], background, n_ch, st, _ACC + lane)
+                _write_pixel(out_colors, out_alphas, iy, ix, st[_T + lane], background, st, _ACC + lane)
 
 
 @njit(cache=True, inline="always")
-def _write_pixel(out_colors, out_alphas, iy, ix, t_final, background, n_ch, st, acc):
+def _write_pixel(out_colors, out_alphas, iy, ix, t_final, background, st, acc):
     """alpha = 1 - T; colour = acc (``st[acc + c * _LANES]``, or 0 when ``st`` is None), plus
     ``(1 - alpha) * background`` when one is given: float32, in the order of ``render/api.py``'s
     numpy composite ``c + (1 - a) * bg`` (so the same bits; 1 - (1 - T) is not always T)."""
     alpha = _ONE - t_final
     out_alphas[iy, ix] = alpha
     w = _ONE - alpha
-    for c in range(n_ch):
+    for c in range(out_colors.shape[2]):
         v = _ZERO if st is None else st[acc + c * _LANES]
         if background.shape[0] > 0:
             v = v + w * background[c]
@@ -554,7 +555,7 @@ def _check_shape(source: str, field: str, arr: np.ndarray, shape: tuple[int | No
 
 
 def _check_finite(source: str, field: str, arr: np.ndarray, rows: np.ndarray | None = None) -> None:
-    if rows is None and np.isfinite(arr).all():
+    if rows is None and all_finite(arr):
         return  # the common case, without building row masks
     bad = ~np.isfinite(arr)
     if bad.ndim > 1:
@@ -731,7 +732,7 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
         col = np.concatenate([col, np.zeros(col.shape[:2] + (n_pad - n_ch,), np.float32)], axis=2)
     tiles_x = -(-width // tile_size)
     tiles_y = -(-height // tile_size)
-    out_c = np.empty((n_b, height, width, n_pad), np.float32)  # every pixel is written
+    out_c = np.empty((n_b, height, width, n_ch), np.float32)  # every pixel is written
     out_a = np.empty((n_b, height, width), np.float32)
     bg = np.zeros(0, np.float32)
     if background is not None:
@@ -756,8 +757,6 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
                        out_c, out_a)
     finally:
         numba.set_parallel_chunksize(prev_chunk)
-    if n_pad != n_ch:
-        out_c = np.ascontiguousarray(out_c[..., :n_ch])
     if not _jit_ready:
         _jit_ready = True
         log.info("cpu_raster: first call %.2f s (numba compile, or load from its on-disk cache)",

@@ -100,16 +100,22 @@ def _raster_ids_frames_masked(xy: np.ndarray, depth: np.ndarray, faces: np.ndarr
         for py in range(h):
             for px in range(w):
                 sat[py + 1, px + 1] = sat[py, px + 1] + sat[py + 1, px] - sat[py, px] + mask[b, y_lo + py, x_lo + px]
-        sub = np.zeros_like(faces)
+        sub = np.empty_like(faces)
         keep = np.empty(faces.shape[0], np.int64)  # position in sub -> index in faces
         n_sub = 0
         xb, db = xy[b], depth[b]
         for f in range(faces.shape[0]):
             a, c, d = faces[f, 0], faces[f, 1], faces[f, 2]
-            lo_x = max(int(np.floor(min(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), x_lo)
-            hi_x = min(int(np.ceil(max(xb[a, 0], xb[c, 0], xb[d, 0]) - 0.5)), x_hi - 1)
-            lo_y = max(int(np.floor(min(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), y_lo)
-            hi_y = min(int(np.ceil(max(xb[a, 1], xb[c, 1], xb[d, 1]) - 0.5)), y_hi - 1)
+            min_x, max_x = min(xb[a, 0], xb[c, 0], xb[d, 0]), max(xb[a, 0], xb[c, 0], xb[d, 0])
+            min_y, max_y = min(xb[a, 1], xb[c, 1], xb[d, 1]), max(xb[a, 1], xb[c, 1], xb[d, 1])
+            # Most faces are far from the mask's box: reject them with comparisons alone (the pixel
+            # range below would be empty for them anyway).
+            if max_x < x_lo - 0.5 or min_x > x_hi + 0.5 or max_y < y_lo - 0.5 or min_y > y_hi + 0.5:
+                continue
+            lo_x = max(int(np.floor(min_x - 0.5)), x_lo)
+            hi_x = min(int(np.ceil(max_x - 0.5)), x_hi - 1)
+            lo_y = max(int(np.floor(min_y - 0.5)), y_lo)
+            hi_y = min(int(np.ceil(max_y - 0.5)), y_hi - 1)
             if lo_x > hi_x or lo_y > hi_y:
                 continue
             lo_x -= x_lo

@@ -7,6 +7,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
+from avatarcheck.checks import all_finite
 from avatarcheck.errors import InputError
 
 
@@ -39,11 +40,11 @@ class SplatState:
                     tail and t.shape[2:] != tail and tail != (-1,)):
                 want = ", ".join(["B", str(N), *("D" if s == -1 else str(s) for s in tail)])
                 raise InputError("SplatState", name, f"shape ({want})", str(tuple(t.shape)))
-            if not torch.isfinite(t).all():
+            if not all_finite(t):
                 raise InputError("SplatState", name, "finite values", "NaN or inf")
             return t.expand((B,) + t.shape[1:])
 
-        if not torch.isfinite(means).all():
+        if not all_finite(means):
             raise InputError("SplatState", "means", "finite values", "NaN or inf")
         return cls(means, fit("quats", quats, (4,)), fit("scales", scales, (3,)),
                    fit("opacities", opacities, ()), fit("colors", colors, (-1,)))
