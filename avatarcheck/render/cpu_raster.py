@@ -152,6 +152,12 @@ def _pixel_span(c, h):
     return _span_int(np.ceil(c64 - h - 0.5 - 1e-6)), _span_int(np.floor(c64 + h - 0.5 + 1e-6))
 
 
+@njit(cache=True, inline="always")
+def _any_wanted(tile_sat, bt, x0, x1, y0, y1) -> bool:
+    """Whether tiles [x0, x1) x [y0, y1) of frame bt hold a wanted one (four summed-area reads)."""
+    return tile_sat[bt, y1, x1] - tile_sat[bt, y0, x1] - tile_sat[bt, y1, x0] + tile_sat[bt, y0, x0] > 0
+
+
 @njit(cache=True)
 def _depth_order(depths, drawn, out):
     """Drawn splats in gsplat's order: depth float bits as uint32, ties by index.
@@ -249,7 +255,7 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
             rect[b, g, 1] = x1
             rect[b, g, 2] = y0
             rect[b, g, 3] = y1
-            drawn[b, g] = tile_sat[bt, y1, x1] - tile_sat[bt, y0, x1] - tile_sat[bt, y1, x0] + tile_sat[bt, y0, x0] > 0
+            drawn[b, g] = _any_wanted(tile_sat, bt, x0, x1, y0, y1)
 
     # Per frame: the drawn splats in depth order.
     order = np.empty((n_b, n), np.int32)
@@ -273,7 +279,7 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
             g = order[b, j]
             for y in range(max(rect[b, g, 2], r0), min(rect[b, g, 3], r1)):
                 for x in range(rect[b, g, 0], rect[b, g, 1]):
-                    if tile_sat[bt, y + 1, x + 1] - tile_sat[bt, y, x + 1] - tile_sat[bt, y + 1, x] + tile_sat[bt, y, x] > 0:
+                    if _any_wanted(tile_sat, bt, x, x + 1, y, y + 1):
                         counts[b, y * tiles_x + x + 1] += 1
     offsets = np.empty((n_b, n_tiles + 1), np.int64)
     total = 0
@@ -303,7 +309,7 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
             sy0, sy1 = _pixel_span(m2[b, g, 1], half_y[b, g])
             for y in range(ya, yb):
                 for x in range(rect[b, g, 0], rect[b, g, 1]):
-                    if tile_sat[bt, y + 1, x + 1] - tile_sat[bt, y, x + 1] - tile_sat[bt, y + 1, x] + tile_sat[bt, y, x] > 0:
+                    if _any_wanted(tile_sat, bt, x, x + 1, y, y + 1):
                         t = (y - r0) * tiles_x + x
                         i = pos[t]
                         pos[t] = i + 1
