@@ -89,12 +89,10 @@ def checked_array(x: Any, source: str | PathLike, field: str, shape: tuple[Dim, 
         if not ok:
             text = shape_text(tuple(sizes.get(s, s) if isinstance(s, str) and sizes else s for s in shape))
             raise InputError(source, field, f"shape {text}", f"shape {tuple(arr.shape)}")
-    if finite and arr.dtype.kind == "f" and arr.size:
+    if finite and arr.dtype.kind == "f" and not all_finite(arr):
         bad = ~np.isfinite(arr)
-        if bad.any():
-            first = np.argwhere(bad)[0].tolist()
-            raise InputError(source, field, "finite values",
-                             f"{int(bad.sum())} NaN/inf entries (first at {first})")
+        first = np.argwhere(bad)[0].tolist()
+        raise InputError(source, field, "finite values", f"{int(bad.sum())} NaN/inf entries (first at {first})")
     if limit is not None and arr.size and arr.dtype.kind in _REAL_KINDS:
         worst = float(np.max(np.abs(arr)))
         if worst > limit:
