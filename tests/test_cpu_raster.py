@@ -9,12 +9,15 @@ comparison.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from unittest import mock
 
 import numba
 import numpy as np
 import pytest
 import torch
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -488,29 +491,42 @@ def _batch_scene(n_frames=3):
     return moved, quats, scales, opac, colors, vm, K, w, h
 
 
-def test_batch_frames_match_single_frames():
+@contextlib.contextmanager
+def _schedule(per_frame: bool | None):
+    """Force the rasteriser's schedule (one thread per frame, or parallel stages over all frames),
+    whatever the machine's thread count would pick."""
+    plain = cpu_raster._raster_batch
+    with mock.patch.object(cpu_raster, "_raster_batch", functools.partial(plain, per_frame=per_frame)):
+        yield
+
+
+@pytest.mark.parametrize("per_frame", [False, True])
+def test_batch_frames_match_single_frames(per_frame):
+    """Each frame of a batch is its single-frame render (computed outside the forced schedule), for
+    both schedules of the batch."""
     from avatarcheck.render.cpu_raster import rasterize_splats_batch
     from avatarcheck.render.projection import covariances
 
     means, quats, scales, opac, colors, vm, K, w, h = _batch_scene()
     opac_b = np.stack([opac, opac * 0.5, opac[::-1].copy()])  # per-frame opacities
+    refs = [rasterize_splats(means[b], quats, scales, opac_b[b], colors, vm, K, w, h) for b in range(3)]
+    ref0 = rasterize_splats(means[0], quats, scales, opac, colors, vm, K, w, h)
     t = torch.from_numpy
-    # shared quats/scales/colours as zero-stride torch views (as SplatState makes them)
-    got_c, got_a = rasterize_splats_batch(t(means), t(quats).expand(3, -1, -1), t(scales).expand(3, -1, -1),
-                                          opac_b, t(colors).expand(3, -1, -1), vm, K, w, h)
+    with _schedule(per_frame):
+        # shared quats/scales/colours as zero-stride torch views (as SplatState makes them)
+        got_c, got_a = rasterize_splats_batch(t(means), t(quats).expand(3, -1, -1), t(scales).expand(3, -1, -1),
+                                              opac_b, t(colors).expand(3, -1, -1), vm, K, w, h)
+        # means shared by every frame (zero stride) still give B frames
+        same_c, _ = rasterize_splats_batch(t(means[0]).expand(3, -1, -1), quats, scales, opac, colors, vm, K, w, h)
+        # precomputed covariances (shared (N, 6)) give the same bits; quats/scales are then not read
+        cov_c, cov_a = rasterize_splats_batch(means, None, None, opac_b, colors, vm, K, w, h,
+                                              covariances=covariances(quats, scales))
     assert got_c.shape == (3, h, w, 4) and got_a.shape == (3, h, w)
     for b in range(3):
-        ref = rasterize_splats(means[b], quats, scales, opac_b[b], colors, vm, K, w, h)
-        assert np.array_equal(got_c[b], ref[0]) and np.array_equal(got_a[b], ref[1])
-        assert ref[1].max() > 0.5
+        assert np.array_equal(got_c[b], refs[b][0]) and np.array_equal(got_a[b], refs[b][1])
+        assert refs[b][1].max() > 0.5
     assert not np.array_equal(got_a[0], got_a[1])
-    # means shared by every frame (zero stride) still give B frames
-    same_c, _ = rasterize_splats_batch(t(means[0]).expand(3, -1, -1), quats, scales, opac, colors, vm, K, w, h)
-    ref0 = rasterize_splats(means[0], quats, scales, opac, colors, vm, K, w, h)
     assert same_c.shape == (3, h, w, 4) and all(np.array_equal(same_c[b], ref0[0]) for b in range(3))
-    # precomputed covariances (shared (N, 6)) give the same bits; quats/scales are then not read
-    cov_c, cov_a = rasterize_splats_batch(means, None, None, opac_b, colors, vm, K, w, h,
-                                          covariances=covariances(quats, scales))
     assert np.array_equal(cov_c, got_c) and np.array_equal(cov_a, got_a)
 
 
@@ -575,8 +591,8 @@ _ONLY_BG = np.array([1.0, 1.0, 1.0, 0.0], np.float32)
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.3))
-def test_only_renders_the_wanted_tiles_bit_for_bit(seed, density):
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.3), st.booleans())
+def test_only_renders_the_wanted_tiles_bit_for_bit(seed, density, per_frame):
     """``only=``: every pixel of a tile holding a wanted pixel is the full render's, bit for bit (the
     splats dropped before sorting meet no wanted tile, and a stable sort of a subset keeps the
     others' order); every other pixel is empty (alpha 0, colour = the background)."""
@@ -587,7 +603,9 @@ def test_only_renders_the_wanted_tiles_bit_for_bit(seed, density):
     only = rng.random((2, h, w)) < density * rng.random((2, 1, 1)) ** 4  # sparse, sometimes empty
     bg = _ONLY_BG
     full_c, full_a = _full_batch_render()
-    got_c, got_a = rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=bg, only=only)
+    with _schedule(per_frame):
+        got_c, got_a = rasterize_splats_batch(means, quats, scales, opac, colors, vm, K, w, h, background=bg,
+                                              only=only)
     ts = cpu_raster.TILE_SIZE
     ty, tx = np.indices((h, w)) // ts
     for b in range(2):

@@ -107,15 +107,17 @@ _jit_ready = False
 # numba kernels
 # ----------------------------------------------------------------------------------------------
 #
-# Data flow for B frames (one camera) of N splats; every stage is a parallel loop:
+# Data flow for B frames (one camera) of N splats:
+#   _splat_rects   per splat: its tile rectangle, and whether it meets a wanted tile (drawn)
 #   _depth_order   per frame: the drawn splats' indices in gsplat's depth order (radix sort)
-#   _prepare       per splat: its tile rectangle, and whether it meets a wanted tile (drawn);
-#                  per frame: the drawn splats' depth order;
-#                  per (frame, band of tile rows): count, prefix sum and fill of the tile lists
-#                  with copies of the records and pixel spans, so a tile's data are contiguous
+#   _count_band,   per (frame, band of tile rows): count, prefix sum and fill of the tile lists
+#   _fill_band     with copies of the records and pixel spans, so a tile's data are contiguous
 #                  (measured: ~1.3x faster raster than tile lists of indices into per-splat
 #                  records, which scatter a tile's loads over the whole cloud)
 #   _raster_tile   per (frame, tile): the pixels
+# Two schedules run these: with few frames, _prepare runs each stage in parallel over splats, frames
+# and bands for all frames, then _raster_frames shares the tiles out; with two or more frames per
+# thread, _render_frames gives each thread whole frames, every stage of a frame back to back.
 
 @njit(cache=True, inline="always")
 def _clamp_tile(v: float, hi: int) -> int:
@@ -153,9 +155,10 @@ def _pixel_span(c, h):
 
 
 @njit(cache=True, inline="always")
-def _any_wanted(tile_sat, bt, x0, x1, y0, y1) -> bool:
-    """Whether tiles [x0, x1) x [y0, y1) of frame bt hold a wanted one (four summed-area reads)."""
-    return tile_sat[bt, y1, x1] - tile_sat[bt, y0, x1] - tile_sat[bt, y1, x0] + tile_sat[bt, y0, x0] > 0
+def _any_wanted(tile_sat, x0, x1, y0, y1) -> bool:
+    """Whether tiles [x0, x1) x [y0, y1) hold a wanted one: four reads of one frame's summed-area
+    table (tiles_y + 1, tiles_x + 1)."""
+    return tile_sat[y1, x1] - tile_sat[y0, x1] - tile_sat[y1, x0] + tile_sat[y0, x0] > 0
 
 
 @njit(cache=True)
@@ -208,15 +211,91 @@ def _depth_order(depths, drawn, out):
     return n
 
 
+@njit(cache=True)
+def _splat_rects(m2, radii, tile_size, tiles_x, tiles_y, tile_sat, g0, g1, rect, drawn):
+    """Splats g0 .. g1 - 1 of one frame: gsplat's tile rectangle (IntersectTile.cu, float32 as there)
+    into rect (N, 4) int32 = x0, x1, y0, y1 (exclusive), and drawn (N,) bool: both radii positive
+    and the rectangle holds a wanted tile. m2 (N, 2), radii (N, 2), tile_sat (tiles_y + 1, tiles_x + 1)."""
+    ts = np.float32(tile_size)
+    for g in range(g0, g1):
+        if not (radii[g, 0] > 0 and radii[g, 1] > 0):
+            continue
+        trx = np.float32(radii[g, 0]) / ts
+        try_ = np.float32(radii[g, 1]) / ts
+        tx = m2[g, 0] / ts
+        ty = m2[g, 1] / ts
+        x0 = _clamp_tile(np.floor(tx - trx), tiles_x)
+        x1 = _clamp_tile(np.ceil(tx + trx), tiles_x)
+        y0 = _clamp_tile(np.floor(ty - try_), tiles_y)
+        y1 = _clamp_tile(np.ceil(ty + try_), tiles_y)
+        rect[g, 0] = x0
+        rect[g, 1] = x1
+        rect[g, 2] = y0
+        rect[g, 3] = y1
+        drawn[g] = _any_wanted(tile_sat, x0, x1, y0, y1)
+
+
+@njit(cache=True)
+def _count_band(order, n_drawn, rect, tile_sat, tiles_x, r0, r1, counts):
+    """Add the intersections of one frame's drawn splats (``order[:n_drawn]``) with the wanted tiles of
+    tile rows r0 .. r1 - 1 to counts (tiles + 1,): tile t's count goes to counts[t + 1]."""
+    for j in range(n_drawn):
+        g = order[j]
+        for y in range(max(rect[g, 2], r0), min(rect[g, 3], r1)):
+            for x in range(rect[g, 0], rect[g, 1]):
+                if _any_wanted(tile_sat, x, x + 1, y, y + 1):
+                    counts[y * tiles_x + x + 1] += 1
+
+
+@njit(cache=True)
+def _fill_band(order, n_drawn, rect, tile_sat, tiles_x, r0, r1, m2, con, opa, col, cuts, half_x, half_y,
+               pos, rec, spans):
+    """Write one frame's records for the wanted tiles of rows r0 .. r1 - 1, in depth order.
+
+    pos ((r1 - r0) tiles_x,) int64: the next free slot of each tile of the band (start: its offset);
+    the inputs are one frame's (m2 (N, 2), con (N, 3), opa (N,), col (N, Dp), cuts, half_x, half_y (N,)).
+    The records are gathered by splat index: a frame's inputs stay in cache (20k splats: ~1 MB), where
+    staging them in depth order first cost a scattered store per splat (~2x slower overall, measured).
+    """
+    n_ch = col.shape[1]
+    for j in range(n_drawn):
+        g = order[j]
+        ya = max(rect[g, 2], r0)
+        yb = min(rect[g, 3], r1)
+        if ya >= yb:
+            continue
+        sx0, sx1 = _pixel_span(m2[g, 0], half_x[g])
+        sy0, sy1 = _pixel_span(m2[g, 1], half_y[g])
+        for y in range(ya, yb):
+            for x in range(rect[g, 0], rect[g, 1]):
+                if _any_wanted(tile_sat, x, x + 1, y, y + 1):
+                    t = (y - r0) * tiles_x + x
+                    i = pos[t]
+                    pos[t] = i + 1
+                    rec[i, 0] = m2[g, 0]
+                    rec[i, 1] = m2[g, 1]
+                    rec[i, 2] = con[g, 0]
+                    rec[i, 3] = con[g, 1]
+                    rec[i, 4] = con[g, 2]
+                    rec[i, 5] = opa[g]
+                    rec[i, 6] = cuts[g]
+                    for c in range(n_ch):
+                        rec[i, _REC + c] = col[g, c]
+                    spans[i, 0] = sx0
+                    spans[i, 1] = sx1
+                    spans[i, 2] = sy0
+                    spans[i, 3] = sy1
+
+
 @njit(parallel=True, cache=True)
 def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat, n_bands):
-    """Sort and bin B frames (module comment above).
+    """Sort and bin B frames at once, every stage parallel (module comment above).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32,
     half_x/half_y (B, N) float64; opa (Bo, N) and col (Bc, N, Dp) with Bo, Bc in (1, B) (shared
     by every frame when 1); tile_sat (Bt, tiles_y + 1, tiles_x + 1) int32, Bt in (1, B): the summed
     area table of the tiles wanted (:func:`_tile_sat`); n_bands: bands of tile rows binned in
-    parallel per frame (1 when there are frames enough to keep the threads busy). Returns offsets (B, tiles + 1) int64,
+    parallel per frame. Returns offsets (B, tiles + 1) int64,
     absolute positions into the per-intersection arrays ``rec`` (intersections, 7 + Dp) float32 =
     [mean x, mean y, conic a, b, c, opacity, sigma cut, colours] and ``spans`` (intersections, 4)
     int32 = the splat's pixel spans (:func:`_pixel_span`: x first, x last, y first, y last); frame
@@ -225,39 +304,19 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     wanted tile) are not in it, and sorting a subset stably keeps the others' order.
     """
     n_b, n = dep.shape
-    n_ch = col.shape[2]
-    n_rec = _REC + n_ch
+    n_rec = _REC + col.shape[2]
     n_tiles = tiles_x * tiles_y
-    # gsplat's tile rectangle per splat (IntersectTile.cu, float32 as there); a splat is drawn when
-    # both radii are positive and its rectangle holds a wanted tile.
-    rect = np.empty((n_b, n, 4), np.int32)  # x0, x1, y0, y1 (exclusive), by splat index
+    rect = np.empty((n_b, n, 4), np.int32)
     drawn = np.zeros((n_b, n), np.bool_)
-    ts = np.float32(tile_size)
     # Chunks of splats, not one iteration per (frame, splat): a 64-bit division per splat to split
     # the flat index cost as much as the rest of the loop.
     n_chunks = -(-n // _CHUNK)
     for f in prange(n_b * n_chunks):
         b = f // n_chunks
-        bt = b if tile_sat.shape[0] > 1 else 0
         g0 = (f - b * n_chunks) * _CHUNK
-        for g in range(g0, min(g0 + _CHUNK, n)):
-            if not (radii[b, g, 0] > 0 and radii[b, g, 1] > 0):
-                continue
-            trx = np.float32(radii[b, g, 0]) / ts
-            try_ = np.float32(radii[b, g, 1]) / ts
-            tx = m2[b, g, 0] / ts
-            ty = m2[b, g, 1] / ts
-            x0 = _clamp_tile(np.floor(tx - trx), tiles_x)
-            x1 = _clamp_tile(np.ceil(tx + trx), tiles_x)
-            y0 = _clamp_tile(np.floor(ty - try_), tiles_y)
-            y1 = _clamp_tile(np.ceil(ty + try_), tiles_y)
-            rect[b, g, 0] = x0
-            rect[b, g, 1] = x1
-            rect[b, g, 2] = y0
-            rect[b, g, 3] = y1
-            drawn[b, g] = _any_wanted(tile_sat, bt, x0, x1, y0, y1)
+        _splat_rects(m2[b], radii[b], tile_size, tiles_x, tiles_y, tile_sat[b if tile_sat.shape[0] > 1 else 0],
+                     g0, min(g0 + _CHUNK, n), rect[b], drawn[b])
 
-    # Per frame: the drawn splats in depth order.
     order = np.empty((n_b, n), np.int32)
     n_drawn = np.empty(n_b, np.int64)
     for b in prange(n_b):
@@ -265,22 +324,14 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
 
     # Count, prefix-sum and fill, per (frame, band of tile rows): each walks the frame's splats in
     # depth order and handles only its own rows, so the bands run in parallel and every tile's list
-    # comes out in depth order. Tiles not wanted stay empty. The records are gathered from the
-    # inputs by splat index: a frame's inputs stay in cache (20k splats: ~1 MB), where staging them
-    # in depth order first cost a scattered store per splat (~2x slower overall, measured).
+    # comes out in depth order. Tiles not wanted stay empty.
     rows_per = -(-tiles_y // n_bands)
     counts = np.zeros((n_b, n_tiles + 1), np.int64)
     for f in prange(n_b * n_bands):
         b = f // n_bands
-        bt = b if tile_sat.shape[0] > 1 else 0
         r0 = (f - b * n_bands) * rows_per
-        r1 = min(r0 + rows_per, tiles_y)
-        for j in range(n_drawn[b]):
-            g = order[b, j]
-            for y in range(max(rect[b, g, 2], r0), min(rect[b, g, 3], r1)):
-                for x in range(rect[b, g, 0], rect[b, g, 1]):
-                    if _any_wanted(tile_sat, bt, x, x + 1, y, y + 1):
-                        counts[b, y * tiles_x + x + 1] += 1
+        _count_band(order[b], n_drawn[b], rect[b], tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, r0,
+                    min(r0 + rows_per, tiles_y), counts[b])
     offsets = np.empty((n_b, n_tiles + 1), np.int64)
     total = 0
     for b in range(n_b):
@@ -293,40 +344,56 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     spans = np.empty((total, 4), np.int32)
     for f in prange(n_b * n_bands):
         b = f // n_bands
-        bt = b if tile_sat.shape[0] > 1 else 0
-        bo = b if opa.shape[0] > 1 else 0
-        bc = b if col.shape[0] > 1 else 0
         r0 = (f - b * n_bands) * rows_per
         r1 = min(r0 + rows_per, tiles_y)
-        pos = offsets[b, r0 * tiles_x:r1 * tiles_x].copy()  # next free slot of each tile in the band
-        for j in range(n_drawn[b]):
-            g = order[b, j]
-            ya = max(rect[b, g, 2], r0)
-            yb = min(rect[b, g, 3], r1)
-            if ya >= yb:
-                continue
-            sx0, sx1 = _pixel_span(m2[b, g, 0], half_x[b, g])
-            sy0, sy1 = _pixel_span(m2[b, g, 1], half_y[b, g])
-            for y in range(ya, yb):
-                for x in range(rect[b, g, 0], rect[b, g, 1]):
-                    if _any_wanted(tile_sat, bt, x, x + 1, y, y + 1):
-                        t = (y - r0) * tiles_x + x
-                        i = pos[t]
-                        pos[t] = i + 1
-                        rec[i, 0] = m2[b, g, 0]
-                        rec[i, 1] = m2[b, g, 1]
-                        rec[i, 2] = con[b, g, 0]
-                        rec[i, 3] = con[b, g, 1]
-                        rec[i, 4] = con[b, g, 2]
-                        rec[i, 5] = opa[bo, g]
-                        rec[i, 6] = cuts[b, g]
-                        for c in range(n_ch):
-                            rec[i, _REC + c] = col[bc, g, c]
-                        spans[i, 0] = sx0
-                        spans[i, 1] = sx1
-                        spans[i, 2] = sy0
-                        spans[i, 3] = sy1
+        _fill_band(order[b], n_drawn[b], rect[b], tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, r0, r1,
+                   m2[b], con[b], opa[b if opa.shape[0] > 1 else 0], col[b if col.shape[0] > 1 else 0], cuts[b],
+                   half_x[b], half_y[b], offsets[b, r0 * tiles_x:r1 * tiles_x].copy(), rec, spans)
     return offsets, rec, spans
+
+
+@njit(cache=True)
+def _render_frame(b, m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
+                  width, height, filter_lists, background, out_colors, out_alphas):
+    """Frame b alone, start to finish on one thread: bin (as :func:`_prepare` does for one frame) and
+    rasterise every tile. Same inputs as :func:`_prepare` and :func:`_raster_frames`.
+
+    The frame's tile lists (~1 MB for 20k splats) are written and read back while still in this
+    core's cache; binning every frame of a batch first put ~1.4 MB per frame in memory and read it
+    back cold (16 frames: ~1.5x slower bin + raster, measured).
+    """
+    b = np.int64(b)  # prange hands an unsigned index; mixed with int64 below it would type as float
+    n = dep.shape[1]
+    bt = b if tile_sat.shape[0] > 1 else 0
+    bo = b if opa.shape[0] > 1 else 0
+    bc = b if col.shape[0] > 1 else 0
+    n_tiles = tiles_x * tiles_y
+    rect = np.empty((n, 4), np.int32)
+    drawn = np.zeros(n, np.bool_)
+    _splat_rects(m2[b], radii[b], tile_size, tiles_x, tiles_y, tile_sat[bt], 0, n, rect, drawn)
+    order = np.empty(n, np.int32)
+    n_drawn = _depth_order(dep[b], drawn, order)
+    offsets = np.zeros(n_tiles + 1, np.int64)
+    _count_band(order, n_drawn, rect, tile_sat[bt], tiles_x, 0, tiles_y, offsets)
+    for t in range(n_tiles):
+        offsets[t + 1] += offsets[t]
+    rec = np.empty((offsets[n_tiles], _REC + col.shape[2]), np.float32)
+    spans = np.empty((offsets[n_tiles], 4), np.int32)
+    _fill_band(order, n_drawn, rect, tile_sat[bt], tiles_x, 0, tiles_y, m2[b], con[b], opa[bo], col[bc], cuts[b],
+               half_x[b], half_y[b], offsets[:n_tiles].copy(), rec, spans)
+    for t in range(n_tiles):
+        _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+                     out_colors[b], out_alphas[b])
+
+
+@njit(parallel=True, cache=True)
+def _render_frames(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
+                   width, height, filter_lists, background, out_colors, out_alphas):
+    """B frames, one per parallel iteration (:func:`_render_frame`); for batches of at least two frames
+    per thread, where frames keep every thread busy without splitting one frame's tiles."""
+    for b in prange(dep.shape[0]):
+        _render_frame(b, m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y,
+                      tile_sat, width, height, filter_lists, background, out_colors, out_alphas)
 
 
 def _tile_sat(only: np.ndarray | None, width: int, height: int, tile_size: int) -> np.ndarray:
@@ -721,8 +788,8 @@ def _rasterize(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray
 def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndarray, dep: np.ndarray,
                   rad: np.ndarray, cuts: np.ndarray, half_x: np.ndarray, half_y: np.ndarray, width: int,
                   height: int, tile_size: int = TILE_SIZE, filter_lists: bool = True,
-                  background: np.ndarray | None = None,
-                  only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  background: np.ndarray | None = None, only: np.ndarray | None = None,
+                  per_frame: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """B projected frames -> colors (B, H, W, D), alpha (B, H, W). No validation (callers do it).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), rad (B, N, 2) int32, cuts (B, N) float32,
@@ -730,6 +797,9 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     (1, B), 1 meaning shared by all frames; background (D,) float32 or None; only (B, H, W) bool
     or None: the pixels wanted. Only the tiles holding one are rendered (bit for bit as in the
     full render); every other pixel reads as empty (alpha 0, colour = background or 0).
+    per_frame: one thread per frame (:func:`_render_frames`) or every stage parallel over splats, bands
+    and tiles (:func:`_prepare`, :func:`_raster_frames`); None picks the first when there are at least
+    two frames per thread. The two give the same bits (tests force each).
     """
     n_b = m2.shape[0]
     n_ch = col.shape[2]
@@ -748,21 +818,27 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     global _jit_ready
     t0 = time.perf_counter()
     tile_sat = _tile_sat(only, width, height, tile_size)
-    # Bands of tile rows only when there are too few frames to keep every thread busy.
-    n_bands = 1 if n_b >= 2 * numba.get_num_threads() else min(tiles_y, _BANDS)
-    offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y,
-                                   tile_sat, n_bands)
-    # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
-    # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
-    # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
-    # reuse between neighbouring tiles (-20 % on one thread). Set from Python: inside the kernel
-    # it would stop numba caching the kernel to disk.
-    prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
-    try:
-        _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, bg,
-                       out_c, out_a)
-    finally:
-        numba.set_parallel_chunksize(prev_chunk)
+    if per_frame is None:
+        per_frame = n_b >= 2 * numba.get_num_threads()
+    if per_frame:
+        # Frames enough to keep every thread busy: each frame binned and rasterised by one thread.
+        _render_frames(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
+                       width, height, filter_lists, bg, out_c, out_a)
+    else:
+        # Few frames: bin in parallel bands of tile rows, then share the tiles out over the threads.
+        offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x,
+                                       tiles_y, tile_sat, min(tiles_y, _BANDS))
+        # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
+        # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
+        # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
+        # reuse between neighbouring tiles (-20 % on one thread). Set from Python: inside the kernel
+        # it would stop numba caching the kernel to disk.
+        prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
+        try:
+            _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, bg,
+                           out_c, out_a)
+        finally:
+            numba.set_parallel_chunksize(prev_chunk)
     if not _jit_ready:
         _jit_ready = True
         log.info("cpu_raster: first call %.2f s (numba compile, or load from its on-disk cache)",
