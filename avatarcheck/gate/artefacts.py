@@ -18,6 +18,8 @@ from avatarcheck.render.colormaps import heatmap_image
 
 # Heatmaps map E in [0, HEATMAP_VMAX] to the colour scale: the recipe's leak is a faint 0.1-0.3.
 HEATMAP_VMAX = 0.25
+# Report images are re-created every run: fast zlib (``write_png``); goldens keep the default level.
+REPORT_PNG_LEVEL = 1
 
 
 def inside(root: Path, rel: Path) -> Path:
@@ -39,7 +41,7 @@ class Artefacts:
         return Path("images") / edit / variant
 
     def write(self, rel: Path, image: np.ndarray) -> str:
-        write_png(inside(self.report_dir, rel), image)
+        write_png(inside(self.report_dir, rel), image, compress_level=REPORT_PNG_LEVEL)
         return str(rel)
 
     def moment_images(self, edit: str, variant: str, evals: dict[str, FrameEval],

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from avatarcheck.avatar import Avatar
-from avatarcheck.gate.metrics import eye_metrics, eye_region
+from avatarcheck.gate.metrics import eye_metrics, eye_regions
 from avatarcheck.gate.sharpness import gradient_energy, luminance, region_pixels
 from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
@@ -113,8 +113,7 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     only_eyes = SplatState(state.means, state.quats, state.scales, state.opacities,
                            torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous()).select(eyeballs)
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
-    regions_all = np.stack([[eye_region(shares[b, ..., k], dilate_px) for k in range(len(EYES))]
-                            for b in range(B)])                                   # (B, 2, H, W)
+    regions_all = eye_regions(shares, dilate_px)                                  # (B, 2, H, W)
     wanted = regions_all.any(axis=1)                                              # (B, H, W)
 
     # Only splats that can reach the camera (or, with regions_only, the regions' box) are rasterised;
