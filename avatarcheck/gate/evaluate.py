@@ -134,15 +134,19 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     face_eye = eyeball_face_eye(avatar)
     # Mesh ids only where a region is: ``covered`` never looks elsewhere.
     all_ids = triangle_ids_batch(mesh, avatar.head_sub.faces, camera, only=wanted)
+    # Which eyeball the mesh shows at each pixel (-1: anything else, or no face); looked up at the
+    # wanted pixels only, the ids read -1 everywhere else.
+    seen_eye = np.full(all_ids.shape, -1, np.int8)
+    ids_there = all_ids[wanted]
+    seen_eye[wanted] = np.where(ids_there >= 0, face_eye[np.maximum(ids_there, 0)], -1)
+    covered_all = regions_all & (seen_eye[:, None] != np.arange(len(EYES), dtype=np.int8)[None, :, None, None])
     out = []
     for b in range(B):
-        ids = all_ids[b]
-        seen_eye = np.where(ids >= 0, face_eye[np.maximum(ids, 0)], -1)
         E = main.colors[b, ..., 3]
         regions, covered, metrics = {}, {}, {}
         for k, eye in enumerate(EYES):
             regions[eye] = regions_all[b, k]
-            covered[eye] = regions[eye] & (seen_eye != k)
+            covered[eye] = covered_all[b, k]
             metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
         out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))
     return out
