@@ -12,6 +12,7 @@ moving head would move the eyes out of a tight eye camera); its 52 channels and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ import torch
 from avatarcheck.avatar import Avatar
 from avatarcheck.gate.metrics import eye_metrics, eye_regions
 from avatarcheck.gate.sharpness import gradient_energy, luminance, region_pixels
+from avatarcheck.head.model import HeadModel
 from avatarcheck.head.pose import Pose
 from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
@@ -43,13 +45,20 @@ class FrameEval:
 
 
 def eyeball_face_eye(avatar: Avatar) -> np.ndarray:
-    """(F_sub,) int8: 0 left eyeball face, 1 right eyeball face, -1 anything else."""
-    faces = avatar.head_sub.faces
+    """(F_sub,) int8, read-only: 0 left eyeball face, 1 right eyeball face, -1 anything else."""
+    return _eyeball_face_eye(avatar.head_sub)
+
+
+@functools.lru_cache(maxsize=8)
+def _eyeball_face_eye(head_sub: HeadModel) -> np.ndarray:
+    # Cached per (identity-hashed) subdivided head: every batch of a variant asks again.
+    faces = head_sub.faces
     out = np.full(len(faces), -1, np.int8)
     for k, eye in enumerate(EYES):
-        on = np.zeros(avatar.head_sub.num_vertices, bool)
-        on[avatar.head_sub.vertex_set(f"eyeball_{eye}")] = True
+        on = np.zeros(head_sub.num_vertices, bool)
+        on[head_sub.vertex_set(f"eyeball_{eye}")] = True
         out[on[faces].all(axis=1)] = k
+    out.setflags(write=False)
     return out
 
 
@@ -111,7 +120,7 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     # Eyeball-only render: every other splat has zero opacity, so only eyeball splats are sent.
     eyeballs = torch.as_tensor(per_eye.any(axis=1))
     only_eyes = SplatState(state.means, state.quats, state.scales, state.opacities,
-                           torch.as_tensor(per_eye)[None].expand(B, -1, -1).contiguous()).select(eyeballs)
+                           torch.as_tensor(per_eye)[None].expand(B, -1, -1)).select(eyeballs)  # shared colours
     shares = render(only_eyes, camera, backend, background=np.zeros(2, np.float32)).colors
     regions_all = eye_regions(shares, dilate_px)                                  # (B, 2, H, W)
     wanted = regions_all.any(axis=1)                                              # (B, H, W)
