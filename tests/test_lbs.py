@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.spatial.transform import Rotation
@@ -133,3 +133,23 @@ def test_cuda_forward_matches_cpu(head, layer):
     gpu_v = gpu(torch.from_numpy(w).cuda(), global_rot=rot, eyes=eyes).vertices
     assert gpu_v.device.type == "cuda"
     torch.testing.assert_close(gpu_v.cpu(), cpu_v, atol=1e-5, rtol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 300), st.integers(0, 2**31 - 1), st.sampled_from([torch.float32, torch.float64]))
+def test_fused_skinning_apply_is_torchs_expression_bit_for_bit(B, V, seed, dtype):
+    """The numba apply in ``skin_vertices`` against the torch expression it replaces (autograd on
+    forces the torch path): equal bits, float32 and float64, varied magnitudes."""
+    from avatarcheck.head.lbs import skin_vertices
+
+    g = torch.Generator().manual_seed(seed)
+    J = 5
+    vertices = (torch.randn(B, V, 3, generator=g, dtype=torch.float64) * 10 ** torch.randint(-3, 3, (B, V, 1), generator=g)).to(dtype)
+    weights = torch.rand(V, J, generator=g, dtype=torch.float64).to(dtype)
+    A = torch.randn(B, J, 4, 4, generator=g, dtype=torch.float64).to(dtype)
+    fused, linear = skin_vertices(vertices, weights, A)
+    with torch.enable_grad():
+        plain, _ = skin_vertices(vertices, weights, A.clone().requires_grad_(True))
+    assert fused.dtype == dtype and fused.shape == (B, V, 3)
+    assert torch.equal(fused, plain.detach())
+    assert linear.shape == (B, V, 3, 3)
