@@ -140,6 +140,9 @@ def test_cuda_forward_matches_cpu(head, layer):
 def test_fused_skinning_apply_is_torchs_expression_bit_for_bit(B, V, seed, dtype):
     """The numba apply in ``skin_vertices`` against the torch expression it replaces (autograd on
     forces the torch path): equal bits, float32 and float64, varied magnitudes."""
+    from unittest import mock
+
+    from avatarcheck.head import lbs
     from avatarcheck.head.lbs import skin_vertices
 
     g = torch.Generator().manual_seed(seed)
@@ -147,7 +150,8 @@ def test_fused_skinning_apply_is_torchs_expression_bit_for_bit(B, V, seed, dtype
     vertices = (torch.randn(B, V, 3, generator=g, dtype=torch.float64) * 10 ** torch.randint(-3, 3, (B, V, 1), generator=g)).to(dtype)
     weights = torch.rand(V, J, generator=g, dtype=torch.float64).to(dtype)
     A = torch.randn(B, J, 4, 4, generator=g, dtype=torch.float64).to(dtype)
-    fused, linear = skin_vertices(vertices, weights, A)
+    with mock.patch.object(lbs, "FUSED_MIN_VERTICES", 0):  # the fused path at any size
+        fused, linear = skin_vertices(vertices, weights, A)
     with torch.enable_grad():
         plain, _ = skin_vertices(vertices, weights, A.clone().requires_grad_(True))
     assert fused.dtype == dtype and fused.shape == (B, V, 3)

@@ -90,9 +90,15 @@ def skin_vertices(vertices: Tensor, lbs_weights: Tensor, A: Tensor) -> tuple[Ten
     return skinned, linear
 
 
+# Below this many (frame, vertex) pairs torch's form is fast enough, and a process that only poses (a
+# head export) does not pay numba's one-off start of its parallel runtime (~0.6 s) for it.
+FUSED_MIN_VERTICES = 65536
+
+
 def _plain_cpu(T: Tensor, vertices: Tensor) -> bool:
-    """CPU float tensors of one dtype, outside autograd: the fused numba apply may run."""
-    return (T.device.type == "cpu" and vertices.device.type == "cpu" and T.dtype == vertices.dtype
+    """Large CPU float batches of one dtype, outside autograd: the fused numba apply may run."""
+    return (vertices.shape[0] * vertices.shape[1] >= FUSED_MIN_VERTICES
+            and T.device.type == "cpu" and vertices.device.type == "cpu" and T.dtype == vertices.dtype
             and T.dtype in (torch.float32, torch.float64) and T.is_contiguous()
             and not (torch.is_grad_enabled() and (T.requires_grad or vertices.requires_grad)))
 
