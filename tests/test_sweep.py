@@ -321,3 +321,33 @@ def test_gate_sweep_on_a_gate_without_a_sweep_is_a_usage_error(tmp_path):
     with pytest.raises(InputError, match=r"sweep: expected a \[sweep\] table"):
         GateRun(options, tmp_path)
     GateRun(dataclasses.replace(options, sweep=False), tmp_path)  # without the switch the gate is fine
+
+
+@pytest.mark.parametrize("policy", ["skip", "fail"])
+def test_a_sweep_says_which_moments_went_unchecked_and_fails_for_them_when_the_gate_says_so(policy):
+    """A take without one of the checked moments: the sweep cannot run that moment's checks. It says so
+    in the item (and its record); with ``missing_moment = "fail"`` the item fails however safe the
+    strengths look at the other moments. The renders are stubbed: every present moment passes."""
+    from types import SimpleNamespace
+
+    from avatarcheck.gate.sweep import sweep_gate, sweep_item
+
+    spec = dataclasses.replace(load_gate("three-moment"), missing_moment=policy)
+    s = spec.sweep
+    sg = sweep_gate(spec, s.kind, s.params, s.strengths, s.corrections, s.image_size)
+    checked = [m for m in sg.moments if any(m in c.moments for c in sg.checks)]
+    lacking = checked[-1]
+    good = {"leak_mean": 0.0, "leak_p99": 0.0, "leak_max": 0.0, "leak_area": 0.0, "coverage_min": 1.0,
+            "coverage_p1": 1.0, "open_e_mean": 1.0}
+    present = {m: object() for m in sg.moments if m != lacking}
+    ev = SimpleNamespace(spec=sg, inputs=SimpleNamespace(present=present),
+                         moment_evals=lambda e, c: {m: SimpleNamespace(metrics={"left": good, "right": good})
+                                                    for m in present})
+    item = sweep_item(ev, s, s.corrections[0])
+    assert all(item.passed) and item.unchecked == [lacking]
+    assert f"not checked at {lacking}" in item.message
+    assert item.ok == (policy == "skip")
+    # with every moment present nothing is unchecked and the item passes
+    present[lacking] = object()
+    full = sweep_item(ev, s, s.corrections[0])
+    assert full.unchecked == [] and full.ok and "not checked" not in full.message

@@ -83,4 +83,8 @@ def sweep_cmd(
     console.print(safe_strength_table(f"safe strength: {edit} {params}, gate {gate}, take {inputs.take.source}",
                                       result.strengths, [(c, result.passed[c], result.worst[c], result.safe[c], None)
                                                          for c in chosen]))
+    if result.unchecked:
+        console.print(f"[yellow]not checked at {', '.join(result.unchecked)}: the take lacks "
+                      f"{'that moment' if len(result.unchecked) == 1 else 'those moments'}, so a strength that "
+                      f"passes here passed only the checks at the other moments[/]")
     console.print(f"wrote {out / 'sweep.json'} and {out / 'sweep.svg'}")

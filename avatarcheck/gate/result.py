@@ -146,7 +146,8 @@ class SweepCorrection:
 
     Lists run over ``strengths`` (ascending). ``safe``: the largest strength of the leading run of
     passes (None: the first fails). ``min_safe``: the strength the gate requires it to hold to;
-    ``ok`` is ``safe >= min_safe`` (always True without one).
+    ``ok`` is ``safe >= min_safe`` (always True without one), and False when checks could not run
+    for a moment the take lacks while the gate says ``missing_moment = "fail"``.
     """
 
     item_id: str                          # "sweep/pear/ratio"
@@ -164,6 +165,9 @@ class SweepCorrection:
     min_safe: float | None
     ok: bool
     message: str
+    # moments the gate's checks name that the take lacks: their checks ran at no strength (the item
+    # fails for it under ``missing_moment = "fail"``)
+    unchecked: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass

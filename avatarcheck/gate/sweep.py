@@ -23,7 +23,7 @@ from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
 from avatarcheck.gate.sweep_spec import CORRECTIONS, SweepSpec
 
 __all__ = ["CORRECTIONS", "SweepResult", "largest_safe", "sweep", "sweep_gate", "sweep_correction",
-           "leak_threshold", "sweep_item"]
+           "leak_threshold", "sweep_item", "unchecked_moments"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,7 @@ class SweepResult:
     worst: dict[str, list[str]]              # correction -> per strength: the first failing check, or ""
     leak_max: dict[str, list[float]]         # correction -> per strength: worst leak max over the moments
     safe: dict[str, float | None]            # correction -> largest safe strength (None: fails at the first)
+    unchecked: list[str] = dataclasses.field(default_factory=list)  # checked moments the take lacks (never run)
 
 
 def largest_safe(strengths: Sequence[float], passed: Sequence[bool]) -> float | None:
@@ -95,7 +96,8 @@ def sweep(spec: GateSpec, inputs: GateInputs, kind: str, params: Mapping, streng
     for c in corrections:
         passed[c], worst[c], leak[c] = sweep_correction(ev, c)
     return SweepResult(kind, dict(params), strengths, list(corrections), passed, worst, leak,
-                       {c: largest_safe(strengths, passed[c]) for c in corrections})
+                       {c: largest_safe(strengths, passed[c]) for c in corrections},
+                       unchecked_moments(ev.spec, inputs.present))
 
 
 def sweep_item(ev: GateEvaluation, s: SweepSpec, correction: str) -> SweepCorrection:
@@ -104,7 +106,9 @@ def sweep_item(ev: GateEvaluation, s: SweepSpec, correction: str) -> SweepCorrec
     passed, worst, leak = sweep_correction(ev, correction)
     safe = largest_safe(s.strengths, passed)
     need = s.min_safe.get(correction)
-    ok = need is None or (safe is not None and safe >= need)
+    unchecked = unchecked_moments(ev.spec, ev.inputs.present)
+    strict = bool(unchecked) and ev.spec.missing_moment == "fail"
+    ok = (need is None or (safe is not None and safe >= need)) and not strict
     item_id = f"sweep/{s.name}/{correction}"
     first_bad = next((i for i, p in enumerate(passed) if not p), None)
     text = "none" if safe is None else f"{safe:g}" + (" (every strength tried passes)" if first_bad is None else "")
@@ -113,7 +117,18 @@ def sweep_item(ev: GateEvaluation, s: SweepSpec, correction: str) -> SweepCorrec
     if first_bad is not None:
         fails = worst[first_bad] if worst[first_bad].startswith("refused") else f"{worst[first_bad]} fails"
         text += f" (at strength {s.strengths[first_bad]:g}: {fails})"
+    if unchecked:
+        text += (f"; not checked at {', '.join(unchecked)}: the take lacks "
+                 f"{'that moment' if len(unchecked) == 1 else 'those moments'}"
+                 + (' (missing_moment = "fail")' if strict else ""))
     message = f"{item_id}: largest safe strength {text}"
     return SweepCorrection(item_id, s.name, s.kind, dict(s.params), correction, list(s.strengths), passed, worst,
                            [None if np.isnan(v) else float(v) for v in leak], leak_threshold(ev.spec),
-                           ev.spec.image_size, safe, need, ok, message)
+                           ev.spec.image_size, safe, need, ok, message, unchecked)
+
+
+def unchecked_moments(spec: GateSpec, present: Mapping) -> list[str]:
+    """The gate's take moments that some check names and the take lacks (``present``: the moments
+    found in the take): a sweep evaluates the checks at present moments only, so these never ran."""
+    named = {m for chk in spec.checks for m in chk.moments}
+    return [m for m in spec.moments if m in named and m not in present]
