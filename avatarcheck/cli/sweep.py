@@ -49,7 +49,7 @@ def sweep_cmd(
     """Sweep an edit's strength per correction; print and save the largest strength that passes every check."""
     from avatarcheck.gate.inputs import load_inputs
     from avatarcheck.gate.spec import load_gate
-    from avatarcheck.gate.sweep import CORRECTIONS, leak_threshold, sweep
+    from avatarcheck.gate.sweep import CORRECTIONS, leak_threshold, sweep, unchecked_text
     from avatarcheck.io.atomic import check_output_dir, write_text_atomic
     from avatarcheck.render.backend import resolve_backend
     from avatarcheck.report.plots import sweep_chart_svg
@@ -84,7 +84,6 @@ def sweep_cmd(
                                       result.strengths, [(c, result.passed[c], result.worst[c], result.safe[c], None)
                                                          for c in chosen]))
     if result.unchecked:
-        console.print(f"[yellow]not checked at {', '.join(result.unchecked)}: the take lacks "
-                      f"{'that moment' if len(result.unchecked) == 1 else 'those moments'}, so a strength that "
-                      f"passes here passed only the checks at the other moments[/]")
+        console.print(f"[yellow]{unchecked_text(result.unchecked)}, so a strength that passes here passed "
+                      f"only the checks at the other moments[/]")
     console.print(f"wrote {out / 'sweep.json'} and {out / 'sweep.svg'}")

@@ -23,7 +23,7 @@ from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
 from avatarcheck.gate.sweep_spec import CORRECTIONS, SweepSpec
 
 __all__ = ["CORRECTIONS", "SweepResult", "largest_safe", "sweep", "sweep_gate", "sweep_correction",
-           "leak_threshold", "sweep_item", "unchecked_moments"]
+           "leak_threshold", "sweep_item", "unchecked_moments", "unchecked_text"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +118,7 @@ def sweep_item(ev: GateEvaluation, s: SweepSpec, correction: str) -> SweepCorrec
         fails = worst[first_bad] if worst[first_bad].startswith("refused") else f"{worst[first_bad]} fails"
         text += f" (at strength {s.strengths[first_bad]:g}: {fails})"
     if unchecked:
-        text += (f"; not checked at {', '.join(unchecked)}: the take lacks "
-                 f"{'that moment' if len(unchecked) == 1 else 'those moments'}"
-                 + (' (missing_moment = "fail")' if strict else ""))
+        text += "; " + unchecked_text(unchecked) + (' (missing_moment = "fail")' if strict else "")
     message = f"{item_id}: largest safe strength {text}"
     return SweepCorrection(item_id, s.name, s.kind, dict(s.params), correction, list(s.strengths), passed, worst,
                            [None if np.isnan(v) else float(v) for v in leak], leak_threshold(ev.spec),
@@ -132,3 +130,10 @@ def unchecked_moments(spec: GateSpec, present: Mapping) -> list[str]:
     found in the take): a sweep evaluates the checks at present moments only, so these never ran."""
     named = {m for chk in spec.checks for m in chk.moments}
     return [m for m in spec.moments if m in named and m not in present]
+
+
+def unchecked_text(unchecked: Sequence[str]) -> str:
+    """The sweep item's and the CLI's words for ``unchecked_moments``, e.g. ``not checked at full_blink:
+    the take lacks that moment``."""
+    what = "that moment" if len(unchecked) == 1 else "those moments"
+    return f"not checked at {', '.join(unchecked)}: the take lacks {what}"
