@@ -22,11 +22,13 @@ contracts ``a * b + c`` into FMAs; here ``exp`` is a branch-free Cephes-style fl
 from the GPU by a few float32 ulps per splat, except where such an ulp flips a 1/255 or 1e-4
 threshold decision (a CUDA parity test needs a tolerance, and a few pixels may differ more).
 
-Implementation: numba kernels, B frames at a time (one camera). ``_prepare`` sorts each frame's
-drawn splats by depth (a stable radix sort on the float bits) and builds the per-tile lists
-(counted, prefix-summed and filled in depth order, so each list is sorted), each entry a copy of
-the splat's float32 record [mean, conic, opacity, sigma cut, colours], so a tile's data are
-contiguous. ``_raster_frames`` runs one ``prange`` iteration per (frame, tile); inside a tile,
+Implementation: numba kernels, B frames at a time (one camera). ``_prepare`` packs each drawn
+splat's float32 record [mean, conic, opacity, sigma cut, pixel spans, colours] into one cache
+line, sorts the drawn splats by depth (a stable radix sort on the float bits), stages the records
+in that order and builds the per-tile lists of positions in it (counted, prefix-summed and filled
+in depth order, so each list is sorted). ``_raster_frames`` runs one ``prange`` iteration per
+(frame, tile); a tile first copies its records into one contiguous local array (as gsplat stages
+them in shared memory); inside a tile,
 4 x 4 pixel blocks run as 16 SIMD lanes, each lane following the per-pixel recurrence above
 exactly (a finished lane is masked; a block ends when all its lanes have). Each block walks only
 the part of its tile's list whose "alpha could reach 1/255" ellipse box touches the block, which
@@ -96,9 +98,13 @@ _EP4 = np.float32(1.6666665459e-1)
 _EP5 = np.float32(5.0000001201e-1)
 
 _TILE_CHUNK = 4  # tiles per dynamically scheduled chunk of the raster loop (see _raster_batch)
-_BANDS = 8  # bands of tile rows binned in parallel (_prepare)
+_SPLIT = 2  # parts of a frame's depth order counted and filled in parallel, per thread (_prepare)
 _CHUNK = 2048  # splats per parallel iteration of _prepare's per-splat pass
-_REC = 7  # per-intersection record: mean x, mean y, conic a, b, c, opacity, sigma cut, then colours
+# Per-splat record (float32): mean x, mean y, conic a, b, c, opacity, sigma cut, the pixel spans
+# (x first, x last, y first, y last: integers, exact in float32 within +-_SPAN_LIMIT), then the
+# colours; rows padded to a multiple of 16 floats, one 64-byte cache line for up to 5 channels.
+_REC = 11
+_SP = 7  # first span column
 
 _jit_ready = False
 
@@ -108,15 +114,20 @@ _jit_ready = False
 # ----------------------------------------------------------------------------------------------
 #
 # Data flow for B frames (one camera) of N splats:
-#   _splat_rects   per splat: its tile rectangle, and whether it meets a wanted tile (drawn)
-#   _depth_order   per frame: the drawn splats' indices in gsplat's depth order (radix sort)
-#   _count_band,   per (frame, band of tile rows): count, prefix sum and fill of the tile lists
-#   _fill_band     with copies of the records and pixel spans, so a tile's data are contiguous
-#                  (measured: ~1.3x faster raster than tile lists of indices into per-splat
-#                  records, which scatter a tile's loads over the whole cloud)
-#   _raster_tile   per (frame, tile): the pixels
+#   _splat_records  per splat, in index order: tile rectangle, drawn (meets a wanted tile), and the
+#                   packed record (every input streams)
+#   _depth_order    per frame: the drawn splats' indices in gsplat's depth order (radix sort)
+#   _gather_sorted  per part of a frame's depth order: rectangles and records in that order (the
+#                   one random read per splat)
+#   _count_tiles,   per part of the order: count, prefix sum (part after part within each tile)
+#   _fill_tiles     and fill of the tile lists, int32 positions into the sorted records
+#   _raster_tile    per (frame, tile): the pixels
+# 500k random splats at 512 px (1.4 M intersections), 2 threads: binning 35-50 ms this way against
+# 110-130 ms when every list entry was a full copy of the record written by bands of tile rows
+# that each walked all splats (scattered 60-byte stores and random reads were the cost); the
+# raster pays ~10 ms more for its per-tile gather. The head (20k splats) bins in ~1 ms (was ~2).
 # Two schedules run these: with few frames, _prepare runs each stage in parallel over splats, frames
-# and bands for all frames, then _raster_frames shares the tiles out; with two or more frames per
+# and parts for all frames, then _raster_frames shares the tiles out; with two or more frames per
 # thread, _render_frames gives each thread whole frames, every stage of a frame back to back.
 
 @njit(cache=True, inline="always")
@@ -129,7 +140,7 @@ def _clamp_tile(v: float, hi: int) -> int:
     return int(v)
 
 
-_SPAN_LIMIT = 2**30  # pixel spans are clamped to +-this (infinite extents included)
+_SPAN_LIMIT = 2**24  # pixel spans are clamped to +-this (infinite extents included); exact in float32
 
 
 @njit(cache=True, inline="always")
@@ -212,11 +223,19 @@ def _depth_order(depths, drawn, out):
 
 
 @njit(cache=True)
-def _splat_rects(m2, radii, tile_size, tiles_x, tiles_y, tile_sat, g0, g1, rect, drawn):
-    """Splats g0 .. g1 - 1 of one frame: gsplat's tile rectangle (IntersectTile.cu, float32 as there)
-    into rect (N, 4) int32 = x0, x1, y0, y1 (exclusive), and drawn (N,) bool: both radii positive
-    and the rectangle holds a wanted tile. m2 (N, 2), radii (N, 2), tile_sat (tiles_y + 1, tiles_x + 1)."""
+def _splat_records(m2, radii, con, opa, col, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat, g0, g1,
+                   rect, drawn, urec):
+    """Splats g0 .. g1 - 1 of one frame, in index order: gsplat's tile rectangle (IntersectTile.cu,
+    float32 as there) into rect (N, 4) int32 = x0, x1, y0, y1 (exclusive); drawn (N,) bool: both
+    radii positive and the rectangle holds a wanted tile; and for a drawn splat its record into
+    urec (N, R) float32 (``_REC`` above, spans from :func:`_pixel_span`, zero padding).
+
+    One frame's inputs: m2 (N, 2), radii (N, 2), con (N, 3), opa (N,), col (N, Dp), cuts, half_x,
+    half_y (N,); tile_sat (tiles_y + 1, tiles_x + 1). Packing the record here, where every input
+    streams, leaves the depth-order gather one cache line per splat to fetch instead of eight.
+    """
     ts = np.float32(tile_size)
+    n_ch = col.shape[1]
     for g in range(g0, g1):
         if not (radii[g, 0] > 0 and radii[g, 1] > 0):
             continue
@@ -233,123 +252,141 @@ def _splat_rects(m2, radii, tile_size, tiles_x, tiles_y, tile_sat, g0, g1, rect,
         rect[g, 2] = y0
         rect[g, 3] = y1
         drawn[g] = _any_wanted(tile_sat, x0, x1, y0, y1)
-
-
-@njit(cache=True)
-def _count_band(order, n_drawn, rect, tile_sat, tiles_x, r0, r1, counts):
-    """Add the intersections of one frame's drawn splats (``order[:n_drawn]``) with the wanted tiles of
-    tile rows r0 .. r1 - 1 to counts (tiles + 1,): tile t's count goes to counts[t + 1]."""
-    for j in range(n_drawn):
-        g = order[j]
-        for y in range(max(rect[g, 2], r0), min(rect[g, 3], r1)):
-            for x in range(rect[g, 0], rect[g, 1]):
-                if _any_wanted(tile_sat, x, x + 1, y, y + 1):
-                    counts[y * tiles_x + x + 1] += 1
-
-
-@njit(cache=True)
-def _fill_band(order, n_drawn, rect, tile_sat, tiles_x, r0, r1, m2, con, opa, col, cuts, half_x, half_y,
-               pos, rec, spans):
-    """Write one frame's records for the wanted tiles of rows r0 .. r1 - 1, in depth order.
-
-    pos ((r1 - r0) tiles_x,) int64: the next free slot of each tile of the band (start: its offset);
-    the inputs are one frame's (m2 (N, 2), con (N, 3), opa (N,), col (N, Dp), cuts, half_x, half_y (N,)).
-    The records are gathered by splat index: a frame's inputs stay in cache (20k splats: ~1 MB), where
-    staging them in depth order first cost a scattered store per splat (~2x slower overall, measured).
-    """
-    n_ch = col.shape[1]
-    for j in range(n_drawn):
-        g = order[j]
-        ya = max(rect[g, 2], r0)
-        yb = min(rect[g, 3], r1)
-        if ya >= yb:
+        if not drawn[g]:
             continue
+        urec[g, 0] = m2[g, 0]
+        urec[g, 1] = m2[g, 1]
+        urec[g, 2] = con[g, 0]
+        urec[g, 3] = con[g, 1]
+        urec[g, 4] = con[g, 2]
+        urec[g, 5] = opa[g]
+        urec[g, 6] = cuts[g]
         sx0, sx1 = _pixel_span(m2[g, 0], half_x[g])
         sy0, sy1 = _pixel_span(m2[g, 1], half_y[g])
-        for y in range(ya, yb):
-            for x in range(rect[g, 0], rect[g, 1]):
+        urec[g, _SP] = sx0
+        urec[g, _SP + 1] = sx1
+        urec[g, _SP + 2] = sy0
+        urec[g, _SP + 3] = sy1
+        for c in range(n_ch):
+            urec[g, _REC + c] = col[g, c]
+        for c in range(_REC + n_ch, urec.shape[1]):
+            urec[g, c] = _ZERO
+
+
+@njit(cache=True)
+def _gather_sorted(order, j0, j1, base, rect, urec, srect, srec):
+    """Depth-order positions j0 .. j1 - 1 of one frame: splat ``order[j]``'s tile rectangle and
+    record (rows of rect (N, 4) and urec (N, R), :func:`_splat_records`) into srect[base + j] and
+    srec[base + j]. The only random reads of the binning; everything after them streams."""
+    n_rec = urec.shape[1]
+    for j in range(j0, j1):
+        g = order[j]
+        i = base + j
+        for c in range(4):
+            srect[i, c] = rect[g, c]
+        for c in range(n_rec):
+            srec[i, c] = urec[g, c]
+
+
+@njit(cache=True)
+def _count_tiles(srect, i0, i1, tile_sat, tiles_x, counts):
+    """Add the wanted-tile intersections of sorted splats i0 .. i1 - 1 (rows of srect) to counts
+    (tiles,)."""
+    for i in range(i0, i1):
+        for y in range(srect[i, 2], srect[i, 3]):
+            for x in range(srect[i, 0], srect[i, 1]):
                 if _any_wanted(tile_sat, x, x + 1, y, y + 1):
-                    t = (y - r0) * tiles_x + x
-                    i = pos[t]
-                    pos[t] = i + 1
-                    rec[i, 0] = m2[g, 0]
-                    rec[i, 1] = m2[g, 1]
-                    rec[i, 2] = con[g, 0]
-                    rec[i, 3] = con[g, 1]
-                    rec[i, 4] = con[g, 2]
-                    rec[i, 5] = opa[g]
-                    rec[i, 6] = cuts[g]
-                    for c in range(n_ch):
-                        rec[i, _REC + c] = col[g, c]
-                    spans[i, 0] = sx0
-                    spans[i, 1] = sx1
-                    spans[i, 2] = sy0
-                    spans[i, 3] = sy1
+                    counts[y * tiles_x + x] += 1
+
+
+@njit(cache=True)
+def _fill_tiles(srect, i0, i1, tile_sat, tiles_x, pos, ids):
+    """Append sorted splats i0 .. i1 - 1 to the lists of their wanted tiles: ids[pos[t]] = i, then
+    pos[t] += 1 (pos (tiles,) int64, the next free slot of each tile's list). Walking i in order
+    keeps every list in depth order."""
+    for i in range(i0, i1):
+        for y in range(srect[i, 2], srect[i, 3]):
+            for x in range(srect[i, 0], srect[i, 1]):
+                if _any_wanted(tile_sat, x, x + 1, y, y + 1):
+                    t = y * tiles_x + x
+                    ids[pos[t]] = i
+                    pos[t] += 1
 
 
 @njit(parallel=True, cache=True)
-def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat, n_bands):
+def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat, n_split):
     """Sort and bin B frames at once, every stage parallel (module comment above).
 
     m2 (B, N, 2), con (B, N, 3), dep (B, N), radii (B, N, 2) int32, cuts (B, N) float32,
     half_x/half_y (B, N) float64; opa (Bo, N) and col (Bc, N, Dp) with Bo, Bc in (1, B) (shared
     by every frame when 1); tile_sat (Bt, tiles_y + 1, tiles_x + 1) int32, Bt in (1, B): the summed
-    area table of the tiles wanted (:func:`_tile_sat`); n_bands: bands of tile rows binned in
-    parallel per frame. Returns offsets (B, tiles + 1) int64,
-    absolute positions into the per-intersection arrays ``rec`` (intersections, 7 + Dp) float32 =
-    [mean x, mean y, conic a, b, c, opacity, sigma cut, colours] and ``spans`` (intersections, 4)
-    int32 = the splat's pixel spans (:func:`_pixel_span`: x first, x last, y first, y last); frame
-    b's tile t list is offsets[b, t] .. offsets[b, t + 1], in depth order; a tile not wanted gets
-    an empty list. A wanted tile's list is the full render's: the splats left out (rectangle on no
-    wanted tile) are not in it, and sorting a subset stably keeps the others' order.
+    area table of the tiles wanted (:func:`_tile_sat`); n_split: parts of each frame's depth order
+    counted and filled in parallel (any value gives the same lists).
+
+    Returns offsets (B, tiles + 1) int64, ids (intersections,) int32 and srec (drawn, R) float32:
+    the drawn splats' records (``_REC`` above) of every frame in depth order, frame after frame;
+    frame b's tile t list is ``ids[offsets[b, t]:offsets[b, t + 1]]``, rows of srec in depth order;
+    a tile not wanted gets an empty list. A wanted tile's list is the full render's: the splats
+    left out (rectangle on no wanted tile) are not in it, and sorting a subset stably keeps the
+    others' order.
     """
     n_b, n = dep.shape
-    n_rec = _REC + col.shape[2]
+    n_rec = -(-(_REC + col.shape[2]) // 16) * 16
     n_tiles = tiles_x * tiles_y
     rect = np.empty((n_b, n, 4), np.int32)
     drawn = np.zeros((n_b, n), np.bool_)
+    urec = np.empty((n_b, n, n_rec), np.float32)
     # Chunks of splats, not one iteration per (frame, splat): a 64-bit division per splat to split
     # the flat index cost as much as the rest of the loop.
     n_chunks = -(-n // _CHUNK)
     for f in prange(n_b * n_chunks):
         b = f // n_chunks
         g0 = (f - b * n_chunks) * _CHUNK
-        _splat_rects(m2[b], radii[b], tile_size, tiles_x, tiles_y, tile_sat[b if tile_sat.shape[0] > 1 else 0],
-                     g0, min(g0 + _CHUNK, n), rect[b], drawn[b])
+        _splat_records(m2[b], radii[b], con[b], opa[b if opa.shape[0] > 1 else 0], col[b if col.shape[0] > 1 else 0],
+                       cuts[b], half_x[b], half_y[b], tile_size, tiles_x, tiles_y,
+                       tile_sat[b if tile_sat.shape[0] > 1 else 0], g0, min(g0 + _CHUNK, n), rect[b], drawn[b], urec[b])
 
     order = np.empty((n_b, n), np.int32)
     n_drawn = np.empty(n_b, np.int64)
     for b in prange(n_b):
         n_drawn[b] = _depth_order(dep[b], drawn[b], order[b])
+    base = np.zeros(n_b + 1, np.int64)
+    for b in range(n_b):
+        base[b + 1] = base[b] + n_drawn[b]
 
-    # Count, prefix-sum and fill, per (frame, band of tile rows): each walks the frame's splats in
-    # depth order and handles only its own rows, so the bands run in parallel and every tile's list
-    # comes out in depth order. Tiles not wanted stay empty.
-    rows_per = -(-tiles_y // n_bands)
-    counts = np.zeros((n_b, n_tiles + 1), np.int64)
-    for f in prange(n_b * n_bands):
-        b = f // n_bands
-        r0 = (f - b * n_bands) * rows_per
-        _count_band(order[b], n_drawn[b], rect[b], tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, r0,
-                    min(r0 + rows_per, tiles_y), counts[b])
+    # Stage the drawn splats in depth order, then count and fill per (frame, part of the order):
+    # each part walks its splats in order, so a tile's list is its parts' entries one after another.
+    srect = np.empty((base[n_b], 4), np.int32)
+    srec = np.empty((base[n_b], n_rec), np.float32)
+    for f in prange(n_b * n_split):
+        b = f // n_split
+        c = f - b * n_split
+        j0 = c * n_drawn[b] // n_split
+        j1 = (c + 1) * n_drawn[b] // n_split
+        _gather_sorted(order[b], j0, j1, base[b], rect[b], urec[b], srect, srec)
+    counts = np.zeros((n_b, n_split, n_tiles), np.int64)
+    for f in prange(n_b * n_split):
+        b = f // n_split
+        c = f - b * n_split
+        _count_tiles(srect, base[b] + c * n_drawn[b] // n_split, base[b] + (c + 1) * n_drawn[b] // n_split,
+                     tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, counts[b, c])
     offsets = np.empty((n_b, n_tiles + 1), np.int64)
     total = 0
     for b in range(n_b):
         for t in range(n_tiles):
-            counts[b, t + 1] += counts[b, t]
-        for t in range(n_tiles + 1):
-            offsets[b, t] = total + counts[b, t]
-        total += counts[b, n_tiles]
-    rec = np.empty((total, n_rec), np.float32)
-    spans = np.empty((total, 4), np.int32)
-    for f in prange(n_b * n_bands):
-        b = f // n_bands
-        r0 = (f - b * n_bands) * rows_per
-        r1 = min(r0 + rows_per, tiles_y)
-        _fill_band(order[b], n_drawn[b], rect[b], tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, r0, r1,
-                   m2[b], con[b], opa[b if opa.shape[0] > 1 else 0], col[b if col.shape[0] > 1 else 0], cuts[b],
-                   half_x[b], half_y[b], offsets[b, r0 * tiles_x:r1 * tiles_x].copy(), rec, spans)
-    return offsets, rec, spans
+            offsets[b, t] = total
+            for c in range(n_split):  # counts become each part's first slot in the tile's list
+                k = counts[b, c, t]
+                counts[b, c, t] = total
+                total += k
+        offsets[b, n_tiles] = total
+    ids = np.empty(total, np.int32)
+    for f in prange(n_b * n_split):
+        b = f // n_split
+        c = f - b * n_split
+        _fill_tiles(srect, base[b] + c * n_drawn[b] // n_split, base[b] + (c + 1) * n_drawn[b] // n_split,
+                    tile_sat[b if tile_sat.shape[0] > 1 else 0], tiles_x, counts[b, c], ids)
+    return offsets, ids, srec
 
 
 @njit(cache=True)
@@ -358,31 +395,32 @@ def _render_frame(b, m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_s
     """Frame b alone, start to finish on one thread: bin (as :func:`_prepare` does for one frame) and
     rasterise every tile. Same inputs as :func:`_prepare` and :func:`_raster_frames`.
 
-    The frame's tile lists (~1 MB for 20k splats) are written and read back while still in this
-    core's cache; binning every frame of a batch first put ~1.4 MB per frame in memory and read it
-    back cold (16 frames: ~1.5x slower bin + raster, measured).
+    The frame's sorted records and tile lists are written and read back while still in this core's
+    cache; binning every frame of a batch first put them in memory and read them back cold.
     """
     b = np.int64(b)  # prange hands an unsigned index; mixed with int64 below it would type as float
     n = dep.shape[1]
     bt = b if tile_sat.shape[0] > 1 else 0
-    bo = b if opa.shape[0] > 1 else 0
-    bc = b if col.shape[0] > 1 else 0
     n_tiles = tiles_x * tiles_y
+    n_rec = -(-(_REC + col.shape[2]) // 16) * 16
     rect = np.empty((n, 4), np.int32)
     drawn = np.zeros(n, np.bool_)
-    _splat_rects(m2[b], radii[b], tile_size, tiles_x, tiles_y, tile_sat[bt], 0, n, rect, drawn)
+    urec = np.empty((n, n_rec), np.float32)
+    _splat_records(m2[b], radii[b], con[b], opa[b if opa.shape[0] > 1 else 0], col[b if col.shape[0] > 1 else 0],
+                   cuts[b], half_x[b], half_y[b], tile_size, tiles_x, tiles_y, tile_sat[bt], 0, n, rect, drawn, urec)
     order = np.empty(n, np.int32)
     n_drawn = _depth_order(dep[b], drawn, order)
+    srect = np.empty((n_drawn, 4), np.int32)
+    srec = np.empty((n_drawn, n_rec), np.float32)
+    _gather_sorted(order, 0, n_drawn, 0, rect, urec, srect, srec)
     offsets = np.zeros(n_tiles + 1, np.int64)
-    _count_band(order, n_drawn, rect, tile_sat[bt], tiles_x, 0, tiles_y, offsets)
+    _count_tiles(srect, 0, n_drawn, tile_sat[bt], tiles_x, offsets[1:])
     for t in range(n_tiles):
         offsets[t + 1] += offsets[t]
-    rec = np.empty((offsets[n_tiles], _REC + col.shape[2]), np.float32)
-    spans = np.empty((offsets[n_tiles], 4), np.int32)
-    _fill_band(order, n_drawn, rect, tile_sat[bt], tiles_x, 0, tiles_y, m2[b], con[b], opa[bo], col[bc], cuts[b],
-               half_x[b], half_y[b], offsets[:n_tiles].copy(), rec, spans)
+    ids = np.empty(offsets[n_tiles], np.int32)
+    _fill_tiles(srect, 0, n_drawn, tile_sat[bt], tiles_x, offsets[:n_tiles].copy(), ids)
     for t in range(n_tiles):
-        _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+        _raster_tile(t, offsets, ids, srec, width, height, tile_size, tiles_x, filter_lists, background,
                      out_colors[b], out_alphas[b])
 
 
@@ -447,13 +485,13 @@ def _exp_neg(s):
 
 
 @njit(parallel=True, cache=True)
-def _raster_frames(n_frames, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists,
+def _raster_frames(n_frames, offsets, ids, srec, width, height, tile_size, tiles_x, tiles_y, filter_lists,
                    background, out_colors, out_alphas):
     """One prange iteration per (frame, tile); out_colors (B, H, W, Dp), out_alphas (B, H, W).
 
     background: (Dp,) float32 composited under the colours, or (0,) for none.
 
-    rec, spans: :func:`_prepare`'s per-intersection arrays. Tiles differ a lot in cost
+    offsets, ids, srec: :func:`_prepare`'s tile lists and sorted records. Tiles differ a lot in cost
     (the face against the background): the caller sets a small parallel chunk size so threads take
     tiles dynamically, in image order (``_TILE_CHUNK``). Each pixel is computed by one thread, so
     results do not depend on the schedule.
@@ -462,24 +500,24 @@ def _raster_frames(n_frames, offsets, rec, spans, width, height, tile_size, tile
     for f in prange(n_frames * n_tiles):
         b = f // n_tiles
         t = f - b * n_tiles
-        _raster_tile(t, offsets[b], rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+        _raster_tile(t, offsets[b], ids, srec, width, height, tile_size, tiles_x, filter_lists, background,
                      out_colors[b], out_alphas[b])
 
 
 @njit(cache=True)
-def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filter_lists, background,
+def _raster_tile(t, offsets, ids, srec, width, height, tile_size, tiles_x, filter_lists, background,
                  out_colors, out_alphas):
     """Tile ``t`` of one frame: 4 x 4 pixel blocks processed as 16 SIMD lanes.
 
     Each lane (pixel) follows the kernel's per-pixel recurrence exactly; a lane that has stopped is
     masked out and the block ends when all its lanes have stopped. A block walks its tile's list in
     order; with ``filter_lists`` it keeps only the splats whose "alpha could reach 1/255" box
-    (``spans``: the pixel columns and rows whose centres its ellipse's bounding box can reach) meets
+    (its record's spans: the pixel columns and rows whose centres its ellipse's bounding box can reach) meets
     the block: a splat left out would be skipped at every pixel of the block by the kernel's own
     tests, so nothing changes.
     (A plain function, not inlined into the prange body, so LLVM optimises its loops alone.)
     """
-    n_ch = rec.shape[1] - _REC  # padded to a multiple of 4; the output keeps the caller's count
+    n_ch = -(-out_colors.shape[2] // 4) * 4  # channels 0-3 ride in the lane loop
     nb = (tile_size + _BS - 1) // _BS
     start = offsets[t]
     end = offsets[t + 1]
@@ -493,21 +531,30 @@ def _raster_tile(t, offsets, rec, spans, width, height, tile_size, tiles_x, filt
                 _write_pixel(out_colors, out_alphas, iy, ix, _ONE, background, None, 0)
         return
 
-    # Per-block lists (positions in rec/spans), in the tile's depth order. Block j (along x) holds
-    # the tile's pixel columns j BS ... j BS + BS - 1; a splat goes to the blocks that hold one of
-    # its span's columns and one of its rows. Integer work only: the float64 box arithmetic is done
-    # once per splat in _prepare (it cost ~25 % of the raster when done here per intersection).
-    lists = np.empty((nb * nb, end - start), np.int64)
+    # The tile's records copied into one contiguous local array (gsplat stages them in shared
+    # memory): read once from the depth-sorted cloud, then hot for every block. Per-block lists
+    # (rows of rec), in the tile's depth order: block j (along x) holds the tile's pixel columns
+    # j BS ... j BS + BS - 1; a splat goes to the blocks that hold one of its span's columns and
+    # one of its rows. Integer work only: the float64 box arithmetic is done once per splat in
+    # _gather_sorted (it cost ~25 % of the raster when done here per intersection).
+    n_t = end - start
+    n_rec = srec.shape[1]
+    rec = np.empty((n_t, n_rec), np.float32)
+    for k in range(n_t):  # independent loads only, so many cache misses are in flight at once
+        i = ids[start + k]
+        for c in range(n_rec):
+            rec[k, c] = srec[i, c]
+    lists = np.empty((nb * nb, n_t), np.int32)
     counts = np.zeros(nb * nb, np.int64)
     last = nb * _BS - 1
-    for k in range(start, end):
+    for k in range(n_t):
         jx0, jx1, jy0, jy1 = 0, nb - 1, 0, nb - 1
         if filter_lists:
-            jx0 = min(max(np.int64(spans[k, 0]) - x0, 0), last + 1) // _BS
-            jx1 = min(np.int64(spans[k, 1]) - x0, last)
+            jx0 = min(max(np.int64(rec[k, _SP]) - x0, 0), last + 1) // _BS
+            jx1 = min(np.int64(rec[k, _SP + 1]) - x0, last)
             jx1 = jx1 // _BS if jx1 >= 0 else -1
-            jy0 = min(max(np.int64(spans[k, 2]) - y0, 0), last + 1) // _BS
-            jy1 = min(np.int64(spans[k, 3]) - y0, last)
+            jy0 = min(max(np.int64(rec[k, _SP + 2]) - y0, 0), last + 1) // _BS
+            jy1 = min(np.int64(rec[k, _SP + 3]) - y0, last)
             jy1 = jy1 // _BS if jy1 >= 0 else -1
         for jy in range(jy0, jy1 + 1):
             for jx in range(jx0, jx1 + 1):
@@ -826,8 +873,8 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
                        width, height, filter_lists, bg, out_c, out_a)
     else:
         # Few frames: bin in parallel bands of tile rows, then share the tiles out over the threads.
-        offsets, rec, spans = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x,
-                                       tiles_y, tile_sat, min(tiles_y, _BANDS))
+        offsets, ids, srec = _prepare(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x,
+                                             tiles_y, tile_sat, _SPLIT * numba.get_num_threads())
         # Dynamic schedule in small chunks: numba otherwise gives each thread one contiguous range of
         # tiles, and the face's tiles cost far more than the background's (2 threads: up to 1.3x
         # imbalance). A golden-ratio permutation of the tiles balanced them too but lost the cache
@@ -835,8 +882,8 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
         # it would stop numba caching the kernel to disk.
         prev_chunk = numba.set_parallel_chunksize(_TILE_CHUNK)
         try:
-            _raster_frames(n_b, offsets, rec, spans, width, height, tile_size, tiles_x, tiles_y, filter_lists, bg,
-                           out_c, out_a)
+            _raster_frames(n_b, offsets, ids, srec, width, height, tile_size, tiles_x, tiles_y, filter_lists,
+                           bg, out_c, out_a)
         finally:
             numba.set_parallel_chunksize(prev_chunk)
     if not _jit_ready:
