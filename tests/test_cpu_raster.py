@@ -404,6 +404,23 @@ def test_deterministic_and_thread_count_independent():
     assert np.array_equal(one[0], a[0])
 
 
+def test_workspace_reuse_changes_no_bit(monkeypatch):
+    # Binning carves its arrays from buffers kept between calls: a call after a larger or a smaller
+    # one must give the bits of a call on fresh buffers.
+    big = _scene_args()
+    small = tuple(a[::3] if i < 5 else a for i, a in enumerate(big))
+    monkeypatch.setattr(cpu_raster, "_workspaces", cpu_raster._Workspace())
+    fresh = {}
+    for name, args in (("big", big), ("small", small)):
+        cpu_raster._workspaces.__init__()  # empty buffers: this call allocates its own
+        fresh[name] = rasterize_splats(*args)
+    assert not np.array_equal(fresh["big"][1], fresh["small"][1])
+    for name in ("big", "small", "small", "big", "small"):
+        got = rasterize_splats(*(big if name == "big" else small))
+        assert np.array_equal(got[0], fresh[name][0]) and np.array_equal(got[1], fresh[name][1])
+    assert cpu_raster._workspaces.f32.size > 0  # the buffers were kept, so the loop reused them
+
+
 def test_torch_inputs():
     args = _scene_args()
     ref = rasterize_splats(*args)
@@ -453,6 +470,19 @@ def test_rasterize_splats_rejects(field, index, bad):
     with pytest.raises(InputError) as e:
         rasterize_splats(*args)
     assert e.value.field == field and e.value.source == "rasterize_splats"
+
+
+@pytest.mark.parametrize("value", [0.0, 1e-30, -1e-25])
+def test_unnormalisable_quaternion_is_named_by_row(value):
+    # 1e-30 is not zero, but its float32 squared norm is: it cannot be normalised either
+    args = _good()
+    q = np.array(args[1], copy=True)
+    q[7] = value
+    assert np.linalg.norm(q[7]) == 0
+    args[1] = q
+    with pytest.raises(InputError, match="zero quaternion at row 7") as e:
+        rasterize_splats(*args)
+    assert e.value.field == "quats"
 
 
 def test_rasterize_cpu_rejects():
