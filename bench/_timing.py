@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -19,6 +20,27 @@ def median_ms(fn: Callable[[], object], repeats: int, sync: Callable[[], object]
         sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def interleaved_ms(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each arm over ``rounds`` rounds, after one warm-up call each.
+
+    Every round runs each arm once, in an order shuffled per round (seeded, so runs repeat), so
+    no arm always runs right after the same other one: an arm that leaves the machine busy
+    (torch's OpenMP workers spin for a while after a call) would otherwise always slow the same
+    next arm.
+    """
+    for fn in fns.values():
+        fn()
+    names = list(fns)
+    order = random.Random(0)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for _ in range(rounds):
+        for k in order.sample(names, len(names)):
+            t0 = time.perf_counter()
+            fns[k]()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    return times
 
 
 def report(title: str, rows: dict[str, float], meta: dict, json_path: str | None) -> None:

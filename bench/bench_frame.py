@@ -23,21 +23,9 @@ import time
 import numpy as np
 import torch
 
-from _timing import set_threads  # noqa: E402 (bench scripts run from bench/)
+from _timing import interleaved_ms, set_threads  # noqa: E402 (bench scripts run from bench/)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def _interleaved(fns: dict, rounds: int) -> dict:
-    for fn in fns.values():
-        fn()
-    times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append((time.perf_counter() - t0) * 1e3)
-    return times
 
 
 def main() -> None:
@@ -97,7 +85,7 @@ def main() -> None:
         new_fn_b, old_fn_b = new_batch, as_batch(old.rasterize_splats)
         a, b = frame(new_fn_b)(), frame(old_fn_b)()
         same = bool(np.array_equal(a.colors, b.colors) and np.array_equal(a.alpha, b.alpha))
-        t = _interleaved({"now": frame(new_fn_b), "baseline": frame(old_fn_b)}, args.rounds)
+        t = interleaved_ms({"now": frame(new_fn_b), "baseline": frame(old_fn_b)}, args.rounds)
         sp = [x / y for x, y in zip(t["baseline"], t["now"])]
         rows.append({"what": f"whole frame {size}px", "now_ms": statistics.median(t["now"]),
                      "now_range": [min(t["now"]), max(t["now"])], "baseline_ms": statistics.median(t["baseline"]),
@@ -124,7 +112,7 @@ def main() -> None:
 
     r, (bc1, ba1) = via_render(), via_batch()
     same = bool(np.array_equal(r.colors, bc1) and np.array_equal(r.alpha, ba1))
-    t = _interleaved({"render": via_render, "batch_bg": via_batch}, args.rounds)
+    t = interleaved_ms({"render": via_render, "batch_bg": via_batch}, args.rounds)
     rows.append({"what": "frame 512px: render() vs rasterize_splats_batch(background=)",
                  "render_ms": statistics.median(t["render"]), "batch_bg_ms": statistics.median(t["batch_bg"]),
                  "render_over_batch_bg": statistics.median(t["render"]) / statistics.median(t["batch_bg"]),
@@ -155,7 +143,7 @@ def main() -> None:
     bc, ba = batched()
     lo = looped()
     same = all(np.array_equal(bc[i], lo[i][0]) and np.array_equal(ba[i], lo[i][1]) for i in range(B))
-    t = _interleaved(arms, max(3, args.rounds // 3))
+    t = interleaved_ms(arms, args.rounds)
     row = {"what": f"{B} frames 512px, per frame", "batch_ms": statistics.median(t["batch"]) / B,
            "loop_ms": statistics.median(t["loop"]) / B, "loop_baseline_ms": statistics.median(t["loop_baseline"]) / B,
            "batch_over_loop": statistics.median(t["batch"]) / statistics.median(t["loop"]),

@@ -7,7 +7,8 @@ Scenes (same inputs for every renderer):
   eye256   the same head through the gate's eye camera, 256 px
   rand500k 500,000 random splats in front of a 512 px camera (bench/raster_ref.py's scene)
 
-Renderers, timed round-robin in each round (so load changes hit all of them alike):
+Renderers, timed round-robin in each round, the order shuffled every round (so load changes, and what one
+arm leaves running, hit all of them alike):
   avatarcheck   ``cpu_raster.rasterize_splats`` (world-space splats -> image, the whole call)
   raster-only   avatarcheck's sort + bin + raster on pre-projected splats (the part the pair count
                 measures)
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import cpu_name, set_threads  # noqa: E402
+from _timing import cpu_name, interleaved_ms, set_threads  # noqa: E402
 
 ALPHA_MAX = 0.999
 ALPHA_MIN = 1.0 / 255.0
@@ -206,15 +207,8 @@ def main() -> None:
             ref_c, ref_a = cpu_raster.rasterize_splats(*np_args)
             tc, ta, pairs = torch_rasterize(*t_args, count_pairs=True)
             max_da = float(np.abs(ta.numpy() - ref_a).max())
-            times = {k: [] for k in fns}
-            for fn in fns.values():
-                fn()  # warm-up (JIT, allocator)
             n_rounds = args.rounds_500k if name == "rand500k" else args.rounds
-            for _ in range(n_rounds):
-                for k, fn in fns.items():
-                    t0 = time.perf_counter()
-                    fn()
-                    times[k].append((time.perf_counter() - t0) * 1e3)
+            times = interleaved_ms(fns, n_rounds)
         ratios = [a / b for a, b in zip(times["avatarcheck"], times["torch"])]
         row = {"scene": name, "splats": int(d["means"].shape[0]), "size": f"{W}x{H}", "rounds": n_rounds,
                "composited_pairs": pairs, "max_alpha_diff_vs_torch": max_da}
