@@ -29,8 +29,11 @@ def test_identical_images_are_perfectly_sharp(seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(0, 2**16), st.lists(st.floats(0.3, 4.0), min_size=2, max_size=4, unique=True))
-def test_sharpness_falls_with_the_blur_sigma(seed, sigmas):
+@given(st.integers(0, 2**16), st.lists(st.integers(3, 40), min_size=2, max_size=4, unique=True))
+def test_sharpness_falls_with_the_blur_sigma(seed, tenths):
+    # sigmas at least 0.1 px apart: two floats one ulp apart (0.3 and 0.30000000000000004, found by
+    # hypothesis) blur alike to within rounding, and "strictly falls" cannot hold between them
+    sigmas = [t / 10 for t in tenths]
     img, mask = texture(seed), disc()
     ref = gradient_energy(img, mask)
     values = [sharpness(gradient_energy(ndimage.gaussian_filter(img, s), mask), ref) for s in sorted(sigmas)]

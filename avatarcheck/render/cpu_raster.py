@@ -883,7 +883,7 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
         _render_frames(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
                        width, height, filter_lists, bg, out_c, out_a)
     else:
-        # Few frames: bin in parallel bands of tile rows, then share the tiles out over the threads.
+        # Few frames: bin in parallel parts of the depth order, then share the tiles out over the threads.
         ws = _workspace()
         offsets, ids, srec, need_f32, need_i32 = _prepare(
             m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
