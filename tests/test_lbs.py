@@ -113,6 +113,18 @@ def test_bad_inputs_name_the_field(layer, field, value, match):
         layer(np.zeros((1, 52)), **{field: value})
 
 
+def test_read_only_weights_are_copied_not_shared(layer):
+    # A Take's arrays are read-only; a tensor sharing their memory would be writable (torch warns).
+    w = np.random.default_rng(2).uniform(0, 1, (2, 52)).astype(np.float32)
+    w.flags.writeable = False
+    t = layer._coeffs(w, "arkit52", 52, None)
+    assert t.data_ptr() != w.ctypes.data
+    assert np.array_equal(t.numpy(), w)
+    writable = w.copy()
+    assert layer._coeffs(writable, "arkit52", 52, None).data_ptr() == writable.ctypes.data  # no copy needed
+    torch.testing.assert_close(layer(w).vertices, layer(writable).vertices, rtol=0, atol=0)
+
+
 def test_nan_weights_rejected(layer):
     a = np.zeros((1, 52))
     a[0, 3] = np.nan

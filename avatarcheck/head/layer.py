@@ -61,6 +61,10 @@ class HeadLayer(torch.nn.Module):
     def _coeffs(self, value, field: str, width: int, batch: int | None, exact: bool = True) -> Tensor | None:
         if value is None:
             return None
+        if isinstance(value, np.ndarray) and not value.flags.writeable:
+            # A take's arrays are read-only; a tensor sharing their memory would be writable, and
+            # torch warns about it on every first use. The coefficients are small: copy.
+            value = value.copy()
         t = torch.as_tensor(value, dtype=self.v_template.dtype, device=self.v_template.device)
         if t.ndim == 1:
             t = t[None]
