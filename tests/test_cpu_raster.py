@@ -421,6 +421,25 @@ def test_workspace_reuse_changes_no_bit(monkeypatch):
     assert cpu_raster._workspaces.f32.size > 0  # the buffers were kept, so the loop reused them
 
 
+def test_batches_past_int32_positions_go_frame_by_frame(monkeypatch):
+    # The shared schedule numbers all frames' splats in one int32 range; past it the batch must take
+    # the per-frame schedule (positions per frame) even when asked for the shared one.
+    args = _scene_args()
+    means = np.stack([args[0], args[0] + np.float32(0.01)])
+    ref = cpu_raster.rasterize_splats_batch(means, *args[1:])
+    calls = []
+    real = cpu_raster._render_frames
+    monkeypatch.setattr(cpu_raster, "_render_frames", lambda *a: (calls.append(1), real(*a))[1])
+    orig = cpu_raster._raster_batch
+    monkeypatch.setattr(cpu_raster, "_raster_batch", lambda *a, **k: orig(*a, **{**k, "per_frame": False}))
+    cpu_raster.rasterize_splats_batch(means, *args[1:])
+    assert calls == []  # 2 frames x 2000 splats fit: the shared schedule, as asked
+    monkeypatch.setattr(cpu_raster, "_SHARED_ROWS_MAX", 2 * args[0].shape[0] - 1)
+    got = cpu_raster.rasterize_splats_batch(means, *args[1:])
+    assert calls == [1]
+    assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
+
+
 def test_torch_inputs():
     args = _scene_args()
     ref = rasterize_splats(*args)

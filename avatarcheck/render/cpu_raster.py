@@ -101,6 +101,7 @@ _EP5 = np.float32(5.0000001201e-1)
 _TILE_CHUNK = 4  # tiles per dynamically scheduled chunk of the raster loop (see _raster_batch)
 _SPLIT = 2  # parts of a frame's depth order counted and filled in parallel, per thread (_prepare)
 _CHUNK = 2048  # splats per parallel iteration of _prepare's per-splat pass
+_SHARED_ROWS_MAX = 2**31 - 1  # frames x splats that _prepare's int32 list entries can number
 # Per-splat record (float32): mean x, mean y, conic a, b, c, opacity, sigma cut, the pixel spans
 # (x first, x last, y first, y last: integers, exact in float32 within +-_SPAN_LIMIT), then the
 # colours; rows padded to a multiple of 16 floats, one 64-byte cache line for up to 5 channels.
@@ -878,6 +879,9 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     tile_sat = _tile_sat(only, width, height, tile_size)
     if per_frame is None:
         per_frame = n_b >= 2 * numba.get_num_threads()
+    # The shared schedule numbers every frame's drawn splats in one int32 range; a batch past it
+    # goes frame by frame, whose positions restart at 0 for each frame.
+    per_frame = per_frame or n_b * m2.shape[1] > _SHARED_ROWS_MAX
     if per_frame:
         # Frames enough to keep every thread busy: each frame binned and rasterised by one thread.
         _render_frames(m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
