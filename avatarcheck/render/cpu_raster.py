@@ -856,9 +856,10 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
     (1, B), 1 meaning shared by all frames; background (D,) float32 or None; only (B, H, W) bool
     or None: the pixels wanted. Only the tiles holding one are rendered (bit for bit as in the
     full render); every other pixel reads as empty (alpha 0, colour = background or 0).
-    per_frame: one thread per frame (:func:`_render_frames`) or every stage parallel over splats, bands
+    per_frame: one thread per frame (:func:`_render_frames`) or every stage parallel over splats, parts
     and tiles (:func:`_prepare`, :func:`_raster_frames`); None picks the first when there are at least
-    two frames per thread. The two give the same bits (tests force each).
+    two frames per thread, and a batch past ``_SHARED_ROWS_MAX`` frames x splats always takes it. The
+    two give the same bits (tests force each).
     """
     n_b = m2.shape[0]
     n_ch = col.shape[2]
