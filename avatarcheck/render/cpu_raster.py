@@ -124,7 +124,7 @@ _jit_ready = False
 #   _count_tiles,   per part of the order: count, prefix sum (part after part within each tile)
 #   _fill_tiles     and fill of the tile lists, int32 positions into the sorted records
 #   _raster_tile    per (frame, tile): the pixels
-# 500k random splats at 512 px (1.4 M intersections), 2 threads: binning 35-50 ms this way against
+# 500k random splats at 512 px (1.4 M intersections), 2 threads: binning 25-50 ms this way against
 # 110-130 ms when every list entry was a full copy of the record written by bands of tile rows
 # that each walked all splats (scattered 60-byte stores and random reads were the cost); the
 # raster pays ~10 ms more for its per-tile gather. The head (20k splats) bins in ~1 ms (was ~2).
