@@ -275,6 +275,12 @@ def _splat_records(m2, radii, con, opa, col, cuts, half_x, half_y, tile_size, ti
             urec[g, c] = _ZERO
 
 
+@njit(cache=True, inline="always")
+def _record_width(n_ch: int) -> int:
+    """Floats per record row for n_ch colour channels: ``_REC + n_ch`` padded to a multiple of 16."""
+    return -(-(_REC + n_ch) // 16) * 16
+
+
 @njit(cache=True)
 def _gather_sorted(order, j0, j1, base, rect, urec, srect, srec):
     """Depth-order positions j0 .. j1 - 1 of one frame: splat ``order[j]``'s tile rectangle and
@@ -333,7 +339,7 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     by every frame when 1); tile_sat (Bt, tiles_y + 1, tiles_x + 1) int32, Bt in (1, B): the summed
     area table of the tiles wanted (:func:`_tile_sat`); n_split: parts of each frame's depth order
     counted and filled in parallel (any value gives the same lists); ws_f32 (float32) and ws_i32
-    (int32): 1-D workspaces the large arrays are carved from where they fit (see :func:`_workspace`).
+    (int32): 1-D workspaces the large arrays are carved from where they fit (see :class:`_Workspace`).
 
     Returns offsets (B, tiles + 1) int64, ids (intersections,) int32 and srec (drawn, R) float32:
     the drawn splats' records (``_REC`` above) of every frame in depth order, frame after frame;
@@ -343,7 +349,7 @@ def _prepare(m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_size, til
     others' order. Also returns the workspace sizes this call needed (float32, int32 elements).
     """
     n_b, n = dep.shape
-    n_rec = -(-(_REC + col.shape[2]) // 16) * 16
+    n_rec = _record_width(col.shape[2])
     n_tiles = tiles_x * tiles_y
     rect = _carve(ws_i32, 0, n_b * n * 4).reshape((n_b, n, 4))
     order = _carve(ws_i32, n_b * n * 4, n_b * n).reshape((n_b, n))
@@ -414,7 +420,7 @@ def _render_frame(b, m2, con, opa, col, dep, radii, cuts, half_x, half_y, tile_s
     n = dep.shape[1]
     bt = b if tile_sat.shape[0] > 1 else 0
     n_tiles = tiles_x * tiles_y
-    n_rec = -(-(_REC + col.shape[2]) // 16) * 16
+    n_rec = _record_width(col.shape[2])
     rect = np.empty((n, 4), np.int32)
     drawn = np.zeros(n, np.bool_)
     urec = np.empty((n, n_rec), np.float32)
@@ -548,7 +554,7 @@ def _raster_tile(t, offsets, ids, srec, width, height, tile_size, tiles_x, filte
     # (rows of rec), in the tile's depth order: block j (along x) holds the tile's pixel columns
     # j BS ... j BS + BS - 1; a splat goes to the blocks that hold one of its span's columns and
     # one of its rows. Integer work only: the float64 box arithmetic is done once per splat in
-    # _gather_sorted (it cost ~25 % of the raster when done here per intersection).
+    # _splat_records (it cost ~25 % of the raster when done here per intersection).
     n_t = end - start
     n_rec = srec.shape[1]
     rec = np.empty((n_t, n_rec), np.float32)
@@ -889,7 +895,7 @@ def _raster_batch(m2: np.ndarray, con: np.ndarray, opa: np.ndarray, col: np.ndar
                        width, height, filter_lists, bg, out_c, out_a)
     else:
         # Few frames: bin in parallel parts of the depth order, then share the tiles out over the threads.
-        ws = _workspace()
+        ws = _workspaces
         offsets, ids, srec, need_f32, need_i32 = _prepare(
             m2, con, opa, col, dep, rad, cuts, half_x, half_y, tile_size, tiles_x, tiles_y, tile_sat,
             _SPLIT * numba.get_num_threads(), ws.f32, ws.i32)
@@ -943,11 +949,7 @@ class _Workspace(threading.local):
 
 
 _WORKSPACE_MAX = 512 * 2**20
-_workspaces = _Workspace()
-
-
-def _workspace() -> _Workspace:
-    return _workspaces
+_workspaces = _Workspace()  # the calling thread's (threading.local)
 
 
 def warmup() -> float:
