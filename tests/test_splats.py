@@ -77,8 +77,9 @@ def _lam_columns(n):
 
 def test_reads_lam_17_property_ply(tmp_path):
     _write_raw(tmp_path / "lam.ply", **_lam_columns(4))
-    c = read_ply(tmp_path / "lam.ply", np.zeros((4, 3)))
+    c = read_ply(tmp_path / "lam.ply", np.tile([0.0, 1.6, 0.0], (4, 1)))  # body-frame anchors: offsets detected
     assert c.sh_degree == 0 and (c.labels == 0).all()
+    np.testing.assert_array_equal(c.offsets, 0)
     np.testing.assert_allclose(c.scales, 0.005, rtol=1e-6)
     np.testing.assert_allclose(c.opacities, 0.5)
 
@@ -211,7 +212,8 @@ def test_absurd_scales_refused(tmp_path):
         read_ply(tmp_path / "s.ply", np.zeros((2, 3)))
     assert err.value.field == "scale_1" and "vertex 1" in str(err.value) and f"{np.exp(20.0):.3g}" in str(err.value)
     _write_typed(tmp_path / "ok.ply", scale_0=np.full(2, np.log(0.9)))  # just under a metre: fine
-    np.testing.assert_allclose(read_ply(tmp_path / "ok.ply", np.zeros((2, 3))).scales[:, 0], 0.9, rtol=1e-6)
+    np.testing.assert_allclose(read_ply(tmp_path / "ok.ply", np.zeros((2, 3)), layout="lam").scales[:, 0], 0.9,
+                               rtol=1e-6)
 
 
 @pytest.mark.parametrize("label", [("i4", [0, 258]), ("f4", [0, 2.7]), ("f4", [np.nan, 1]), ("i4", [-1, 0]),
@@ -227,7 +229,7 @@ def test_labels_must_be_small_non_negative_integers(tmp_path, label):
 @pytest.mark.parametrize("label", [("i4", [3, 1]), ("f8", [2.0, 0.0]), ("u1", [1, 1])])
 def test_labels_in_any_integral_type_load(tmp_path, label):
     _write_typed(tmp_path / "l.ply", label=label)
-    np.testing.assert_array_equal(read_ply(tmp_path / "l.ply", np.zeros((2, 3))).labels, label[1])
+    np.testing.assert_array_equal(read_ply(tmp_path / "l.ply", np.zeros((2, 3)), layout="lam").labels, label[1])
 
 
 def test_binary_count_must_match_body(tmp_path):
@@ -245,14 +247,14 @@ def test_binary_count_must_match_body(tmp_path):
     (tmp_path / "ahuge.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 5000000000000"))
     with pytest.raises(InputError, match=r"ahuge\.ply: element count"):
         read_ply(tmp_path / "ahuge.ply", np.zeros((5, 3)))
-    assert read_ply(tmp_path / "a.ply", np.zeros((5, 3))).num_splats == 5
+    assert read_ply(tmp_path / "a.ply", np.zeros((5, 3)), layout="lam").num_splats == 5
     # ascii with a header count below the body: plyfile would read 4 rows and drop the fifth
     (tmp_path / "ashort.ply").write_bytes(raw.replace(b"element vertex 5", b"element vertex 4"))
     with pytest.raises(InputError, match=r"ashort\.ply: element count: expected 4 rows .*vertex 4.*got 5 rows"):
         read_ply(tmp_path / "ashort.ply", np.zeros((4, 3)))
     # trailing blank lines are not rows
     (tmp_path / "blank.ply").write_bytes(raw + b"\n\n")
-    assert read_ply(tmp_path / "blank.ply", np.zeros((5, 3))).num_splats == 5
+    assert read_ply(tmp_path / "blank.ply", np.zeros((5, 3)), layout="lam").num_splats == 5
 
 
 def test_list_property_and_bad_anchors(tmp_path):

@@ -1,10 +1,46 @@
-"""The standard 3DGS PLY layout (what LAM exports), read and written with plyfile.
+"""Splat PLYs in two layouts, read and written with plyfile: LAM's (offset + RGB) and standard 3DGS.
 
-Properties per vertex: ``x y z nx ny nz f_dc_0..2 f_rest_0..(3(K-1)-1) opacity scale_0..2
-rot_0..3``; opacity stored as a logit, scales as logs, quaternion w first, ``f_rest`` channel-major
-(all red coefficients, then green, then blue) as the reference 3DGS code writes it. The positions
-are absolute (anchor + offset), so reading needs the anchors to recover offsets. An optional
-``label`` uchar property carries our splat labels; other tools ignore it.
+Both store per vertex ``x y z nx ny nz f_dc_0..2 [f_rest_*] opacity scale_0..2 rot_0..3`` with opacity
+as a logit, scales as logs (linear sigma = exp) and the quaternion w first. They differ in two fields:
+
+=========  =====================================  ==============================================
+layout     ``x y z``                              ``f_dc_*`` (and ``f_rest_*``)
+=========  =====================================  ==============================================
+``lam``    offset from the anchor (metres; LAM's  RGB in [0, 1]; no ``f_rest`` (degree 0). The 17
+           offsets are millimetres: median ~1-7   properties above, exactly, in that order: what
+           mm, 99th percentile ~18 mm)            every PLY LAM writes for users is
+                                                  (``save_ply(rgb2sh=False, offset2xyz=True)``)
+``3dgs``   absolute position, anchor + offset     SH coefficients; ``f_rest`` channel-major (all
+                                                  red, then green, then blue) as the reference
+                                                  3DGS code writes it
+=========  =====================================  ==============================================
+
+Neither says which it is, and reading one as the other puts every splat an anchor away (a
+LAM-anchored head at y ~1.6 m) and shifts its colours, so the reader decides from the data and
+records how (``LayoutDecision``). **The detection rule** (``detect_layout``):
+
+1. Positions. ``d_off`` = median ``|xyz|`` (the size of the offsets, if ``x y z`` are offsets) and
+   ``d_abs`` = median ``|xyz - anchor|`` (their size, if ``x y z`` are absolute). When one is at
+   least ``LAYOUT_RATIO`` = 4 times smaller than the other, positions decide: ``lam`` when ``d_off``
+   is the smaller, ``3dgs`` when ``d_abs`` is.
+2. Colours. Any ``f_dc`` outside [-0.01, 1.01] (RGB, with room for float rounding) or any
+   ``f_rest`` property proves SH, hence ``3dgs``. ``f_dc`` inside [0, 1] proves nothing: SH DC
+   values there are ordinary (rgb 0.5 to 0.78).
+3. Decision. Positions for ``lam`` with colours proving SH contradict each other: an
+   ``InputError`` ("inconsistent") naming both. Otherwise clear positions decide. Unclear
+   positions (ratio under 4) leave it to the colours when they prove SH (``3dgs``); when they do
+   not either, an ``InputError`` ("ambiguous PLY layout") names ``d_off``, ``d_abs`` and the ``f_dc``
+   range and asks for ``--ply-layout lam|3dgs``.
+
+The degenerate case is the ambiguous one: anchors near the origin with tiny ``x y z`` make
+``xyz - anchor`` about ``xyz``, so ``d_abs`` ~ ``d_off`` whichever the layout (the message says the
+anchors sit near the origin). Real anchors are not there: FLAME heads are centred near the origin
+but span ~0.2 m (median ``|anchor|`` ~9 cm against offsets of a few mm, ratio ~20), LAM's OAC body
+frame puts the head at y ~1.6 m.
+
+A forced layout skips detection but still refuses the impossible: ``lam`` on colours that prove
+SH. An optional ``label`` uchar property carries our splat labels (standard layout only on
+writing; read from either); other tools ignore it.
 """
 
 from __future__ import annotations
@@ -20,9 +56,10 @@ from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import write_bytes_atomic
 from avatarcheck.io.inputs import checked_input_file
-from avatarcheck.splats.cloud import LABEL_NAMES, SplatCloud
+from avatarcheck.splats.cloud import LABEL_NAMES, SplatCloud, rgb_to_sh
 
 _OPACITY_EPS = 1e-6  # keeps the logit finite for opacity 0 or 1
+_LAM_OPACITY_EPS = 1e-3  # LAM's own clamp before its inverse sigmoid
 # A 20k-splat degree-3 PLY is about 5 MB; a million splats about 250 MB.
 MAX_PLY_BYTES = 1 << 30
 MAX_PLY_HEADER = 1 << 16
@@ -31,35 +68,163 @@ MAX_SIGMA = 1.0
 # Positions (metres) and SH coefficients: finite but absurd values are refused.
 MAX_MAGNITUDE = 1e4
 
+PLY_LAYOUTS: tuple[str, ...] = ("lam", "3dgs")
+LAYOUT_RATIO = 4.0  # d_off vs d_abs: how much smaller one must be for positions to decide
+RGB_TOLERANCE = 0.01  # f_dc this far outside [0, 1] is not RGB (float rounding stays inside)
+# LAM's 17 properties, in its order (construct_list_of_attributes at degree 0).
+LAM_PROPERTIES: tuple[str, ...] = ("x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+                                   "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p.astype(np.float64), _OPACITY_EPS, 1 - _OPACITY_EPS)
+
+@dataclasses.dataclass(frozen=True)
+class LayoutDecision:
+    """How a PLY was read: ``layout`` in ``PLY_LAYOUTS``, ``forced`` (given by the caller, not
+    detected) and ``evidence``, one line of the numbers the rule looked at."""
+
+    layout: str
+    forced: bool
+    evidence: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LayoutEvidence:
+    """The numbers the detection rule uses (lengths in metres)."""
+
+    d_off: float  # median |xyz|: the offsets' size if x y z are offsets
+    d_abs: float  # median |xyz - anchor|: their size if x y z are absolute
+    anchor: float  # median |anchor|: near 0, the two above cannot differ
+    dc_min: float  # f_dc range over all three channels (0, 0 for no splats)
+    dc_max: float
+    n_rest: int  # f_rest properties
+
+    @property
+    def positions_say(self) -> str | None:
+        """``lam``, ``3dgs`` or None when neither median is ``LAYOUT_RATIO`` times the other."""
+        if self.d_abs > 0 and LAYOUT_RATIO * self.d_off <= self.d_abs:
+            return "lam"
+        if self.d_off > 0 and LAYOUT_RATIO * self.d_abs <= self.d_off:
+            return "3dgs"
+        return None
+
+    @property
+    def colours_prove_sh(self) -> bool:
+        return self.n_rest > 0 or self.dc_min < -RGB_TOLERANCE or self.dc_max > 1 + RGB_TOLERANCE
+
+    def positions_text(self) -> str:
+        lo, hi = sorted((self.d_off, self.d_abs))
+        ratio = f"{hi / lo:.3g}" if lo > 0 else ("inf" if hi > 0 else "undefined")
+        return (f"d_off = median |xyz| = {_length(self.d_off)}, d_abs = median |xyz - anchor| = "
+                f"{_length(self.d_abs)} (ratio {ratio}), median |anchor| = {_length(self.anchor)}")
+
+    def colours_text(self) -> str:
+        return f"f_dc in [{self.dc_min:.4g}, {self.dc_max:.4g}], {self.n_rest} f_rest properties"
+
+    def line(self) -> str:
+        return f"{self.positions_text()}; {self.colours_text()}"
+
+
+def _length(metres: float) -> str:
+    return f"{metres * 1e3:.3g} mm" if metres < 1 else f"{metres:.3g} m"
+
+
+def layout_evidence(xyz: np.ndarray, anchors: np.ndarray, dc: np.ndarray, n_rest: int) -> LayoutEvidence:
+    """xyz (N, 3), anchors (N, 3), f_dc (N, 3) as stored, the f_rest count -> the rule's numbers."""
+    xyz, anchors = np.asarray(xyz, np.float64), np.asarray(anchors, np.float64)
+    if not len(xyz):
+        return LayoutEvidence(0.0, 0.0, 0.0, 0.0, 0.0, n_rest)
+    return LayoutEvidence(
+        d_off=float(np.median(np.linalg.norm(xyz, axis=1))),
+        d_abs=float(np.median(np.linalg.norm(xyz - anchors, axis=1))),
+        anchor=float(np.median(np.linalg.norm(anchors, axis=1))),
+        dc_min=float(np.min(dc)), dc_max=float(np.max(dc)), n_rest=n_rest)
+
+
+def checked_layout(layout: str, source: str | os.PathLike) -> str:
+    """``layout`` if it is ``auto`` or one of ``PLY_LAYOUTS``, else an ``InputError`` listing them."""
+    if layout not in ("auto", *PLY_LAYOUTS):
+        raise InputError(source, "ply layout", " | ".join(("auto", *PLY_LAYOUTS)), repr(layout))
+    return layout
+
+
+def detect_layout(ev: LayoutEvidence, layout: str, source: str | os.PathLike) -> LayoutDecision:
+    """The layout to read with: ``layout`` when forced (``lam`` refused on SH colours), else the
+    module docstring's rule. Contradictory or ambiguous evidence: ``InputError`` with the numbers."""
+    checked_layout(layout, source)
+    if layout == "lam" and ev.colours_prove_sh:
+        raise InputError(source, "ply layout", f"LAM's layout for --ply-layout lam: f_dc = RGB in [0, 1] (+-"
+                         f"{RGB_TOLERANCE:g}) and no f_rest; pass --ply-layout 3dgs or auto if it is not LAM's",
+                         f"SH colours: {ev.colours_text()}")
+    if layout != "auto":
+        return LayoutDecision(layout, True, ev.line())
+    says = ev.positions_say
+    if says == "lam" and ev.colours_prove_sh:
+        raise InputError(source, "ply layout", "positions and colours that agree on a layout; pass --ply-layout "
+                         "lam|3dgs to say which it is", f"inconsistent PLY: positions say lam (offsets: "
+                         f"{ev.positions_text()}) but colours prove SH, so 3dgs ({ev.colours_text()})")
+    if says is not None:
+        return LayoutDecision(says, False, ev.line())
+    if ev.colours_prove_sh:
+        return LayoutDecision("3dgs", False, ev.line())
+    degenerate = LAYOUT_RATIO * ev.anchor <= max(ev.d_off, ev.d_abs)
+    why = ("; the anchors sit near the origin, so offsets and absolute positions look alike" if degenerate else "")
+    raise InputError(source, "ply layout", f"positions whose offset and absolute readings differ {LAYOUT_RATIO:g}x "
+                     f"or colours that prove SH; pass --ply-layout lam|3dgs to say which layout it is",
+                     f"ambiguous PLY layout: {ev.positions_text()}{why}; {ev.colours_text()} (RGB and SH alike)")
+
+
+def _logit(p: np.ndarray, eps: float = _OPACITY_EPS) -> np.ndarray:
+    p = np.clip(p.astype(np.float64), eps, 1 - eps)
     return np.log(p / (1 - p))
 
 
-def write_ply(path: str | os.PathLike, cloud: SplatCloud, anchors: np.ndarray, with_labels: bool = True) -> None:
-    """Write ``cloud`` placed on anchors (N, 3) as a binary little-endian 3DGS PLY (atomic)."""
+def _ply_columns(cloud: SplatCloud, anchors: np.ndarray, layout: str) -> list[tuple[str, np.ndarray]]:
+    """(name, (N,) values) in file order for ``layout``; anchors (N, 3) float32."""
+    n, k = cloud.num_splats, cloud.sh.shape[1]
+    if layout == "lam":
+        xyz = cloud.offsets
+        dc = np.clip(cloud.rgb, 0.0, 1.0)  # LAM stores colours, not SH; clipped like its sigmoid output
+        opacity = _logit(cloud.opacities, _LAM_OPACITY_EPS)
+        rest = np.zeros((n, 0), np.float32)
+    else:
+        xyz = anchors + cloud.offsets
+        dc = cloud.sh[:, 0]
+        opacity = _logit(cloud.opacities)
+        rest = cloud.sh[:, 1:, :].transpose(0, 2, 1).reshape(n, 3 * (k - 1))  # channel-major
+    columns = [(c, xyz[:, i]) for i, c in enumerate("xyz")]
+    columns += [(c, np.zeros(n, np.float32)) for c in ("nx", "ny", "nz")]
+    columns += [(f"f_dc_{i}", dc[:, i]) for i in range(3)]
+    columns += [(f"f_rest_{i}", rest[:, i]) for i in range(rest.shape[1])]
+    columns.append(("opacity", opacity))
+    columns += [(f"scale_{i}", np.log(cloud.scales[:, i].astype(np.float64))) for i in range(3)]
+    columns += [(f"rot_{i}", cloud.quats[:, i]) for i in range(4)]
+    return columns
+
+
+def write_ply(path: str | os.PathLike, cloud: SplatCloud, anchors: np.ndarray, with_labels: bool = True,
+              layout: str = "3dgs") -> None:
+    """Write ``cloud`` on anchors (N, 3) as a binary little-endian PLY in ``layout`` (atomic).
+
+    ``3dgs``: absolute positions, SH, our ``label`` column when ``with_labels``. ``lam``: exactly
+    ``LAM_PROPERTIES`` (offsets, RGB clipped to [0, 1], opacity clamped to [1e-3, 1 - 1e-3] as LAM
+    does, no labels), what LAM's ``load_ply`` reads; degree > 0 SH has no place there: ``InputError``.
+    """
+    if layout not in PLY_LAYOUTS:
+        raise InputError(path, "ply layout", " | ".join(PLY_LAYOUTS), repr(layout))
     a = np.asarray(anchors, np.float32)
     if a.shape != (cloud.num_splats, 3):
         raise InputError(path, "anchors", f"shape ({cloud.num_splats}, 3)", f"shape {a.shape}")
-    k = cloud.sh.shape[1]
-    columns: list[tuple[str, np.ndarray]] = []
-    xyz = a + cloud.offsets
-    columns += [(n, xyz[:, i]) for i, n in enumerate("xyz")]
-    columns += [(n, np.zeros(cloud.num_splats, np.float32)) for n in ("nx", "ny", "nz")]
-    columns += [(f"f_dc_{i}", cloud.sh[:, 0, i]) for i in range(3)]
-    rest = cloud.sh[:, 1:, :].transpose(0, 2, 1).reshape(cloud.num_splats, 3 * (k - 1))
-    columns += [(f"f_rest_{i}", rest[:, i]) for i in range(rest.shape[1])]
-    columns.append(("opacity", _logit(cloud.opacities)))
-    columns += [(f"scale_{i}", np.log(cloud.scales[:, i].astype(np.float64))) for i in range(3)]
-    columns += [(f"rot_{i}", cloud.quats[:, i]) for i in range(4)]
+    if layout == "lam" and cloud.sh_degree > 0:
+        raise InputError(path, "sh", "degree-0 colours for LAM's layout (it stores RGB, no f_rest)",
+                         f"SH degree {cloud.sh_degree}")
+    columns = _ply_columns(cloud, a, layout)
     dtype = [(name, "f4") for name, _ in columns]
-    if with_labels:
+    labels = with_labels and layout == "3dgs"
+    if labels:
         dtype.append(("label", "u1"))
     data = np.empty(cloud.num_splats, dtype=dtype)
     for name, col in columns:
         data[name] = col
-    if with_labels:
+    if labels:
         data["label"] = cloud.labels
     buf = io.BytesIO()
     PlyData([PlyElement.describe(data, "vertex")], text=False).write(buf)
@@ -166,13 +331,23 @@ def _checked_labels(raw: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     return vals.astype(np.uint8)
 
 
-def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_PLY_BYTES) -> SplatCloud:
-    """Read a 3DGS PLY onto anchors (N, 3); activations applied (sigmoid, exp, normalise).
+def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_PLY_BYTES,
+             layout: str = "auto") -> SplatCloud:
+    """``read_ply_layout``'s cloud alone."""
+    return read_ply_layout(path, anchors, max_bytes, layout)[0]
 
-    Refused with an ``InputError`` naming the file: header counts that disagree with the body,
-    list properties where a number belongs, linear sigmas above ``MAX_SIGMA``, positions and SH
-    beyond ``MAX_MAGNITUDE``, labels that are not small non-negative integers.
+
+def read_ply_layout(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_PLY_BYTES,
+                    layout: str = "auto") -> tuple[SplatCloud, LayoutDecision]:
+    """Read a splat PLY onto anchors (N, 3) -> (cloud, how it was read); activations applied
+    (sigmoid, exp, normalise). ``layout``: ``auto`` (the module docstring's rule), ``lam`` or ``3dgs``.
+
+    Refused with an ``InputError`` naming the file: an unknown layout, header counts that disagree
+    with the body, list properties where a number belongs, linear sigmas above ``MAX_SIGMA``,
+    positions and SH beyond ``MAX_MAGNITUDE``, labels that are not small non-negative integers, a
+    layout the evidence contradicts or cannot tell.
     """
+    checked_layout(layout, path)
     size = checked_input_file(path, max_bytes, "a PLY file")
     with open(path, "rb") as fh:
         header = parse_ply_header(fh.read(MAX_PLY_HEADER), path)
@@ -221,7 +396,6 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_
     xyz = cols("x", "y", "z")
     dc = cols("f_dc_0", "f_dc_1", "f_dc_2")
     rest = cols(*[f"f_rest_{i}" for i in range(n_rest)]) if n_rest else np.zeros((n, 0))
-    sh = np.concatenate([dc[:, None, :], rest.reshape(n, 3, k - 1).transpose(0, 2, 1)], axis=1)
     quats = cols("rot_0", "rot_1", "rot_2", "rot_3")
     qn = np.linalg.norm(quats, axis=1, keepdims=True)
     if (qn == 0).any():
@@ -235,8 +409,14 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_
                          f"{np.exp(log_scales[row, col]):.3g} m) at vertex {row}")
     labels = _checked_labels(np.asarray(v["label"]), path) if "label" in names else np.zeros(n, np.uint8)
     opacity = cols("opacity", limit=None)[:, 0]
-    return SplatCloud(
-        offsets=xyz - a,
+    decision = detect_layout(layout_evidence(xyz, a, dc, n_rest), layout, path)
+    if decision.layout == "lam":  # offsets and RGB (detect_layout refused f_rest for lam)
+        offsets, sh = xyz, rgb_to_sh(dc)
+    else:  # absolute positions and SH, f_rest channel-major
+        offsets = xyz - a
+        sh = np.concatenate([dc[:, None, :], rest.reshape(n, 3, k - 1).transpose(0, 2, 1)], axis=1)
+    cloud = SplatCloud(
+        offsets=offsets,
         scales=np.exp(log_scales),
         quats=quats / qn,
         opacities=0.5 * (1.0 + np.tanh(0.5 * opacity)),  # the sigmoid, without exp overflow
@@ -244,3 +424,4 @@ def read_ply(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int = MAX_
         labels=labels,
         source=str(path),
     )
+    return cloud, decision
