@@ -41,6 +41,14 @@ class Avatar:
         """The subdivided FLAME forward, without pose correctives (as LAM's subdivided path)."""
         return HeadLayer(self.head_sub, pose_correctives=False)
 
+    @functools.cached_property
+    def basis_on_subdivided(self) -> bool:
+        """Whether the subdivided ARKit basis is its own (an OAC export's morph targets) rather than the coarse
+        basis averaged onto the midpoints, as LAM's FLAME path makes it. Edits then re-evaluate it there."""
+        n = self.head.num_vertices
+        mids = subdivide_attributes(self.head.arkit_basis, self.topology, vertex_axis=1)[:, n:]
+        return not np.array_equal(mids, self.head_sub.arkit_basis[:, n:])
+
     def with_cloud(self, cloud: SplatCloud) -> "Avatar":
         return dataclasses.replace(self, cloud=cloud)
 
@@ -89,37 +97,29 @@ def find_splat_ply(folder: Path) -> Path | None:
     return plys[0] if plys else None
 
 
-def trained_cloud(ply: Path, head_sub: HeadModel) -> SplatCloud:
-    """A LAM-trained cloud: one splat per subdivided vertex, LAM's PLY layout and activations; eyeball
-    and lid labels come from the head's masks through the subdivision unless the PLY carries them."""
-    from avatarcheck.splats.ply import read_ply
+def trained_cloud(ply: Path, head_sub: HeadModel, layout: str = "auto") -> tuple[SplatCloud, str]:
+    """A LAM-trained cloud on ``head_sub``'s anchors and how its PLY was read (layout and evidence).
+
+    One splat per subdivided vertex, either PLY layout (``splats/ply.py``: LAM's offset + RGB or the standard
+    3DGS one, detected unless ``layout`` forces one); eyeball and lid labels come from the head's vertex sets
+    through the subdivision unless the PLY carries them."""
+    from avatarcheck.splats.ply import read_ply_layout
     from avatarcheck.splats.trained import splat_labels
 
-    cloud = read_ply(ply, head_sub.v_template)
-    if not cloud.labels.any():  # LAM writes no labels: derive them from FLAME's masks
+    cloud, decision = read_ply_layout(ply, head_sub.v_template, layout=layout)
+    if not cloud.labels.any():  # LAM writes no labels: derive them from the head's masks
         cloud = cloud.replace(labels=splat_labels(head_sub))
-    return cloud
+    how = "given" if decision.forced else "detected"
+    return cloud, f"{decision.layout} PLY layout ({how}; {decision.evidence})"
 
 
-def load_avatar(path: str | os.PathLike | None) -> Avatar:
-    """The avatar at ``path``, else the embedded one.
+def load_avatar(path: str | os.PathLike | None, ply_layout: str = "auto") -> Avatar:
+    """The avatar ``path`` names (``None``: the embedded one), read by the avatar source that recognises it
+    (``avatarcheck.sources``: the embedded flavours, LAM's OAC zip or folder, LAM's infer output, a FLAME
+    folder or head ``.npz``). ``load_avatar_source`` also says where it came from."""
+    from avatarcheck.sources import LoadOptions, load_avatar_source
 
-    ``path``: a FLAME/LAM asset folder or a head ``.npz``. A folder holding LAM's 3DGS ``.ply`` (a LAM
-    export: the user's own trained splats, one per subdivided vertex) uses that cloud; otherwise a
-    trained-like cloud stands in. A PLY whose splat count is not the subdivided vertex count is an
-    error naming both counts.
-    """
-    if path is None:
-        return synthetic_avatar()
-    from avatarcheck.head.loaders import load_head
-
-    path = Path(path)
-    head = load_head(path)
-    ply = find_splat_ply(path) if path.is_dir() else None
-    if ply is None:
-        return build_avatar(head)
-    head_sub, topo = subdivide_head(head)
-    return Avatar(head, head_sub, topo, trained_cloud(ply, head_sub))
+    return load_avatar_source(path, LoadOptions(ply_layout=ply_layout)).avatar
 
 
 @functools.lru_cache(maxsize=2)

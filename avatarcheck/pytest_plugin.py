@@ -33,7 +33,9 @@ _REPORT = pytest.StashKey[tuple]()  # (index.html path, ok) once the controller 
 _OPTIONS: dict[str, tuple[str, Any, str]] = {
     "gate": ("gate", None, "run a packaged gate (three-moment)"),
     "gate-backend": ("gate_backend", "auto", "renderer (avatarcheck.render.backend): auto, cpu, cuda"),
-    "gate-avatar": ("gate_avatar", None, "a FLAME/LAM asset folder or head .npz (default: the embedded avatar)"),
+    "gate-avatar": ("gate_avatar", None, "LAM's OAC zip or folder, LAM's infer output, a FLAME folder or head .npz, "
+                    "or synthetic[:lam-trained] (default: the embedded avatar)"),
+    "gate-ply-layout": ("gate_ply_layout", "auto", "how to read a splat PLY: auto | lam | 3dgs"),
     "gate-take": ("gate_take", None, "a Live Link Face .csv/.npz take, or synthetic:SEED (default: the gate file's)"),
     "gate-golden-dir": ("gate_golden_dir", "golden", "golden image root"),
     "gate-report-dir": ("gate_report_dir", "reports", "HTML reports go to DIR/<timestamp>-<gate>/ and DIR/latest"),
@@ -50,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="write new golden images (nothing else writes them)")
     g.addoption("--gate-only", dest="gate_only", action="store_true",
                 help="run only the gate's items (deselect the other collected tests)")
+    g.addoption("--gate-allow-implausible", dest="gate_allow_implausible", action="store_true",
+                help="gate an avatar whose splat statistics are far outside a trained LAM avatar's")
     g.addoption("--gate-sweep", dest="gate_sweep", action="store_true", default=None,
                 help="also run the gate's [sweep] (largest safe strength per correction; slow) (ini: gate_sweep)")
     parser.addini("gate_sweep", "also run the gate's [sweep]", type="bool", default=False)
@@ -65,13 +69,15 @@ def _opt(config: pytest.Config, ini: str) -> Any:
 class GateOptions:
     gate: str
     backend: str
-    avatar: Path | None
+    avatar: str | None
     take: str | None
     golden_root: Path
     golden_update: bool
     pyproject: Path
     pyproject_required: bool
     sweep: bool = False
+    ply_layout: str = "auto"
+    allow_implausible: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "GateOptions":
@@ -80,10 +86,11 @@ class GateOptions:
             here = Path(config.invocation_params.dir) / "pyproject.toml"
             py = here if here.is_file() else Path(config.rootpath) / "pyproject.toml"
         avatar = _opt(config, "gate_avatar")
-        return cls(_opt(config, "gate"), _opt(config, "gate_backend") or "auto", Path(avatar) if avatar else None,
+        return cls(_opt(config, "gate"), _opt(config, "gate_backend") or "auto", avatar or None,
                    _opt(config, "gate_take"), Path(_opt(config, "gate_golden_dir") or "golden"),
                    bool(config.option.gate_golden_update), Path(py), _opt(config, "gate_pyproject") is not None,
-                   bool(config.option.gate_sweep or config.getini("gate_sweep")))
+                   bool(config.option.gate_sweep or config.getini("gate_sweep")),
+                   _opt(config, "gate_ply_layout") or "auto", bool(config.option.gate_allow_implausible))
 
 
 class GateRun:
@@ -114,13 +121,19 @@ class GateRun:
 
             o = self.options
             self._session = GateSession(self.spec, self.report_dir, avatar=o.avatar, take=o.take, backend=o.backend,
-                                        golden_root=o.golden_root, golden_update=o.golden_update, sweep=o.sweep)
+                                        golden_root=o.golden_root, golden_update=o.golden_update, sweep=o.sweep,
+                                        ply_layout=o.ply_layout, allow_implausible=o.allow_implausible)
         return self._session
 
     def check_inputs(self) -> None:
-        """Load the take now: a bad ``--gate-take`` is a usage error, not 50 failures and a crash."""
+        """Load the take and recognise the avatar now: a bad ``--gate-take`` or ``--gate-avatar`` is a usage
+        error, not 50 failures and a crash."""
+        from avatarcheck.cli.common import checked_ply_layout
         from avatarcheck.gate.inputs import load_take_source
+        from avatarcheck.sources import detect_source
 
+        checked_ply_layout(self.options.ply_layout)
+        detect_source(self.options.avatar)
         load_take_source(self.options.take or self.spec.take)
 
 
@@ -281,7 +294,7 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
     def run(gate: str = "three-moment", *, avatar: str | os.PathLike | None = None, take: str | None = None,
             backend: str | None = None, golden_dir: str | os.PathLike | None = None, golden_update: bool = False,
             report_dir: str | os.PathLike | None = None, pyproject: str | os.PathLike | None = None,
-            sweep: bool = False):
+            sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False):
         from avatarcheck.gate.session import GateSession
         from avatarcheck.gate.spec import load_gate
         from avatarcheck.report.html import write_report
@@ -289,10 +302,11 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
         spec = load_gate(gate, pyproject if pyproject is not None else Path(config.rootpath) / "pyproject.toml",
                          pyproject_required=pyproject is not None)
         folder = Path(report_dir) if report_dir is not None else tmp_path / "gate-report"
-        session = GateSession(spec, folder, avatar=Path(avatar) if avatar else None, take=take,
+        session = GateSession(spec, folder, avatar=os.fspath(avatar) if avatar else None, take=take,
                               backend=backend or _opt(config, "gate_backend") or "auto",
                               golden_root=Path(golden_dir or _opt(config, "gate_golden_dir") or "golden"),
-                              golden_update=golden_update, sweep=sweep)
+                              golden_update=golden_update, sweep=sweep, ply_layout=ply_layout,
+                              allow_implausible=allow_implausible)
         outcomes = [(s.item_id, s.run()) for s in session.steps()]
         result = session.result()
         write_report(result, folder, link_latest=False)

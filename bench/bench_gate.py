@@ -3,6 +3,7 @@
     python3 bench/bench_gate.py                                   # default synthetic take
     python3 bench/bench_gate.py --take recordings/synthetic_take_04_real_30fps.csv
     python3 bench/bench_gate.py --gate anime-eyes --json bench/results/gate_anime.json
+    python3 bench/bench_gate.py --avatar synthetic:lam-trained      # any --avatar (an OAC zip too)
 
 Prints the stage table (seconds) and writes JSON with the machine's load, the thread policy and the
 numbers of evaluated frames. Goldens are not compared here (``--golden-update`` into a scratch folder
@@ -29,6 +30,7 @@ def main() -> None:
     ap.add_argument("--gate", default="three-moment")
     ap.add_argument("--take", default=None, help="a take file or synthetic:SEED (default: the gate's)")
     ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--avatar", default=None, help="an avatar spec (default: the embedded stand-in)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -40,7 +42,7 @@ def main() -> None:
     policy = apply_thread_policy()
     spec = load_gate(args.gate)
     with tempfile.TemporaryDirectory() as tmp:
-        session = GateSession(spec, Path(tmp) / "report", take=args.take, backend=args.backend,
+        session = GateSession(spec, Path(tmp) / "report", avatar=args.avatar, take=args.take, backend=args.backend,
                               golden_root=Path(tmp) / "golden", golden_update=True)
         t0 = time.perf_counter()
         result = session.run_all()
@@ -48,7 +50,7 @@ def main() -> None:
         ev = session.evaluation
         frames = {f"{e}/{v}": len(ev.frame_metrics(e, v)) for e, v in spec.variant_pairs()}
     rows = {"wall (s)": wall, **{f"stage: {k} (s)": v for k, v in sorted(result.timings.items())}}
-    meta = {"gate": args.gate, "take": result.take, "take_frames": session.inputs.take.num_frames,
+    meta = {"gate": args.gate, "avatar": args.avatar or "synthetic", "take": result.take, "take_frames": session.inputs.take.num_frames,
             "evaluated_frames_per_variant": frames, "closed_eye_frames": int(len(ev.closed_frames())),
             "backend": result.backend, "device": result.device, "threads": policy.numba,
             "thread_reason": policy.reason, "load_before": load_before, "load_after": os.getloadavg(),

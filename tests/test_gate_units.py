@@ -103,6 +103,7 @@ def session_with(moments: dict, missing_moment: str = "skip") -> GateSession:
     s = GateSession(spec, "unused", backend="cpu")
     take = Take.from_weights(np.zeros((5, 52), np.float32))
     s.inputs = GateInputs("synthetic", None, take, "t-00000000", moments)  # cached_property: set directly
+    s.avatar_check = {"implausible": False}  # the avatar item's record: no avatar here to check
     return s
 
 
@@ -110,6 +111,8 @@ def test_steps_cover_every_item_in_report_order():
     s = session_with({})
     ids = [st.item_id for st in s.steps()]
     plan = [i.item_id for i in SPEC.plan()]
+    assert ids[0] == "avatar/plausible"  # before any verdict
+    ids = ids[1:]
     assert ids[:len(plan)] == plan
     assert ids[len(plan)].startswith("ordering/")
     assert "post-fix/worst_closed/leak_max" in " ".join(ids)  # every closed-eye frame is gated

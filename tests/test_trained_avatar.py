@@ -13,13 +13,13 @@ from avatarcheck.splats.ply import write_ply
 
 
 @pytest.fixture
-def lam_folder(tmp_path, monkeypatch):
-    """A folder standing for a LAM export: the head loader is the embedded head's (FLAME folders have
-    their own tests); the PLY is real, written from the embedded avatar without labels, as LAM writes."""
-    import avatarcheck.head.loaders as loaders
+def lam_folder(tmp_path):
+    """A folder standing for a LAM export: the embedded head as a head .npz (FLAME folders have their own
+    tests) and a real PLY, written from the embedded avatar without labels, as LAM writes."""
+    from avatarcheck.head.loaders import save_head_npz
     from avatarcheck.head.synthetic import synthetic_head
 
-    monkeypatch.setattr(loaders, "load_head", lambda path: synthetic_head())
+    save_head_npz(synthetic_head(), tmp_path / "head.npz")
     av = synthetic_avatar()
     write_ply(tmp_path / "me.ply", av.cloud, av.head_sub.v_template, with_labels=False)
     return tmp_path

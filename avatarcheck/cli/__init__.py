@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from avatarcheck.cli.avatar import avatar_app
 from avatarcheck.cli.gate import gate_cmd
 from avatarcheck.cli.head import head_app
 from avatarcheck.cli.render import bake_cmd, render_cmd
@@ -22,6 +23,7 @@ def _startup() -> None:
     apply_thread_policy()
 
 
+app.add_typer(avatar_app, name="avatar")
 app.add_typer(head_app, name="head")
 app.add_typer(take_app, name="take")
 app.command("render")(render_cmd)

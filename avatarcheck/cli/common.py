@@ -7,6 +7,20 @@ from rich.console import Console
 
 console = Console()
 
+AVATAR_HELP = ("the avatar: LAM's OpenAvatarChat zip or folder, LAM's infer output folder, a FLAME asset folder or "
+               "head .npz, or synthetic[:lam-trained|lam-broken] (default: the embedded stand-in)")
+PLY_LAYOUT_HELP = ("how to read a splat PLY: auto (detected: LAM's offset + RGB or the standard 3DGS absolute + SH) "
+                   "| lam | 3dgs")
+
+
+def checked_ply_layout(value: str) -> str:
+    from avatarcheck.errors import InputError
+    from avatarcheck.sources.base import PLY_LAYOUT_CHOICES
+
+    if value not in PLY_LAYOUT_CHOICES:
+        raise InputError("--ply-layout", "layout", " | ".join(PLY_LAYOUT_CHOICES), repr(value))
+    return value
+
 
 def fail(err: Exception) -> None:
     """Print ``err`` (unwrapped, so paths stay whole) and exit with status 2."""
@@ -14,7 +28,7 @@ def fail(err: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def avatar_with_env_overrides(source):
+def avatar_with_env_overrides(source, ply_layout: str = "auto"):
     """The avatar a rendering command draws: ``source`` (or the embedded one) with the LAM chibi recipe's
     ``LAM_*`` variables applied, as LAM's hook point would; says which ones it applied and what the
     override audit finds. Bad values raise ``InputError`` (the caller exits 2)."""
@@ -24,7 +38,7 @@ def avatar_with_env_overrides(source):
     from avatarcheck.edit.rigid_eyes import eyeball_anisotropy
 
     settings = OverrideSettings.from_env()  # before loading: a typo fails fast
-    avatar = load_avatar(source)
+    avatar = load_avatar(source, checked_ply_layout(ply_layout))
     if not settings.applied:
         return avatar
     edited = apply_overrides(avatar, settings)

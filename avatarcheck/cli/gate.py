@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from avatarcheck.cli.common import console
+from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_layout, console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.edit.overrides import ENV_VARS
 from avatarcheck.errors import InputError
@@ -19,13 +19,17 @@ from avatarcheck.render.backend import backend_names
 def gate_cmd(
     gate: str = typer.Option("three-moment", help="gate name (packaged TOML, overridable from pyproject)"),
     backend: str = typer.Option("auto", help="a render backend: " + " | ".join(backend_names())),
-    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
+    ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
     take: Optional[str] = typer.Option(None, help="Live Link Face .csv/.npz, or synthetic:SEED (default: the gate's)"),
     golden_update: bool = typer.Option(False, "--golden-update", help="write new golden images"),
     golden_dir: Path = typer.Option(Path("golden"), help="golden image root"),
     report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>/ and DIR/latest"),
     pyproject: Optional[Path] = typer.Option(None, help="read [tool.avatarcheck.\"<gate>\"] overrides here "
                                              "(default: ./pyproject.toml when present)"),
+    allow_implausible: bool = typer.Option(False, "--allow-implausible", help="gate an avatar whose splat "
+                                           "statistics are far outside a trained LAM avatar's (verdicts are "
+                                           "withheld otherwise)"),
     sweep: bool = typer.Option(False, "--sweep", help="also run the gate's [sweep]: the largest edit strength each "
                                "correction still passes at (slow; off by default)"),
 ) -> None:
@@ -51,7 +55,8 @@ def gate_cmd(
                 raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
-                              backend=backend, golden_root=golden_dir, golden_update=golden_update, sweep=sweep)
+                              backend=backend, golden_root=golden_dir, golden_update=golden_update, sweep=sweep,
+                              ply_layout=checked_ply_layout(ply_layout), allow_implausible=allow_implausible)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task(f"gate {gate}", total=len(session.steps()))
@@ -63,6 +68,7 @@ def gate_cmd(
         index = write_report(result, session.report_dir)
     except (InputError, OSError) as err:
         _fail(err)
+    print_avatar_check(result)
     table = Table(title=f"gate {gate} on {result.avatar} ({result.backend}, take {result.take})")
     for col in ("item", "value", "expected", "ok"):
         table.add_column(col)
@@ -96,3 +102,20 @@ def gate_cmd(
     console.print(f"report: {index}")
     console.print(f"gate {gate}: " + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
     raise typer.Exit(code=0 if result.ok else 1)
+
+
+def print_avatar_check(result) -> None:
+    """Where the avatar came from, and its plausibility findings, before the verdicts."""
+    from rich.markup import escape
+
+    src = result.source
+    if src:
+        console.print(f"avatar: {escape(src.get('spec', ''))} ({src.get('kind')})", soft_wrap=True)
+        for note in src.get("notes", []):
+            console.print(f"  {escape(note)}", soft_wrap=True)
+    check = result.avatar_check
+    if check.get("implausible"):
+        how = "gated anyway (--allow-implausible)" if check.get("allowed") else "verdicts withheld"
+        console.print(f"[red]implausible avatar ({how}):[/red]", soft_wrap=True)
+        for f in check["findings"]:
+            console.print(f"  [red]{escape(f['message'])}[/red]", soft_wrap=True)

@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 import typer
 
-from avatarcheck.cli.common import avatar_with_env_overrides, console
+from avatarcheck.cli.common import (AVATAR_HELP, PLY_LAYOUT_HELP, avatar_with_env_overrides, checked_ply_layout,
+                                    console)
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 from avatarcheck.cli.head import parse_arkit
@@ -16,7 +17,8 @@ from avatarcheck.cli.head import parse_arkit
 
 def render_cmd(
     out: Path = typer.Option(Path("out/render"), help="output folder for frame_NNNN.png"),
-    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
+    ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
     arkit: list[str] = typer.Option([], "--arkit", help="NAME=WEIGHT, repeatable (eyeBlinkLeft=1)"),
     sweep: Optional[str] = typer.Option(None, help="ARKit channel swept from 0 to 1 over --frames"),
     frames: int = typer.Option(1, min=1, max=10_000, help="number of frames (with --sweep)"),
@@ -47,7 +49,7 @@ def render_cmd(
         if frames > 1 and not sweep:
             raise InputError("--frames", "frames", "--sweep CHANNEL with more than one frame", f"{frames} frames")
         weights = parse_arkit(arkit)
-        av = avatar_with_env_overrides(avatar)
+        av = avatar_with_env_overrides(avatar, ply_layout)
         n = frames if sweep else 1
         w = np.repeat(weights, n, axis=0)
         if sweep:
@@ -78,7 +80,8 @@ def bake_cmd(
     strength: Optional[float] = typer.Option(2.0, help="chibi: chibi_strength s (radial peak 1 + 0.3 s)"),
     param: list[str] = typer.Option([], "--param", help="KEY=VALUE, any other parameter of the edit kind"),
     out: Optional[Path] = typer.Option(None, help="output folder (default out/<edit>_<preset>)"),
-    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset folder or head .npz (default: synthetic)"),
+    avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
+    ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
     jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
     mesh: Optional[Path] = typer.Option(None, "--mesh", help="an edited .obj of the avatar's coarse or subdivided "
                                         "topology (a sculpt): bake its assets instead of a registered edit"),
@@ -100,7 +103,7 @@ def bake_cmd(
 
             folder = out or Path("out") / "mesh"
             check_output_dir(folder)
-            av = avatar_from_path(avatar)
+            av = avatar_from_path(avatar, checked_ply_layout(ply_layout))
             assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes)
             manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
         else:
@@ -124,7 +127,7 @@ def bake_cmd(
             from avatarcheck.io.atomic import check_output_dir
 
             check_output_dir(folder)
-            av = avatar_from_path(avatar)
+            av = avatar_from_path(avatar, checked_ply_layout(ply_layout))
             assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake",
                                rigid_eyes=rigid_eyes)
             manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from avatarcheck.cli.common import console
+from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_layout, console
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 from avatarcheck.render.backend import backend_names
@@ -42,12 +42,14 @@ def sweep_cmd(
     corrections: str = typer.Option("none,boost,ratio,jacobian,ratio+lash_ring", help="comma-separated corrections"),
     gate: str = typer.Option("three-moment", help="the gate whose checks and moments decide"),
     take: Optional[str] = typer.Option(None, help="take (default: the gate's)"),
-    avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM folder or head .npz (default: synthetic)"),
+    avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
+    ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
     backend: str = typer.Option("auto", help="a render backend: " + " | ".join(backend_names())),
     out: Path = typer.Option(Path("out/sweep"), help="folder for sweep.json and sweep.svg"),
 ) -> None:
     """Sweep an edit's strength per correction; print and save the largest strength that passes every check."""
     from avatarcheck.gate.inputs import load_inputs
+    from avatarcheck.sources.base import LoadOptions
     from avatarcheck.gate.spec import load_gate
     from avatarcheck.gate.sweep import CORRECTIONS, leak_threshold, sweep, unchecked_text
     from avatarcheck.io.atomic import check_output_dir, write_text_atomic
@@ -67,7 +69,8 @@ def sweep_cmd(
             if c not in CORRECTIONS:
                 raise InputError("--corrections", c, f"one of {list(CORRECTIONS)}", repr(c))
         spec = load_gate(gate, Path("pyproject.toml"))
-        inputs = load_inputs(avatar, take or spec.take, spec.moments, spec.moment_params)
+        inputs = load_inputs(avatar, take or spec.take, spec.moments, spec.moment_params,
+                             LoadOptions(ply_layout=checked_ply_layout(ply_layout)))
         params = {"preset": preset} if edit == "chibi" and preset else {}
         with console.status(f"sweeping {len(values)} strengths x {len(chosen)} corrections"):
             result = sweep(spec, inputs, edit, params, values, chosen, resolve_backend(backend).name)

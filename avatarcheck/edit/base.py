@@ -8,6 +8,7 @@ space with its Jacobian. Baking evaluates it on an avatar (pure, in memory):
 =================  ==============  ==================================================================
 ``edited_sub``     (V_sub, 3)      D(canonical subdivided mesh): the splat anchors LAM is handed
 ``basis``          (52, V, 3)      D(v + b_k) - D(v) on the coarse mesh: the re-evaluated ARKit basis
+                                  ((52, V_sub, 3) when the avatar's basis comes on the subdivided mesh)
 ``ratio``          (V_sub,)        mean incident edge length, edited / canonical: the scale pull-back
 ``jacobians``      (V_sub, 3, 3)   J_D at each anchor: the anisotropic pull-back (J S S^T J^T)
 ``eyeballs``       2 ``EyeballFit``  rigid eyes only: each eyeball's similarity and what it measured
@@ -123,7 +124,10 @@ def bake(avatar: "Avatar", deformation: Deformation, name: str, kind: str,
 
     canon_sub = avatar.head_sub.v_template
     edited_sub = np.asarray(deformation(canon_sub)).astype(np.float32)
-    basis = reevaluate_basis(deformation, avatar.head.v_template, avatar.head.arkit_basis).astype(np.float32)
+    if avatar.basis_on_subdivided:  # an OAC avatar's morph targets: re-evaluate where they are given
+        basis = reevaluate_basis(deformation, canon_sub, avatar.head_sub.arkit_basis).astype(np.float32)
+    else:
+        basis = reevaluate_basis(deformation, avatar.head.v_template, avatar.head.arkit_basis).astype(np.float32)
     ratio = scale_ratio(canon_sub, edited_sub, avatar.topology.edges_sub)
     jac = np.asarray(deformation.jacobian(canon_sub)).astype(np.float32)
     assets = EditAssets(name, kind, dict(params or {}), avatar.head.name, edited_sub, basis, ratio, jac)

@@ -155,7 +155,7 @@ def _load_npy(path: Path, field: str) -> np.ndarray:
 @dataclasses.dataclass(frozen=True, eq=False)
 class OverrideArrays:
     """The overrides as arrays (what the hook point applies): xyz (V_sub, 3) edited subdivided mesh,
-    arkit_bs (52, V, 3), scale_ratio (V_sub,), jacobians (V_sub, 3, 3), and two multipliers.
+    arkit_bs (52, V, 3) or (52, V_sub, 3), scale_ratio (V_sub,), jacobians (V_sub, 3, 3), and two multipliers.
     Fields mirror ``OverrideSettings`` (``OVERRIDE_ASSETS``); ``None`` = not applied."""
 
     edit_xyz_obj: np.ndarray | None = None
@@ -179,6 +179,15 @@ class OverrideArrays:
         return cls(**values)
 
 
+def checked_basis(basis: np.ndarray, avatar: Avatar, source: str | os.PathLike) -> np.ndarray:
+    """An ARKit basis override: (52, V, 3) on the coarse mesh, or (52, V_sub, 3) on the subdivided one
+    (what a bake writes for an avatar whose basis comes on the subdivided vertices)."""
+    n, n_sub = avatar.head.num_vertices, avatar.head_sub.num_vertices
+    arr = np.asarray(basis)
+    shape = (52, n_sub, 3) if arr.ndim == 3 and arr.shape[1] == n_sub else (52, n, 3)
+    return checked_array(arr, source, "arkit_bs", shape, dtype=np.float32, limit=MAX_COORD_M)
+
+
 def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> OverrideArrays:
     """Read the files the settings name and check them against ``avatar`` (errors name the file)."""
     from avatarcheck.io.obj import read_obj
@@ -199,8 +208,7 @@ def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> Override
                              f"extent {extent:.3g} m")
         out["edit_xyz_obj"] = xyz
     if settings.arkit_bs:
-        out["arkit_bs"] = checked_array(_load_npy(settings.arkit_bs, "arkit_bs"), settings.arkit_bs, "arkit_bs",
-                                        (52, n, 3), dtype=np.float32, limit=MAX_COORD_M)
+        out["arkit_bs"] = checked_basis(_load_npy(settings.arkit_bs, "arkit_bs"), avatar, settings.arkit_bs)
     if settings.jacobians:
         out["jacobians"] = checked_array(_load_npy(settings.jacobians, "jacobians"), settings.jacobians,
                                          "jacobians", (n_sub, 3, 3), limit=PLAUSIBLE_FACTOR)
@@ -219,9 +227,12 @@ def apply_override_arrays(avatar: Avatar, arrays: OverrideArrays) -> Avatar:
         head = head.replace(v_template=xyz[:n])  # the first V subdivided vertices are the coarse ones
         head_sub = head_sub.replace(v_template=xyz)
     if arrays.arkit_bs is not None:
-        bs = checked_array(arrays.arkit_bs, "overrides", "arkit_bs", (52, n, 3), dtype=np.float32)
-        head = head.replace(arkit_basis=bs)
-        head_sub = head_sub.replace(arkit_basis=subdivide_attributes(bs, avatar.topology, vertex_axis=1))
+        bs = checked_basis(arrays.arkit_bs, avatar, "overrides")
+        if bs.shape[1] == n_sub:  # re-evaluated on the subdivided vertices (an OAC avatar's own basis)
+            head, head_sub = head.replace(arkit_basis=bs[:, :n]), head_sub.replace(arkit_basis=bs)
+        else:
+            head = head.replace(arkit_basis=bs)
+            head_sub = head_sub.replace(arkit_basis=subdivide_attributes(bs, avatar.topology, vertex_axis=1))
     scales, quats = cloud.scales, cloud.quats
     if arrays.jacobians is not None:
         quats, scales = anisotropic_correction(quats, scales, arrays.jacobians)

@@ -144,7 +144,8 @@ def rigid_eyeballs(avatar: "Avatar", assets: "EditAssets") -> "EditAssets":
         centre = head.J_regressor[j].astype(np.float64) @ np.asarray(head.v_template, np.float64)
         fit = fit_eyeball(canon_sub[ids_sub], edited[ids_sub], centre, side)
         edited[ids_sub] = fit.apply(canon_sub[ids_sub])
-        basis[:, ids] = fit.scale * basis[:, ids] @ fit.rotation.T
+        rows = ids_sub if basis.shape[1] == sub.num_vertices else ids  # a basis on the subdivided mesh
+        basis[:, rows] = fit.scale * basis[:, rows] @ fit.rotation.T
         jac[ids_sub] = fit.scale * fit.rotation
         fits.append(fit)
     n = head.num_vertices

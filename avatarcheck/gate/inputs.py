@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from avatarcheck.avatar import Avatar, load_avatar
+from avatarcheck.avatar import Avatar
 from avatarcheck.errors import InputError
 from avatarcheck.head.pose import Pose
 from avatarcheck.moments import MissingMoment, Moment, pick_moments
+from avatarcheck.sources.base import LoadOptions, SourceInfo
 from avatarcheck.takes.take import Take
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -63,9 +64,10 @@ def take_key(source: str, take: Take) -> str:
     return f"{safe}-{digest}"
 
 
-def avatar_name(source: Path | None) -> str:
+def avatar_name(source: str | Path | None) -> str:
     if source is None:
         return "synthetic"
+    source = Path(source)
     return safe_stem(source.stem if source.suffix else source.name, "avatar")
 
 
@@ -97,14 +99,19 @@ class GateInputs:
     take: Take
     take_key: str
     moments: dict[str, Moment | MissingMoment]
+    source: SourceInfo = SourceInfo("embedded", "synthetic", calibrated=True)
 
     @property
     def present(self) -> dict[str, Moment]:
         return {k: m for k, m in self.moments.items() if isinstance(m, Moment)}
 
 
-def load_inputs(avatar_source: Path | None, take_source: str, moment_names: tuple[str, ...],
-                moment_params: dict) -> GateInputs:
+def load_inputs(avatar_source: str | Path | None, take_source: str, moment_names: tuple[str, ...],
+                moment_params: dict, options: LoadOptions = LoadOptions()) -> GateInputs:
+    """The avatar (through ``avatarcheck.sources``), the take and its moments."""
+    from avatarcheck.sources import load_avatar_source
+
     take = load_take_source(take_source)
-    return GateInputs(avatar_name(avatar_source), load_avatar(avatar_source), take, take_key(take_source, take),
-                      pick_moments(take, moment_names, moment_params))
+    loaded = load_avatar_source(avatar_source, options)
+    return GateInputs(safe_stem(loaded.name, "avatar"), loaded.avatar, take, take_key(take_source, take),
+                      pick_moments(take, moment_names, moment_params), loaded.info)

@@ -194,13 +194,16 @@ class GateResult:
     timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
     created: str = ""                     # ISO 8601 time of the run
     notes: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)        # where the avatar came from (SourceInfo)
+    avatar_check: dict[str, Any] = field(default_factory=dict)  # plausibility: statistics, findings, image
     schema: int = SCHEMA_VERSION
 
     @property
     def ok(self) -> bool:
         return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
                 and all(g.status in ("pass", "updated") for g in self.goldens)
-                and not any(s.failed for s in self.skipped) and all(s.ok for s in self.sweep))
+                and not any(s.failed for s in self.skipped) and all(s.ok for s in self.sweep)
+                and not (self.avatar_check.get("implausible") and not self.avatar_check.get("allowed")))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False)
@@ -235,4 +238,6 @@ class GateResult:
         out.timings = {k: self.timings.get(k, 0.0) + other.timings.get(k, 0.0)
                        for k in set(self.timings) | set(other.timings)}
         out.notes = list(dict.fromkeys(self.notes + other.notes))
+        out.avatar_check = self.avatar_check or other.avatar_check
+        out.source = self.source or other.source
         return out

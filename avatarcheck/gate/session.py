@@ -17,6 +17,7 @@ from pathlib import Path
 
 from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
+from avatarcheck.gate.avatar_check import avatar_record, refusal
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.inputs import GateInputs, load_inputs
 from avatarcheck.gate.metrics import FACE_STATS
@@ -27,6 +28,9 @@ from avatarcheck.gate.sweep import sweep_gate, sweep_item
 from avatarcheck.gate.sweep_spec import require_sweep
 from avatarcheck.moments import MissingMoment
 from avatarcheck.render.backend import Backend, resolve_backend
+from avatarcheck.sources.base import LoadOptions
+
+AVATAR_ITEM = "avatar/plausible"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +67,13 @@ def versions() -> dict[str, str]:
 class GateSession:
     def __init__(self, spec: GateSpec, report_dir: Path, *, avatar: Path | None = None, take: str | None = None,
                  backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False,
-                 sweep: bool = False) -> None:
+                 sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False) -> None:
         self.spec = spec
         self.report_dir = Path(report_dir)
         self.avatar_source = avatar
+        self.load_options = LoadOptions(ply_layout=ply_layout)
+        self.allow_implausible = allow_implausible
+        self.avatar_check: dict = {}
         self.take_source = take or spec.take
         self.backend: Backend = resolve_backend(backend)
         self.golden_root = Path(golden_root)
@@ -88,7 +95,8 @@ class GateSession:
     @functools.cached_property
     def inputs(self) -> GateInputs:
         with self.timings.timed("load inputs"):
-            return load_inputs(self.avatar_source, self.take_source, self.spec.moments, self.spec.moment_params)
+            return load_inputs(self.avatar_source, self.take_source, self.spec.moments, self.spec.moment_params,
+                               self.load_options)
 
     @functools.cached_property
     def evaluation(self) -> GateEvaluation:
@@ -101,6 +109,24 @@ class GateSession:
         s = self.sweep
         return GateEvaluation(sweep_gate(self.spec, s.kind, s.params, s.strengths, s.corrections, s.image_size),
                               self.inputs, self.backend.name)
+
+    @functools.cached_property
+    def refused(self) -> str | None:
+        """Why the avatar gets no verdicts (implausible and not allowed), else None; checks it once."""
+        if not self.avatar_check:
+            with self.timings.timed("avatar check"):
+                self.avatar_check = avatar_record(self.inputs, self.artefacts, self.backend.name,
+                                                  self.allow_implausible)
+        return refusal(self.avatar_check)
+
+    def _avatar(self) -> Outcome:
+        reason = self.refused
+        return PASS if reason is None else Outcome("fail", f"{AVATAR_ITEM}: {reason}")
+
+    def _guarded(self, run: Callable[[], Outcome]) -> Outcome:
+        """A verdict step, withheld (skipped) when the avatar is implausible; the avatar item fails then."""
+        reason = self.refused
+        return run() if reason is None else Outcome("skip", reason)
 
     # -- steps --------------------------------------------------------------------------------------
     def _missing(self, item_id: str, moment: str) -> Outcome | None:
@@ -177,7 +203,8 @@ class GateSession:
 
     def steps(self) -> list[GateStep]:
         """Every item of the gate, in report order. Nothing is evaluated here."""
-        out = []
+        out = [GateStep(AVATAR_ITEM, "a plausible trained LAM avatar (statistics, canonical render)", "avatar",
+                        self._avatar)]
         for item in self.spec.plan():
             c = item.check
             out.append(GateStep(item.item_id, f"{c.stat} {c.op} {c.threshold:g}, expected {item.expected}",
@@ -204,7 +231,7 @@ class GateSession:
                 out.append(GateStep(f"sweep/{s.name}/{c}", f"largest safe strength of {c} over "
                                     f"{', '.join(f'{x:g}' for x in s.strengths)}{need}", f"sweep/{c}",
                                     functools.partial(self._sweep, c)))
-        return out
+        return out[:1] + [dataclasses.replace(s, run=functools.partial(self._guarded, s.run)) for s in out[1:]]
 
     def run_all(self, progress: Callable[[str], None] | None = None) -> GateResult:
         """Evaluate every step (the CLI's path); ``progress(item_id)`` before each."""
@@ -230,6 +257,9 @@ class GateSession:
         notes = [f"Leak heatmaps: E from 0 (black) to {HEATMAP_VMAX} or more (pale yellow), inside the eye regions.",
                  "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
                  "the CPU backend reproduces them."]
+        if not self.inputs.source.calibrated:
+            notes.append("Verdicts on trained splats are not yet calibrated: the thresholds were set on the embedded "
+                         "stand-in, whose splats are unlike a trained LAM avatar's.")
         if not self.spec.apply_eye_rotation:
             notes.append("Eye joints at rest (LAM's ARKit path); gaze is in the eyeLook blendshapes.")
         clipped = getattr(self.inputs.take, "clipped", None)
@@ -246,4 +276,5 @@ class GateSession:
             take_key=self.inputs.take_key,
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
-            created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes)
+            created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes,
+            source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check))

@@ -120,3 +120,42 @@ def subdivide_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray,
 def subdivided_edges(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     """The LAM chibi recipe's ``subdivided_edges``: unique edges (E', 2) of the once-subdivided mesh."""
     return subdivision_topology(faces, num_vertices).edges_sub
+
+
+# A midpoint must equal its parents' mean to float32 rounding of body-frame coordinates (~2 m): a few ulps.
+MIDPOINT_TOL_M = 1e-5
+
+
+def coarse_of_subdivided(vertices: np.ndarray, faces: np.ndarray, source: str = "subdivided mesh"
+                         ) -> tuple[np.ndarray, SubdivisionTopology]:
+    """Undo one pytorch3d-order midpoint step: the coarse faces (F, 3) and the topology, checked exactly.
+
+    vertices (V + E, 3), faces (4F, 3) as ``subdivision_topology`` writes them. The face blocks give the
+    coarse faces back (block k's first column is each coarse face's k-th corner); subdividing those must
+    reproduce ``faces`` exactly and every vertex past V must be its edge's midpoint (``MIDPOINT_TOL_M``),
+    else an ``InputError`` says which and by how much. The coarse vertices are ``vertices[:V]``.
+    """
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces)
+    if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0 or len(f) % 4:
+        raise InputError(source, "faces", "(4F, 3) triangles of a once-subdivided mesh (a multiple of 4)",
+                         f"shape {f.shape}")
+    n_f = len(f) // 4
+    coarse = np.stack([f[:n_f, 0], f[n_f:2 * n_f, 0], f[2 * n_f:3 * n_f, 0]], axis=1).astype(np.int64)
+    n_v = int(coarse.max()) + 1
+    if n_v >= len(v):
+        raise InputError(source, "faces", "the coarse corners first, then the edge midpoints (pytorch3d order)",
+                         f"corner index {n_v - 1} of {len(v)} vertices")
+    topo = subdivision_topology(coarse, n_v)
+    if topo.num_vertices_sub != len(v) or not np.array_equal(topo.faces, f):
+        first = (int(np.argmax(np.any(topo.faces != f, axis=1))) if topo.faces.shape == f.shape else None)
+        raise InputError(source, "faces", f"a once-subdivided mesh in pytorch3d order ({n_v} coarse vertices + "
+                         f"{len(topo.edges)} edges = {topo.num_vertices_sub} vertices)",
+                         f"{len(v)} vertices" + ("" if first is None else f", triangle {first} differs"))
+    mids = 0.5 * (v[topo.edges[:, 0]] + v[topo.edges[:, 1]])
+    err = np.abs(mids - v[n_v:]).max(axis=1)
+    if err.max() > MIDPOINT_TOL_M:
+        i = int(np.argmax(err))
+        raise InputError(source, "vertices", f"vertex {n_v + i} at the midpoint of its edge {topo.edges[i].tolist()} "
+                         f"(within {MIDPOINT_TOL_M:g} m)", f"{err[i]:.3g} m off")
+    return coarse, topo

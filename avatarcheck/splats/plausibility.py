@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from avatarcheck.geometry.sphere import fit_sphere
+
 from avatarcheck.errors import InputError
 from avatarcheck.geometry.mesh import mean_incident_edge_length
 from avatarcheck.head.model import HeadModel
@@ -118,11 +120,7 @@ def eyeball_sphere(head_sub: HeadModel, side: str) -> tuple[np.ndarray, float] |
     ids = head_sub.vertex_sets.get(f"eyeball_{side}")
     if ids is None or len(ids) < 4:
         return None
-    v = head_sub.v_template[ids].astype(np.float64)
-    a = np.concatenate([2 * v, np.ones((len(v), 1))], axis=1)
-    sol, _, rank, _ = np.linalg.lstsq(a, (v ** 2).sum(axis=1), rcond=None)
-    centre = sol[:3] if rank == 4 and np.isfinite(sol).all() else v.mean(axis=0)  # coplanar: the mean
-    return centre, float(np.median(np.linalg.norm(v - centre, axis=1)))
+    return fit_sphere(head_sub.v_template[ids])
 
 
 def _median(x: np.ndarray) -> float:
