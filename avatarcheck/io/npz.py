@@ -36,7 +36,7 @@ _ZIP_SLACK = 1 << 16  # a tiny member (an npy header alone) may compress worse t
 _CHUNK = 16 << 20  # read arrays in 16 MiB pieces: no second full-size copy
 _MAGIC_ZIP = b"PK\x03\x04"
 _MAGIC_NPY = b"\x93NUMPY"
-_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+ARCHIVE_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
            RuntimeError, SyntaxError, TypeError, OverflowError)
 
 
@@ -50,7 +50,7 @@ def npy_header(fp: IO[bytes], source: str | os.PathLike, field: str) -> tuple[tu
             shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
         else:
             raise ValueError(f"npy format version {version} (1.0 or 2.0 expected)")
-    except _ERRORS as err:
+    except ARCHIVE_READ_ERRORS as err:
         raise InputError(source, field, "a .npy array header", f"{type(err).__name__}: {err}") from None
     if any(not isinstance(n, int) or n < 0 for n in shape):
         raise InputError(source, field, "a .npy header with a non-negative shape", repr(shape))
@@ -97,7 +97,7 @@ def _checked_read(fp: IO[bytes], data_bytes: int, budget: int, source: str | os.
                          f"shape {shape} x {dtype} ({claimed} bytes)")
     try:
         return _read_body(fp, shape, fortran, dtype)
-    except _ERRORS as err:
+    except ARCHIVE_READ_ERRORS as err:
         raise InputError(source, field, "readable array data", f"{type(err).__name__}: {err}") from None
 
 
@@ -165,7 +165,7 @@ def load_npz_checked(path: str | os.PathLike, max_bytes: int = MAX_INPUT_BYTES,
                     out[name] = _checked_read(fp, info.file_size, max_bytes, path, name)
     except InputError:
         raise
-    except _ERRORS as err:
+    except ARCHIVE_READ_ERRORS as err:
         raise InputError(path, "file", "a readable .npz archive", f"{type(err).__name__}: {err}") from None
     return out
 
