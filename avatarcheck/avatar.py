@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
-from pathlib import Path
-
 import numpy as np
 
-from avatarcheck.errors import InputError
 from avatarcheck.head.layer import HeadLayer
 from avatarcheck.head.model import HeadModel
 from avatarcheck.head.subdivide import SubdivisionTopology, subdivide_attributes
@@ -86,40 +82,6 @@ def build_avatar(head: HeadModel, cloud: SplatCloud | None = None,
         rgb = detail_colors(head_sub, subdivide_attributes(region_colors(head), topo))
         cloud = trained_like_cloud(head_sub, topo.edges_sub, rgb, params)
     return Avatar(head, head_sub, topo, cloud)
-
-
-def find_splat_ply(folder: Path) -> Path | None:
-    """The one 3DGS ``.ply`` of a LAM export folder (None when there is none; several is an error)."""
-    plys = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".ply" and p.is_file())
-    if len(plys) > 1:
-        raise InputError(folder, "splats", "one 3DGS .ply in the avatar folder (LAM writes one per avatar)",
-                         ", ".join(p.name for p in plys))
-    return plys[0] if plys else None
-
-
-def trained_cloud(ply: Path, head_sub: HeadModel, layout: str = "auto") -> tuple[SplatCloud, str]:
-    """A LAM-trained cloud on ``head_sub``'s anchors and how its PLY was read (layout and evidence).
-
-    One splat per subdivided vertex, either PLY layout (``splats/ply.py``: LAM's offset + RGB or the standard
-    3DGS one, detected unless ``layout`` forces one); eyeball and lid labels come from the head's vertex sets
-    through the subdivision unless the PLY carries them."""
-    from avatarcheck.splats.ply import read_ply_layout
-    from avatarcheck.splats.trained import splat_labels
-
-    cloud, decision = read_ply_layout(ply, head_sub.v_template, layout=layout)
-    if not cloud.labels.any():  # LAM writes no labels: derive them from the head's masks
-        cloud = cloud.replace(labels=splat_labels(head_sub))
-    how = "given" if decision.forced else "detected"
-    return cloud, f"{decision.layout} PLY layout ({how}; {decision.evidence})"
-
-
-def load_avatar(path: str | os.PathLike | None, ply_layout: str = "auto") -> Avatar:
-    """The avatar ``path`` names (``None``: the embedded one), read by the avatar source that recognises it
-    (``avatarcheck.sources``: the embedded flavours, LAM's OAC zip or folder, LAM's infer output, a FLAME
-    folder or head ``.npz``). ``load_avatar_source`` also says where it came from."""
-    from avatarcheck.sources import LoadOptions, load_avatar_source
-
-    return load_avatar_source(path, LoadOptions(ply_layout=ply_layout)).avatar
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,6 +1,7 @@
 """avatarcheck's CPU rasteriser against a plain vectorised PyTorch rasteriser, interleaved in one process.
 
     python bench/bench_vs_torch.py [--rounds 5] [--threads N] [--baseline-rev 597a71f] [--json PATH]
+    python bench/bench_vs_torch.py --avatar synthetic:lam-trained --scenes head512 eye256   # trained splats
 
 Scenes (same inputs for every renderer):
   head512  the synthetic head (20k splats, magenta shader [R, G, B, E], eyes open), head camera 512 px
@@ -139,12 +140,12 @@ def torch_rasterize(means, quats, scales, opacities, colors, viewmat, K, width, 
 # ----------------------------------------------------------------------------------------------
 
 
-def scenes():
+def scenes(avatar: str | None = None):
     """name -> dict(means, quats, scales, opacities, colors (numpy float32), viewmat, K, width, height)."""
     from raster_ref import _scenes
 
     out = {}
-    for name, d in _scenes():
+    for name, d in _scenes(avatar):
         if name == "head512_open":
             out["head512"] = d
         elif name == "eye256_open":
@@ -166,6 +167,7 @@ def main() -> None:
                     help="numba and torch threads (default: avatarcheck.threads policy)")
     ap.add_argument("--baseline-rev", default=None, help="also time cpu_raster.py at this git revision")
     ap.add_argument("--scenes", nargs="+", default=["head512", "eye256", "rand500k"])
+    ap.add_argument("--avatar", default=None, help="the head scenes' avatar (--avatar spec; default: the stand-in)")
     ap.add_argument("--json", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                    "vs_torch.json"))
     args = ap.parse_args()
@@ -182,7 +184,7 @@ def main() -> None:
         baseline = cpu_raster_at(args.baseline_rev)
     cpu_raster.warmup()
     load_before = _load()
-    all_scenes = scenes()
+    all_scenes = scenes(args.avatar)
     rows = []
     for name in args.scenes:
         d = all_scenes[name]
@@ -228,7 +230,7 @@ def main() -> None:
         print(f"{name}: done ({n_rounds} rounds)", file=sys.stderr)
     load_after = _load()
 
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(), "cores": os.cpu_count(),
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "avatar": args.avatar or "synthetic", "cpu": cpu_name(), "cores": os.cpu_count(),
             "threads": threads, "thread_reason": reason, "numba_threads": numba.get_num_threads(),
             "torch_threads": torch.get_num_threads(), "loadavg_before": load_before, "loadavg_after": load_after,
             "torch": torch.__version__, "numba": numba.__version__, "python": platform.python_version(),

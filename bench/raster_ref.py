@@ -18,13 +18,14 @@ import sys
 import numpy as np
 
 
-def _scenes():
+def _scenes(avatar: str | None = None):
+    """The reference scenes; ``avatar``: any ``--avatar`` spec for the head scenes (default: the stand-in)."""
     import torch
 
     from avatarcheck.arkit import arkit_index
-    from avatarcheck.avatar import synthetic_avatar
+    from avatarcheck.sources import load_avatar_source
 
-    av = synthetic_avatar()
+    av = load_avatar_source(avatar).avatar
     w = np.zeros((2, 52), np.float32)
     w[1, arkit_index("EyeBlinkLeft")] = w[1, arkit_index("EyeBlinkRight")] = 1.0
     eyes = np.zeros((2, 6), np.float32)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatarcheck.arkit import ARKIT_NAMES, arkit_index
+from avatarcheck.arkit import arkit_index
 from avatarcheck.errors import InputError
 from avatarcheck.sources import LoadOptions, detect_source, load_avatar_source
 
@@ -97,7 +97,6 @@ def test_basis_by_name_and_tongue_named(trained, oac_read):
         assert np.allclose(a.head_sub.arkit_basis[k], trained.head_sub.arkit_basis[k], atol=1e-7)
     assert not a.head_sub.arkit_basis[arkit_index("tongueOut")].any()
     assert any("tongueOut" in n for n in oac_read.info.notes)
-    assert a.basis_on_subdivided is False or a.basis_on_subdivided is True  # a plain bool
 
 
 def test_eyeballs_found_from_gaze_targets(trained, oac_read):

@@ -1,7 +1,6 @@
 """Real-avatar inputs through the gate and the CLI: an OAC zip gated end to end, a broken export refused
 before any verdict (or gated anyway when asked), bad --avatar and --ply-layout values as usage errors."""
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from avatarcheck.arkit import arkit_index
-from avatarcheck.avatar import load_avatar, synthetic_avatar
+from avatarcheck.avatar import synthetic_avatar
+from avatarcheck.sources import load_avatar
 from avatarcheck.errors import InputError
 from avatarcheck.render.api import render
 from avatarcheck.splats.ply import write_ply

@@ -67,7 +67,7 @@ def avatar_export(out: Path = typer.Option(..., help="output: a .zip or a folder
     """Write the avatar in one of LAM's formats (readable again with --avatar OUT)."""
     from avatarcheck.export.lam_infer import write_lam_infer
     from avatarcheck.export.oac import write_oac
-    from avatarcheck.gate.inputs import safe_stem
+    from avatarcheck.sources.base import safe_stem
     from avatarcheck.io.atomic import check_output_dir, check_output_file
 
     try:

@@ -32,7 +32,7 @@ def avatar_with_env_overrides(source, ply_layout: str = "auto"):
     """The avatar a rendering command draws: ``source`` (or the embedded one) with the LAM chibi recipe's
     ``LAM_*`` variables applied, as LAM's hook point would; says which ones it applied and what the
     override audit finds. Bad values raise ``InputError`` (the caller exits 2)."""
-    from avatarcheck.avatar import load_avatar
+    from avatarcheck.sources import load_avatar
     from avatarcheck.edit.override_assets import BY_GATE_NAME
     from avatarcheck.edit.overrides import OverrideSettings, apply_overrides, audit
     from avatarcheck.edit.rigid_eyes import eyeball_anisotropy

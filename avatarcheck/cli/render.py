@@ -90,7 +90,7 @@ def bake_cmd(
                                          "rotation turns a sphere (edit/rigid_eyes.py)"),
 ) -> None:
     """Bake an edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
-    from avatarcheck.avatar import load_avatar as avatar_from_path
+    from avatarcheck.sources import load_avatar as avatar_from_path
     from avatarcheck.edit.base import save_assets
     from avatarcheck.edit.override_assets import BY_GATE_NAME
     from avatarcheck.edit.registry import bake_edit, edit_kind

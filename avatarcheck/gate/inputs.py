@@ -14,7 +14,7 @@ from avatarcheck.avatar import Avatar
 from avatarcheck.errors import InputError
 from avatarcheck.head.pose import Pose
 from avatarcheck.moments import MissingMoment, Moment, pick_moments
-from avatarcheck.sources.base import LoadOptions, SourceInfo
+from avatarcheck.sources.base import LoadOptions, SourceInfo, safe_stem
 from avatarcheck.takes.take import Take
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -49,11 +49,6 @@ def _load_take_cached(source: str, stamp: tuple[int, int] | None) -> Take:
     return load_take(Path(source))
 
 
-def safe_stem(text: str, fallback: str) -> str:
-    """``text`` as a path component: lower-case ASCII letters, digits, '-' and '_' (others become '_')."""
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text.lower())[:48] or fallback
-
-
 def take_key(source: str, take: Take) -> str:
     """A take's name in golden paths: its stem plus a short hash of its weights, so goldens of one
     take are never compared with renders of another (same name, other content included)."""
@@ -62,13 +57,6 @@ def take_key(source: str, take: Take) -> str:
     safe = safe_stem(stem, "take")
     digest = hashlib.sha256(np.ascontiguousarray(take.weights, np.float32).tobytes()).hexdigest()[:8]
     return f"{safe}-{digest}"
-
-
-def avatar_name(source: str | Path | None) -> str:
-    if source is None:
-        return "synthetic"
-    source = Path(source)
-    return safe_stem(source.stem if source.suffix else source.name, "avatar")
 
 
 def eye_axis_angles(take: Take, frames: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ its evidence, and the report names the source and its files. A new source is one
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from avatarcheck.errors import InputError
 from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo
@@ -26,6 +27,9 @@ from avatarcheck.sources.embedded import EMBEDDED
 from avatarcheck.sources.flame_folder import FLAME_FOLDER
 from avatarcheck.sources.lam_infer import LAM_INFER
 from avatarcheck.sources.oac import OAC
+
+if TYPE_CHECKING:
+    from avatarcheck.avatar import Avatar
 
 SOURCES: dict[str, AvatarSource] = {}
 
@@ -61,10 +65,15 @@ def load_avatar_source(spec: str | os.PathLike | None, options: LoadOptions = Lo
                                                                notes, loaded.info.calibrated))
 
 
+def load_avatar(spec: str | os.PathLike | None, ply_layout: str = "auto") -> "Avatar":
+    """Just the avatar ``spec`` names (``load_avatar_source`` also says where it came from)."""
+    return load_avatar_source(spec, LoadOptions(ply_layout=ply_layout)).avatar
+
+
 register_source(EMBEDDED)
 register_source(OAC)
 register_source(LAM_INFER)
 register_source(FLAME_FOLDER)
 
 __all__ = ["AvatarSource", "LoadOptions", "LoadedAvatar", "SourceInfo", "SOURCES", "detect_source",
-           "load_avatar_source", "register_source", "source_names"]
+           "load_avatar", "load_avatar_source", "register_source", "source_names"]

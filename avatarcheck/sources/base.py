@@ -9,13 +9,26 @@ suffix alone) and returns the evidence when it can read it; ``load`` returns a `
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from avatarcheck.avatar import Avatar
 
 PLY_LAYOUT_CHOICES = ("auto", "lam", "3dgs")
+
+
+def safe_stem(text: str, fallback: str) -> str:
+    """``text`` as a path component: lower-case ASCII letters, digits, '-' and '_' (others become '_')."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text.lower())[:48] or fallback
+
+
+def avatar_name(path: str | os.PathLike) -> str:
+    """A short, path-safe name for the avatar at ``path`` (its file stem or folder name)."""
+    path = Path(path)
+    return safe_stem(path.stem if path.suffix else path.name, "avatar")
 
 
 @dataclasses.dataclass(frozen=True)

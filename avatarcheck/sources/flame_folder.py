@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo
+from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo, avatar_name
 
 
 def head_file(path: Path) -> Path | None:
@@ -40,8 +40,8 @@ def detect(spec: str) -> str | None:
 
 
 def load(spec: str, options: LoadOptions) -> LoadedAvatar:
-    from avatarcheck.avatar import Avatar, build_avatar, find_splat_ply, trained_cloud
-    from avatarcheck.gate.inputs import avatar_name
+    from avatarcheck.avatar import Avatar, build_avatar
+    from avatarcheck.sources.ply_cloud import find_splat_ply, ply_cloud
     from avatarcheck.head.loaders import load_head
     from avatarcheck.head.subdivided import subdivide_head
 
@@ -52,7 +52,7 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
         note = "no splat .ply beside the head: the stand-in cloud (scales from the mesh density) stands in"
         return LoadedAvatar(avatar_name(path), build_avatar(head), SourceInfo("flame", spec, (str(path),), (note,)))
     head_sub, topo = subdivide_head(head)
-    cloud, decision = trained_cloud(ply, head_sub, options.ply_layout)
+    cloud, decision = ply_cloud(ply, head_sub, options.ply_layout)
     return LoadedAvatar(avatar_name(path), Avatar(head, head_sub, topo, cloud),
                         SourceInfo("flame", spec, (str(head_file(path)), str(ply)), (f"{ply.name}: {decision}",
                                                                           "gate verdicts on trained splats are not "

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarcheck.errors import InputError
-from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo
+from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo, avatar_name
 
 PLY_SUFFIX = "_gs_offset.ply"
 FLAME_SUBFOLDER = "flame"
@@ -62,8 +62,8 @@ def flame_assets(folder: Path) -> Path:
 
 
 def load(spec: str, options: LoadOptions) -> LoadedAvatar:
-    from avatarcheck.avatar import Avatar, trained_cloud
-    from avatarcheck.gate.inputs import avatar_name
+    from avatarcheck.avatar import Avatar
+    from avatarcheck.sources.ply_cloud import ply_cloud
     from avatarcheck.head.loaders import load_head
     from avatarcheck.head.subdivide import coarse_of_subdivided
     from avatarcheck.head.subdivided import subdivide_head
@@ -95,7 +95,7 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
     else:
         head = head.replace(v_template=np.asarray(xyz, np.float32))
     head_sub, topo = subdivide_head(head)
-    cloud, decision = trained_cloud(ply, head_sub, options.ply_layout)
+    cloud, decision = ply_cloud(ply, head_sub, options.ply_layout)
     notes = (f"{ply.name}: {decision}", f"motion from the FLAME assets {flame}",
              "gate verdicts on trained splats are not yet calibrated")
     return LoadedAvatar(avatar_name(folder), Avatar(head, head_sub, topo, cloud),

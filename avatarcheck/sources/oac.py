@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from avatarcheck.errors import InputError
-from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo
+from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo, avatar_name
 
 REQUIRED = ("skin.glb", "offset.ply")
 OPTIONAL = ("vertex_order.json", "animation.glb")
@@ -76,20 +76,19 @@ def _checked_order(raw: bytes, n: int, source: str) -> str:
 
 def read_offset_ply(data: bytes, head_sub, layout: str, source: str):
     """``offset.ply``'s bytes on ``head_sub``'s anchors -> (cloud, layout note); errors name ``source``."""
-    from avatarcheck.avatar import trained_cloud
+    from avatarcheck.sources.ply_cloud import ply_cloud
 
     with tempfile.TemporaryDirectory(prefix="avatarcheck-oac-") as tmp:
         path = Path(tmp) / "offset.ply"
         path.write_bytes(data)
         try:
-            return trained_cloud(path, head_sub, layout)
+            return ply_cloud(path, head_sub, layout)
         except InputError as err:  # name the member of the user's archive, not our temp file
             raise InputError(source, err.field, err.expected, err.got) from None
 
 
 def load(spec: str, options: LoadOptions) -> LoadedAvatar:
     from avatarcheck.avatar import Avatar
-    from avatarcheck.gate.inputs import avatar_name
     from avatarcheck.io.glb import read_skin_glb
     from avatarcheck.io.zipped import read_bundle
     from avatarcheck.sources.skin_head import head_from_skin

@@ -27,7 +27,7 @@ from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT
 from avatarcheck.errors import InputError
 from avatarcheck.geometry.sphere import fit_sphere
 from avatarcheck.head.model import FLAME_PARENTS, NUM_JOINTS, HeadModel
-from avatarcheck.head.subdivide import SubdivisionTopology, coarse_of_subdivided, subdivide_vertex_indices
+from avatarcheck.head.subdivide import SubdivisionTopology, coarse_of_subdivided
 
 # FLAME's eyeball vertices (5023-vertex topology); "left" is the subject's left, +x.
 FLAME_VERTICES = 5023
