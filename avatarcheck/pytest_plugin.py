@@ -133,7 +133,7 @@ class GateRun:
         from avatarcheck.sources import detect_source
 
         checked_ply_layout(self.options.ply_layout)
-        detect_source(self.options.avatar)
+        detect_source(self.options.avatar or self.spec.avatar)
         load_take_source(self.options.take or self.spec.take)
 
 

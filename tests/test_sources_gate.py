@@ -40,6 +40,17 @@ def test_allow_implausible_gates_it_anyway(tmp_path):
     assert s.avatar_check["implausible"] and s.avatar_check["allowed"]
 
 
+def test_a_gate_file_names_the_avatar_and_the_command_line_wins(tmp_path):
+    py = tmp_path / "pyproject.toml"
+    py.write_text('[tool.avatarcheck."three-moment".gate]\navatar = "synthetic:lam-broken"\n')
+    spec = load_gate("three-moment", py, pyproject_required=True)
+    assert spec.avatar == "synthetic:lam-broken"
+    from_file = GateSession(spec, tmp_path / "a", backend="cpu")
+    assert from_file.steps()[0].run().status == "fail"
+    given = GateSession(spec, tmp_path / "b", backend="cpu", avatar="synthetic")
+    assert given.steps()[0].run().status == "pass"
+
+
 def test_plausible_trained_avatar_passes_the_avatar_item(tmp_path):
     s = _session(tmp_path, "synthetic:lam-trained")
     assert s.steps()[0].run().status == "pass"

@@ -69,7 +69,7 @@ def sweep_cmd(
             if c not in CORRECTIONS:
                 raise InputError("--corrections", c, f"one of {list(CORRECTIONS)}", repr(c))
         spec = load_gate(gate, Path("pyproject.toml"))
-        inputs = load_inputs(avatar, take or spec.take, spec.moments, spec.moment_params,
+        inputs = load_inputs(avatar or spec.avatar, take or spec.take, spec.moments, spec.moment_params,
                              LoadOptions(ply_layout=checked_ply_layout(ply_layout)))
         params = {"preset": preset} if edit == "chibi" and preset else {}
         with console.status(f"sweeping {len(values)} strengths x {len(chosen)} corrections"):

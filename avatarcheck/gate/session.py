@@ -70,7 +70,7 @@ class GateSession:
                  sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False) -> None:
         self.spec = spec
         self.report_dir = Path(report_dir)
-        self.avatar_source = avatar
+        self.avatar_source = avatar or spec.avatar
         self.load_options = LoadOptions(ply_layout=ply_layout)
         self.allow_implausible = allow_implausible
         self.avatar_check: dict = {}
