@@ -272,3 +272,14 @@ def test_embedded_flavours():
     assert not t.info.calibrated and t.info.kind == "embedded"
     with pytest.raises(InputError, match="synthetic flavour"):
         load_avatar_source("synthetic:nope")
+
+
+def test_macos_zip_debris_is_ignored(oac_zip, oac_read, tmp_path):
+    """Real LAM zips passed around by hand carry macOS debris (``__MACOSX/._*`` resource forks, ``.DS_Store``)
+    and extra files (one public export adds ``bsData.json``): none of it is read."""
+    m = _members(oac_zip)
+    m.update({"__MACOSX/._alice": b"\x00\x05\x16\x07junk", "__MACOSX/alice/._offset.ply": b"\x00\x05\x16\x07",
+              "__MACOSX/alice/._skin.glb": b"\x00\x05\x16\x07", "alice/.DS_Store": b"\x00\x00\x00\x01Bud1",
+              "alice/bsData.json": b"{}"})
+    loaded = load_avatar_source(_rezip(m, tmp_path / "mac.zip"))
+    assert np.array_equal(loaded.avatar.cloud.scales, oac_read.avatar.cloud.scales)
