@@ -5,7 +5,8 @@ spec                   avatar
 =====================  ===========================================================================
 ``synthetic``          the embedded head with the stand-in cloud (scales 0.7 x edge, opacity 0.98)
 ``synthetic:lam-trained``  the same head with a cloud of trained LAM statistics (``splats/lam_trained.py``):
-                       big soft splats, 10 % at the 0.01 m clip, eyeball splats used as skin paint
+                       big soft splats, 10 % at the 0.01 m clip, offsets of 4-25 mm by region, half the
+                       eyeball splats hidden in the orbit at opacity ~0.01
 ``synthetic:lam-broken``   the trained-statistics cloud broken like one public export (offsets median
                        54 mm, 76 % of sigmas at the clip): for the implausible-avatar check
 =====================  ===========================================================================

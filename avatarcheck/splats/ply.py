@@ -6,9 +6,9 @@ as a logit, scales as logs (linear sigma = exp) and the quaternion w first. They
 =========  =====================================  ==============================================
 layout     ``x y z``                              ``f_dc_*`` (and ``f_rest_*``)
 =========  =====================================  ==============================================
-``lam``    offset from the anchor (metres; LAM's  RGB in [0, 1]; no ``f_rest`` (degree 0). The 17
-           offsets are millimetres: median ~1-7   properties above, exactly, in that order: what
-           mm, 99th percentile ~18 mm)            every PLY LAM writes for users is
+``lam``    offset from the anchor (metres; real   RGB in [0, 1]; no ``f_rest`` (degree 0). The 17
+           exports: median 10-12 mm, 99th pct     properties above, exactly, in that order: what
+           ~100 mm, LAM's bound 0.1 per axis)     every PLY LAM writes for users is
                                                   (``save_ply(rgb2sh=False, offset2xyz=True)``)
 ``3dgs``   absolute position, anchor + offset     SH coefficients; ``f_rest`` channel-major (all
                                                   red, then green, then blue) as the reference
