@@ -35,9 +35,9 @@ def latest_result(report: Path) -> GateResult:
 
 def test_the_gate_passes_on_the_synthetic_head_with_the_recipes_outcomes(pytester):
     result, report = run_gate(pytester)
-    # the avatar's plausibility + 7 (edit, variant) pairs: 49 moment checks + 21 worst-closed-frame checks
-    # + 1 ordering + 21 goldens + 5 curves (none for the boost) + 2 summaries
-    result.assert_outcomes(passed=100)
+    # the avatar's plausibility and blink closure + 7 (edit, variant) pairs: 49 moment checks + 21
+    # worst-closed-frame checks + 1 ordering + 21 goldens + 5 curves (none for the boost) + 2 summaries
+    result.assert_outcomes(passed=101)
     gate = latest_result(report)
     assert gate.ok and gate.backend == "cpu" and gate.avatar == "synthetic"
     by_id = {c.item_id: c for c in gate.checks}

@@ -119,3 +119,14 @@ def print_avatar_check(result) -> None:
         console.print(f"[red]implausible avatar ({how}):[/red]", soft_wrap=True)
         for f in check["findings"]:
             console.print(f"  [red]{escape(f['message'])}[/red]", soft_wrap=True)
+    closure = result.closure
+    if closure:
+        colour = "red" if closure["failed"] else "dim"
+        rows = "; ".join(f"{name}: left {_share(r['left'])}, right {_share(r['right'])}"
+                         for name, r in closure["shares"].items())
+        console.print(f"[{colour}]blink closure at mesh level ({escape(closure['rig'])}), share of each eyeball "
+                      f"still visible: {escape(rows)}[/{colour}]", soft_wrap=True)
+
+
+def _share(x) -> str:
+    return "-" if x is None else f"{x:.3f}"

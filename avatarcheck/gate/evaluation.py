@@ -38,6 +38,9 @@ class Timings:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
 
 
+CLOSED_MOMENTS = ("full_blink",)  # moments whose frame has both lids closed
+
+
 class GateEvaluation:
     """spec + inputs + a backend name -> cached assets, variant avatars and frame evaluations."""
 
@@ -90,6 +93,25 @@ class GateEvaluation:
         with self.timings.timed("render moments"):
             evals = self.evaluate(edit, variant, frames)
         return dict(zip(names, evals))
+
+    @functools.cached_property
+    def closure(self) -> dict:
+        """The unedited avatar's blink closure at mesh level (``gate.closure``): the rig alone, then each
+        present closed moment against the eye-wide moment (the rest pose when the take has none)."""
+        from avatarcheck.gate.closure import closure_record
+        from avatarcheck.head.pose import Pose
+
+        present = self.inputs.present
+        take = self.inputs.take
+        open_pose = (take_pose(take, np.array([present["eye_wide"].frame]), self.spec.apply_eye_rotation)
+                     if "eye_wide" in present else Pose.of(np.zeros((1, 52), np.float32)))
+        closed = {f"{m} (frame {present[m].frame})": take_pose(take, np.array([present[m].frame]),
+                                                                self.spec.apply_eye_rotation)
+                  for m in self.spec.moments if m in present and m in CLOSED_MOMENTS}
+        avatar = self.inputs.avatar
+        with self.timings.timed("blink closure"):
+            return closure_record(avatar, avatar.eye_camera(self.spec.image_size), open_pose, closed,
+                                  self.spec.closure_max)
 
     def closed_frames(self) -> np.ndarray:
         """(K,) take frames where both eyes' blink is at least the gate's ``closed_eye.blink_min``."""

@@ -196,6 +196,7 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
     source: dict[str, Any] = field(default_factory=dict)        # where the avatar came from (SourceInfo)
     avatar_check: dict[str, Any] = field(default_factory=dict)  # plausibility: statistics, findings, image
+    closure: dict[str, Any] = field(default_factory=dict)       # the rig's blink closure (gate.closure)
     schema: int = SCHEMA_VERSION
 
     @property
@@ -203,7 +204,8 @@ class GateResult:
         return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
                 and all(g.status in ("pass", "updated") for g in self.goldens)
                 and not any(s.failed for s in self.skipped) and all(s.ok for s in self.sweep)
-                and not (self.avatar_check.get("implausible") and not self.avatar_check.get("allowed")))
+                and not (self.avatar_check.get("implausible") and not self.avatar_check.get("allowed"))
+                and not self.closure.get("failed"))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=False)
@@ -240,4 +242,5 @@ class GateResult:
         out.notes = list(dict.fromkeys(self.notes + other.notes))
         out.avatar_check = self.avatar_check or other.avatar_check
         out.source = self.source or other.source
+        out.closure = self.closure or other.closure
         return out

@@ -31,6 +31,7 @@ from avatarcheck.render.backend import Backend, resolve_backend
 from avatarcheck.sources.base import LoadOptions
 
 AVATAR_ITEM = "avatar/plausible"
+CLOSURE_ITEM = "avatar/blink_closure"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +75,7 @@ class GateSession:
         self.load_options = LoadOptions(ply_layout=ply_layout)
         self.allow_implausible = allow_implausible
         self.avatar_check: dict = {}
+        self.closure: dict = {}
         self.take_source = take or spec.take
         self.backend: Backend = resolve_backend(backend)
         self.golden_root = Path(golden_root)
@@ -122,6 +124,13 @@ class GateSession:
     def _avatar(self) -> Outcome:
         reason = self.refused
         return PASS if reason is None else Outcome("fail", f"{AVATAR_ITEM}: {reason}")
+
+    def _closure(self) -> Outcome:
+        c = self.closure = self.evaluation.closure
+        if not c["failed"]:
+            return PASS
+        return Outcome("fail", f"{CLOSURE_ITEM}: the closed lids leave {c['worst']:.3f} of an eyeball visible at "
+                       f"mesh level (closure_max {c['closure_max']:g}); the rig is {c['rig']}")
 
     def _guarded(self, run: Callable[[], Outcome]) -> Outcome:
         """A verdict step, withheld (skipped) when the avatar is implausible; the avatar item fails then."""
@@ -204,7 +213,9 @@ class GateSession:
     def steps(self) -> list[GateStep]:
         """Every item of the gate, in report order. Nothing is evaluated here."""
         out = [GateStep(AVATAR_ITEM, "a plausible trained LAM avatar (statistics, canonical render)", "avatar",
-                        self._avatar)]
+                        self._avatar),
+               GateStep(CLOSURE_ITEM, "the rig's blink closes each eye at mesh level (reported; fails only "
+                        "above the gate's closure_max)", "avatar", self._closure)]
         for item in self.spec.plan():
             c = item.check
             out.append(GateStep(item.item_id, f"{c.stat} {c.op} {c.threshold:g}, expected {item.expected}",
@@ -277,4 +288,4 @@ class GateSession:
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes,
-            source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check))
+            source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check), closure=dict(self.closure))

@@ -157,6 +157,9 @@ class GateSpec:
     # [gate] avatar: any --avatar spec (an OAC zip, LAM's infer output, a FLAME folder, synthetic[:flavour]);
     # None: the embedded stand-in. The command line's --avatar / --gate-avatar wins.
     avatar: str | None = None
+    # [gate] closure_max: the largest share of an eyeball the closed lids may leave visible at mesh level
+    # (gate.closure); None: reported, never failed (it is the avatar's rig, not the edit).
+    closure_max: float | None = None
 
     def curve_frames(self, num_frames: int) -> range:
         """Every ``curve_stride``-th frame, thinned so a long take samples at most ``curve_max_frames``."""
@@ -361,7 +364,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
                                     "orderings", "golden", "sweep", "sharpness"})
     g = _Table(top.get("gate", dict), source, "gate",
-               {"description", "moments", "take", "avatar", "image_size", "visible", "dilate_px", "curve_stride",
+               {"description", "moments", "take", "avatar", "closure_max", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment", "curve_max_frames"})
     moments = g.strings("moments")
     if not moments:
@@ -507,6 +510,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
         take=g.get("take", str), avatar=g.get("avatar", str, "") or None,
+        closure_max=g.number("closure_max", 0.0, 1.0) if "closure_max" in g.data else None,
         image_size=g.number("image_size", 16, MAX_IMAGE_SIZE, integer=True),
         visible=g.number("visible", 0.0, 1.0, low_open=True),
         dilate_px=g.number("dilate_px", 0, 64, integer=True),
