@@ -62,12 +62,13 @@ def avatar_export(out: Path = typer.Option(..., help="output: a .zip or a folder
                   avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
                   format: str = typer.Option("oac", "--format", help="oac (LAM's OpenAvatarChat zip) | lam-infer "
                                              "(mesh .obj + _gs_offset.ply + FLAME head .npz)"),
-                  name: Optional[str] = typer.Option(None, help="the avatar's name in the files (default: its own)"),
+                  name: Optional[str] = typer.Option(None, help="the avatar's name in the files (default: the "
+                                                     "name of --out)"),
                   ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP)) -> None:
     """Write the avatar in one of LAM's formats (readable again with --avatar OUT)."""
     from avatarcheck.export.lam_infer import write_lam_infer
     from avatarcheck.export.oac import write_oac
-    from avatarcheck.sources.base import safe_stem
+    from avatarcheck.sources.base import avatar_name, safe_stem
     from avatarcheck.io.atomic import check_output_dir, check_output_file
 
     try:
@@ -78,7 +79,7 @@ def avatar_export(out: Path = typer.Option(..., help="output: a .zip or a folder
         else:
             check_output_dir(out)
         loaded = _load(avatar, ply_layout)
-        stem = safe_stem(name or loaded.name, "avatar")
+        stem = safe_stem(name, "avatar") if name else avatar_name(out)
         written = (write_oac if format == "oac" else write_lam_infer)(loaded.avatar, out, stem)
     except (InputError, OSError) as err:
         _fail(err)
