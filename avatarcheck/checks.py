@@ -5,7 +5,7 @@ naming the source (a file path or a call), the field, what was expected and what
 
     head.npz: v_template: expected shape (V, 3), got shape (4,)
     take.npz: weights: expected finite values, got 3 NaN/inf entries (first at [12, 4])
-    HeadModel(x): v_template: expected a real-valued array, got dtype <U3
+    HeadModel(x): v_template: expected a real-valued array, got dtype <U3 (strings)
 
 ``shape`` entries are ints (exact), ``None`` (any size) or a string naming a size that must agree
 across calls (pass the same ``sizes`` dict): ``checked_array(v, s, "v", ("V", 3), sizes=sz)`` then
@@ -27,6 +27,9 @@ Dim = int | str | None
 # What "real-valued" admits: floats, ints and (unless refused) bools are numbers; complex,
 # strings, objects and datetimes are not, even though numpy would coerce some of them.
 _REAL_KINDS = "fiu"
+# What each refused dtype kind is, for the message (numpy's kind codes).
+_KIND_NAMES = {"b": "booleans", "c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes",
+               "V": "raw records", "M": "datetimes", "m": "time deltas"}
 
 
 def shape_text(shape: tuple[Dim, ...]) -> str:
@@ -60,12 +63,19 @@ def all_finite(x: Any) -> bool:
     return bool(np.isfinite(total)) or bool(np.isfinite(arr).all())
 
 
+def dtype_text(dtype: np.dtype) -> str:
+    """``dtype bool (booleans)``: a refused dtype and what its values are."""
+    name = _KIND_NAMES.get(dtype.kind)
+    return f"dtype {dtype}" + (f" ({name})" if name else "")
+
+
 def checked_array(x: Any, source: str | PathLike, field: str, shape: tuple[Dim, ...] | None = None, *,
                   dtype: type | np.dtype | None = None, kind: str = "real", finite: bool = True,
                   sizes: MutableMapping[str, int] | None = None, limit: float | None = None) -> np.ndarray:
     """``x`` as an array after checking kind, shape, finiteness and (optionally) magnitude.
 
-    kind: ``"real"`` (float / int / bool), ``"int"`` (integers only), ``"any"`` (no dtype check).
+    kind: ``"real"`` (float / int / bool), ``"number"`` (float / int: bools refused, for quantities where a
+    mask would silently read as 1.0), ``"int"`` (integers only), ``"any"`` (no dtype check).
     dtype: convert to this dtype after the checks (``None`` keeps the array's own).
     limit: every |value| must be at most this (catches 1e30 garbage that is technically finite).
     """
@@ -74,9 +84,11 @@ def checked_array(x: Any, source: str | PathLike, field: str, shape: tuple[Dim, 
     except (TypeError, ValueError) as err:
         raise InputError(source, field, "an array", f"{type(x).__name__} ({err})") from None
     if kind == "real" and arr.dtype.kind not in _REAL_KINDS + "b":
-        raise InputError(source, field, "a real-valued array", f"dtype {arr.dtype}")
+        raise InputError(source, field, "a real-valued array", dtype_text(arr.dtype))
+    if kind == "number" and arr.dtype.kind not in _REAL_KINDS:
+        raise InputError(source, field, "a real-valued array of float or integer numbers", dtype_text(arr.dtype))
     if kind == "int" and arr.dtype.kind not in "iu":
-        raise InputError(source, field, "an integer array", f"dtype {arr.dtype}")
+        raise InputError(source, field, "an integer array", dtype_text(arr.dtype))
     if shape is not None:
         ok = arr.ndim == len(shape)
         if ok:

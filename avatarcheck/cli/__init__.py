@@ -11,7 +11,9 @@ from avatarcheck.cli.render import bake_cmd, render_cmd
 from avatarcheck.cli.sweep import sweep_cmd
 from avatarcheck.cli.take import take_app
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# Help texts are plain text: with rich markup on, "[sweep]" or '[tool.avatarcheck."<gate>"]' in an option's
+# help vanished (a style tag to rich). None of them uses markup, so none is parsed (every command's help).
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Verification harness for mesh-anchored Gaussian-splat head avatars.")
 
 

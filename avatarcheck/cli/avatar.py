@@ -13,7 +13,8 @@ from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_lay
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
 
-avatar_app = typer.Typer(no_args_is_help=True, help="Avatar inputs: inspect one, write one in LAM's formats.")
+avatar_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Avatar inputs: inspect one, write one in LAM's formats.")
 
 FORMATS = ("oac", "lam-infer")
 
@@ -83,4 +84,5 @@ def avatar_export(out: Path = typer.Option(..., help="output: a .zip or a folder
         written = (write_oac if format == "oac" else write_lam_infer)(loaded.avatar, out, stem)
     except (InputError, OSError) as err:
         _fail(err)
-    console.print(f"wrote {written} ({format}); gate it with: avatarcheck gate --avatar {written}", soft_wrap=True)
+    console.print(escape(f"wrote {written} ({format}); gate it with: avatarcheck gate --avatar {written}"),
+                  soft_wrap=True)

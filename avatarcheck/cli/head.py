@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from avatarcheck.cli.common import console
+from avatarcheck.cli.common import console, print_unapplied_overrides
 from avatarcheck.cli.common import fail as _fail
 from avatarcheck.errors import InputError
+from avatarcheck.numbers import parse_number
 
-head_app = typer.Typer(no_args_is_help=True, help="The FLAME-format head model: inspect, export, convert.")
+head_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                      help="The FLAME-format head model: inspect, export, convert.")
 
 
 def load_avatar(avatar: Optional[Path]):
@@ -27,10 +29,6 @@ def load_avatar(avatar: Optional[Path]):
     from avatarcheck.head.loaders import load_head
 
     return load_head(avatar)
-
-
-# Plain ASCII decimals: float() would also take "1_0" (10) and non-ASCII digits.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def parse_arkit(pairs: list[str]) -> np.ndarray:
@@ -45,10 +43,10 @@ def parse_arkit(pairs: list[str]) -> np.ndarray:
             idx = arkit_index(name)
         except KeyError:
             raise InputError("--arkit", pair, "NAME=WEIGHT with an ARKit-52 name and a number", repr(pair)) from None
-        if sep and not _NUMBER.fullmatch(value.strip()):
-            raise InputError("--arkit", name, "a plain decimal weight in [0, 1]", repr(value))
+        # plain ASCII decimals: float() would also take "1_0" (10) and non-ASCII digits
+        weight = parse_number(value, "--arkit", name, "a plain decimal weight in [0, 1]") if sep else 1.0
         # ARKit weights live in [0, 1] (a take's weights are clipped there too)
-        weights[0, idx] = checked_number(float(value) if sep else 1.0, "--arkit", name, 0.0, 1.0)
+        weights[0, idx] = checked_number(weight, "--arkit", name, 0.0, 1.0)
     return weights
 
 
@@ -61,7 +59,7 @@ def head_info(avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset 
         _fail(err)
     from avatarcheck.head.model import JOINT_NAMES
 
-    t = Table(title=f"head model: {m.name}")
+    t = Table(title=f"head model: {escape(m.name)}")
     t.add_column("field")
     t.add_column("shape / value")
     for field in ("v_template", "faces", "shapedirs", "arkit_basis", "exprdirs", "posedirs",
@@ -72,7 +70,7 @@ def head_info(avatar: Optional[Path] = typer.Option(None, help="FLAME/LAM asset 
     for name, j in zip(JOINT_NAMES, joints):
         t.add_row(f"joint {name}", np.array2string(j, precision=4))
     for name, ids in sorted(m.vertex_sets.items()):
-        t.add_row(f"set {name}", str(len(ids)))
+        t.add_row(f"set {escape(name)}", str(len(ids)))
     console.print(t)
 
 
@@ -88,6 +86,8 @@ def head_export(
     """Pose the head with ARKit weights and write it as .obj (plus a preview PNG)."""
     from avatarcheck.io.atomic import check_output_dir
 
+    # the head is written as the model has it: ambient LAM_* variables are not applied (as in `gate`)
+    print_unapplied_overrides("`head export` writes the head model as loaded")
     try:
         check_output_dir(out)  # before loading and posing: a bad --out fails at once
         m = load_avatar(avatar)
@@ -102,7 +102,7 @@ def head_export(
     except (InputError, OSError) as err:  # the folder changed under us, or the disk filled
         _fail(err)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}", soft_wrap=True)
 
 
 def _write_export(out: Path, m, verts: np.ndarray, arkit: list[str], subdivide: bool, preview: bool,
@@ -148,4 +148,5 @@ def head_convert(
         save_head_npz(m, out)
     except (InputError, OSError) as err:
         _fail(err)
-    console.print(json.dumps({"wrote": str(out), "vertices": m.num_vertices, "faces": m.num_faces}))
+    console.print(escape(json.dumps({"wrote": str(out), "vertices": m.num_vertices, "faces": m.num_faces})),
+                  soft_wrap=True)

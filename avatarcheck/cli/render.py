@@ -7,12 +7,14 @@ from typing import Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 
-from avatarcheck.cli.common import (AVATAR_HELP, PLY_LAYOUT_HELP, avatar_with_env_overrides, checked_ply_layout,
-                                    console)
+from avatarcheck.cli.common import (AVATAR_HELP, DEFAULT_PRESET, PLY_LAYOUT_HELP, avatar_with_env_overrides,
+                                    checked_ply_layout, console)
 from avatarcheck.cli.common import fail as _fail
-from avatarcheck.errors import InputError
 from avatarcheck.cli.head import parse_arkit
+from avatarcheck.errors import InputError
+from avatarcheck.numbers import parse_int, parse_number
 
 
 def render_cmd(
@@ -71,13 +73,16 @@ def render_cmd(
                 progress.advance(task, sl.stop - sl.start)
     except (InputError, OSError) as err:
         _fail(err)
-    console.print(f"wrote {n} frame(s) to {out} ({result.backend} backend)")
+    console.print(f"wrote {n} frame(s) to {escape(str(out))} ({result.backend} backend)", soft_wrap=True)
 
 
 def bake_cmd(
-    edit: str = typer.Option("chibi", help="edit kind (registered in avatarcheck.edit.registry)"),
-    preset: Optional[str] = typer.Option("pear", help="chibi: pear (anchor 0.20) | hourglass (anchor 0.50)"),
-    strength: Optional[float] = typer.Option(2.0, help="chibi: chibi_strength s (radial peak 1 + 0.3 s)"),
+    edit: Optional[str] = typer.Option(None, help="edit kind (registered in avatarcheck.edit.registry; default "
+                                       "chibi)"),
+    preset: Optional[str] = typer.Option(None, help="chibi: pear (anchor 0.20; the default) | hourglass (anchor "
+                                         "0.50)"),
+    strength: Optional[str] = typer.Option(None, metavar="FLOAT", help="the edit's strength (default: the edit "
+                                           "kind's own: chibi 2, anime_eyes 1); chibi: radial peak 1 + 0.3 s"),
     param: list[str] = typer.Option([], "--param", help="KEY=VALUE, any other parameter of the edit kind"),
     out: Optional[Path] = typer.Option(None, help="output folder (default out/<edit>_<preset>)"),
     avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
@@ -101,27 +106,18 @@ def bake_cmd(
             from avatarcheck.edit.mesh_edit import bake_mesh_file
             from avatarcheck.io.atomic import check_output_dir
 
+            given = [name for name, v in (("--preset", preset), ("--strength", strength), ("--param", param)) if v]
+            if given:  # the sculpt is the edit: its parameters would be silently ignored
+                raise InputError(", ".join(given), "edit parameters", "none beside --mesh (the sculpt is the edit)",
+                                 ", ".join(given))
             folder = out or Path("out") / "mesh"
             check_output_dir(folder)
             av = avatar_from_path(avatar, checked_ply_layout(ply_layout))
-            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes)
+            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes, edit=edit)
             manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
         else:
-            kind = edit_kind(edit, "--edit", "edit")
-            params: dict[str, object] = {}
-            if "preset" in kind.params and preset is not None:
-                params["preset"] = preset
-            if "strength" in kind.params and strength is not None:
-                params["strength"] = strength
-            for pair in param:
-                key, sep, raw = pair.partition("=")
-                if not sep:
-                    raise InputError("--param", pair, "KEY=VALUE", repr(pair))
-                typ = kind.params.get(key, (str, None))[0]
-                try:
-                    params[key] = typ(raw) if typ in (int, float) else raw
-                except ValueError:
-                    raise InputError("--param", key, f"a {typ.__name__}", repr(raw)) from None
+            edit = edit or "chibi"
+            params = bake_params(edit_kind(edit, "--edit", "edit"), preset, strength, param)
             label = f"{edit}_{params['preset']}" if "preset" in params else edit
             folder = out or Path("out") / label
             from avatarcheck.io.atomic import check_output_dir
@@ -134,9 +130,53 @@ def bake_cmd(
     except (InputError, OSError) as err:
         _fail(err)
     r = manifest["scale_ratio"]
-    console.print(f"wrote {folder}: scale ratio min {r['min']:.3f} median {r['median']:.3f} max {r['max']:.3f}")
+    console.print(f"wrote {escape(str(folder))}: scale ratio min {r['min']:.3f} median {r['median']:.3f} "
+                  f"max {r['max']:.3f}", soft_wrap=True)
     for side, e in (manifest["rigid_eyes"] or {}).items():
         console.print(f"rigid {side} eyeball: anisotropy {e['anisotropy_before']:.3f} -> 1, uniform scale "
                       f"{e['scale']:.3f}, eye joint {e['joint_offset_mm']:.3g} mm from its centre")
     env = " ".join(f"{BY_GATE_NAME[g].env_var}={folder / f}" for g, f in manifest["files"].items())
-    console.print(f"use: {env}", soft_wrap=True)
+    console.print(f"use: {escape(env)}", soft_wrap=True)
+
+
+
+def bake_params(kind, preset: str | None, strength: str | None, pairs: list[str]) -> dict[str, object]:
+    """The parameters ``bake`` passes to edit ``kind`` (an ``EditKind``): ``--preset`` / ``--strength``
+    are ``--param preset=`` / ``--param strength=`` spelled as options, so giving one twice is a conflict;
+    what is left out takes the kind's own default. Numbers are plain decimals (``avatarcheck.numbers``)."""
+    from avatarcheck.edit.base import REQUIRED
+    from avatarcheck.gate.sweep_spec import MAX_STRENGTH
+
+    given: dict[str, tuple[str, str]] = {}  # key -> (the option that set it, its text)
+    for key, option, text in (("preset", "--preset", preset), ("strength", "--strength", strength)):
+        if text is None:
+            continue
+        if key not in kind.params:
+            raise InputError(option, key, f"an option of an edit kind with a {key} (edit kind {kind.name!r} has "
+                             f"{', '.join(sorted(kind.params))})", repr(text))
+        given[key] = (option, text)
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise InputError("--param", pair, "KEY=VALUE", repr(pair))
+        if key in given:
+            option = given[key][0]
+            raise InputError("--param", key, f"each parameter once (it is set by {option} already)",
+                             f"{option} {given[key][1]} and --param {pair}" if option != "--param"
+                             else f"--param {key}={given[key][1]} and --param {pair}")
+        given[key] = ("--param", text)
+    params: dict[str, object] = {}
+    for key, (option, text) in given.items():
+        typ = kind.params.get(key, (str, None))[0]  # an unknown key is refused by the bake, naming the kind
+        if typ is float:
+            value: object = parse_number(text, option, key)
+        elif typ is int:
+            value = parse_int(text, option, key)
+        else:
+            value = text
+        if key == "strength" and not 0.0 <= float(value) <= MAX_STRENGTH:  # 1e308 overflows the bake
+            raise InputError(option, key, f"a strength in [0, {MAX_STRENGTH:g}]", repr(text))
+        params[key] = value
+    if "preset" in kind.params and "preset" not in params and kind.params["preset"][1] is REQUIRED:
+        params["preset"] = DEFAULT_PRESET
+    return params

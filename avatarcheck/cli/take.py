@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from avatarcheck.cli.common import console
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the commands import the take modules lazily, to keep `avata
     from avatarcheck.takes.take import Take
     from avatarcheck.takes.udp import RecordStats
 
-take_app = typer.Typer(no_args_is_help=True,
+take_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                        help="ARKit-52 takes: Live Link Face CSV/UDP, .npz, synthetic takes, gate moments.")
 _ERRORS = (InputError, FileNotFoundError, IsADirectoryError, PermissionError)
 
@@ -47,10 +48,10 @@ def take_inspect(
             plot_timeline(take, found, plot, eye=eye)
     except _ERRORS as err:
         _fail(err)
-    console.print(f"{take.source}: {take.num_frames} frames at {take.fps:g} fps ({take.duration_s:.2f} s), eye: {eye}",
-                  soft_wrap=True)
-    console.print(_clipped_line(take), soft_wrap=True)
-    table = Table(title=f"{gate} moments")
+    console.print(f"{escape(take.source)}: {take.num_frames} frames at {take.fps:g} fps ({take.duration_s:.2f} s), "
+                  f"eye: {escape(eye)}", soft_wrap=True)
+    console.print(escape(_clipped_line(take)), soft_wrap=True)
+    table = Table(title=f"{escape(gate)} moments")
     table.add_column("moment", no_wrap=True)
     table.add_column("frame", justify="right", no_wrap=True)
     table.add_column("t (s)", justify="right", no_wrap=True)
@@ -63,12 +64,12 @@ def take_inspect(
         cells = ["/".join(f"{m.values[base + s]:.3f}" for s in sides) if m.values else "-" for base in bases]
         t = "-" if frame is None else f"{take.timestamps[frame] - take.timestamps[0]:.2f}"
         label = f"{m.name} (missing; closest)" if isinstance(m, MissingMoment) else m.name
-        table.add_row(label, "-" if frame is None else str(frame), t, *cells)
+        table.add_row(escape(label), "-" if frame is None else str(frame), t, *cells)
     console.print(table)
     for m in picked.values():
-        console.print(f"{m.name}: {m.reason}", soft_wrap=True)
+        console.print(escape(f"{m.name}: {m.reason}"), soft_wrap=True)
     if plot is not None:
-        console.print(f"wrote {plot}")
+        console.print(f"wrote {escape(str(plot))}", soft_wrap=True)
 
 
 @take_app.command("convert")
@@ -86,7 +87,7 @@ def take_convert(
         save_take(out, take)
     except _ERRORS as err:
         _fail(err)
-    console.print(f"wrote {out} ({take.num_frames} frames at {take.fps:g} fps)")
+    console.print(f"wrote {escape(str(out))} ({take.num_frames} frames at {take.fps:g} fps)", soft_wrap=True)
 
 
 @take_app.command("synth")
@@ -109,9 +110,10 @@ def take_synth(
         write_synthetic(out, take, raw, style)
     except _ERRORS as err:
         _fail(err)
-    console.print(f"wrote {out} ({take.num_frames} frames at {take.fps:g} fps, seed {seed}, style {style})")
+    console.print(f"wrote {escape(str(out))} ({take.num_frames} frames at {take.fps:g} fps, seed {seed}, "
+                  f"style {escape(style)})", soft_wrap=True)
     if take.clipped:
-        console.print(_clipped_line(take), soft_wrap=True)
+        console.print(escape(_clipped_line(take)), soft_wrap=True)
 
 
 @take_app.command("record")
@@ -124,31 +126,40 @@ def take_record(
 ) -> None:
     """Record Live Link Face UDP packets into a take; bad datagrams are counted and dropped.
 
-    The output is checked before listening. On Ctrl-C or the timeout, the frames received so far
-    are written (atomically) and the command says so."""
+    The output is checked before listening. On Ctrl-C, SIGTERM, SIGHUP or the timeout, the frames
+    received so far are written (atomically) and the command says so; further signals while it
+    writes are ignored."""
     from avatarcheck.checks import checked_number
     from avatarcheck.takes.files import check_output_path, save_take
-    from avatarcheck.takes.udp import MAX_TIMEOUT_S, UdpReceiver, checked_host, listens_everywhere
+    from avatarcheck.takes.udp import MAX_TIMEOUT_S, UdpReceiver, checked_host, listens_everywhere, recording_signals
 
     try:
         check_output_path(out)
         checked_number(timeout, "--timeout", "seconds", 0.001, MAX_TIMEOUT_S)
         host = checked_host(host, "--host")
-        with UdpReceiver(udp, host) as receiver:
-            if listens_everywhere(host):
-                console.print(f"[yellow]warning:[/yellow] {host} listens on every network interface: anyone on "
-                              f"the network can send to port {receiver.port}", soft_wrap=True)
-            console.print(f"listening on {host}:{receiver.port} for up to {frames} frames / {timeout:g} s "
-                          "(Ctrl-C stops and keeps what arrived)", soft_wrap=True)
-            take, stats = receiver.record(frames, timeout)
-        save_take(out, take)
+        # the handlers go in before "listening" is printed: whoever waits for that line may signal at once
+        with recording_signals() as stop, UdpReceiver(udp, host) as receiver:
+            try:
+                if listens_everywhere(host):
+                    console.print(f"[yellow]warning:[/yellow] {escape(host)} listens on every network interface: "
+                                  f"anyone on the network can send to port {receiver.port}", soft_wrap=True)
+                console.print(f"listening on {escape(host)}:{receiver.port} for up to {frames} frames / "
+                              f"{timeout:g} s (Ctrl-C stops and keeps what arrived)", soft_wrap=True)
+                interrupted = False
+            except KeyboardInterrupt:  # a stop before the receive loop: keep what is queued all the same
+                interrupted = True
+            take, stats = receiver.record(frames, timeout, interrupted=interrupted)
+            stop.hold()  # from here to the end of the save, a stop signal cannot lose the take
+            save_take(out, take)
     except (*_ERRORS, OSError) as err:
         _fail(err)
-    console.print(json.dumps(stats.to_dict()), soft_wrap=True)
-    console.print(_record_summary(stats), soft_wrap=True)
-    ended = ("interrupted (Ctrl-C)" if stats.interrupted else f"timed out after {timeout:g} s" if stats.timed_out
+    console.print(escape(json.dumps(stats.to_dict())), soft_wrap=True)
+    console.print(escape(_record_summary(stats)), soft_wrap=True)
+    how = {None: "Ctrl-C", "SIGINT": "Ctrl-C"}.get(stop.stopped_by, stop.stopped_by)
+    ended = (f"interrupted ({how})" if stats.interrupted else f"timed out after {timeout:g} s" if stats.timed_out
              else "complete")
-    console.print(f"recording {ended}: wrote {out} ({take.num_frames} frames at {take.fps:g} fps)", soft_wrap=True)
+    console.print(f"recording {ended}: wrote {escape(str(out))} ({take.num_frames} frames at {take.fps:g} fps)",
+                  soft_wrap=True)
 
 
 @take_app.command("send")
@@ -169,7 +180,7 @@ def take_send(
         sent = send_take(take, port, host, fps=fps, pace=pace, subject=subject)
     except (*_ERRORS, OSError) as err:
         _fail(err)
-    console.print(f"sent {sent} packets to {host}:{port}")
+    console.print(f"sent {sent} packets to {escape(host)}:{port}", soft_wrap=True)
 
 
 def _clipped_line(take: Take) -> str:

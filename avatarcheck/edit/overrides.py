@@ -18,8 +18,11 @@ is an eyeball the edit left non-rigid (given its measured anisotropy, ``edit.rig
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import errno
 import os
-import re
+import stat
+import tokenize
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,8 +36,8 @@ from avatarcheck.arkit import arkit_index
 from avatarcheck.edit.corrections import anisotropic_correction, check_positive_factors, lash_ring, scale_by
 from avatarcheck.edit.override_assets import BY_FIELD, BY_GATE_NAME, OVERRIDE_ASSETS
 from avatarcheck.head.model import HeadModel
+from avatarcheck.numbers import parse_number
 
-_PLAIN_NUMBER = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 ENV_VARS: dict[str, str] = {a.field: a.env_var for a in OVERRIDE_ASSETS}
 FLOAT_FIELDS = tuple(a.field for a in OVERRIDE_ASSETS if a.is_number)
 # Channels that must follow an xyz override (the override audit's table): per-splat outputs the
@@ -45,6 +48,10 @@ PLAUSIBLE_FACTOR = 20.0
 # An edited head lives within metres of the origin and is not collapsed to a point.
 MAX_COORD_M = 10.0
 MIN_EXTENT_M = 1e-3
+# |det J| below this is a singular Jacobian (anisotropic_correction's own bound).
+MIN_ABS_DET = 1e-12
+# Variables with this prefix belong to the recipe's family: one set that is not in ENV_VARS is a typo.
+ENV_PREFIX = "LAM_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +74,8 @@ class OverrideSettings:
                 continue
             if field in FLOAT_FIELDS:
                 # float() also takes "1_5" (15) and full-width digits: a typo must not become 15x.
-                if not _PLAIN_NUMBER.match(raw):
-                    raise InputError(f"${var}", field, "a plain decimal number (a sigma multiplier, e.g. 1.5)",
-                                     repr(raw))
-                values[field] = _check_multiplier(float(raw), field)
+                number = parse_number(raw, f"${var}", field, "a plain decimal number (a sigma multiplier, e.g. 1.5)")
+                values[field] = _check_multiplier(number, field)
             else:
                 if "\x00" in raw:
                     raise InputError(f"${var}", field, "a file path", repr(raw))
@@ -82,6 +87,15 @@ class OverrideSettings:
         """Gate names (``OVERRIDE_ASSETS``) of the overrides these settings set."""
         return frozenset(BY_FIELD[f.name].gate_name for f in dataclasses.fields(self)
                          if getattr(self, f.name) is not None)
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Set ``LAM_*`` variables this layer does not read, each with the closest known name (``difflib``;
+    None when nothing is close): ``LAM_CHIBI_SCALE_RATIOS`` -> ``LAM_CHIBI_SCALE_RATIO``."""
+    env = os.environ if environ is None else environ
+    known = sorted(ENV_VARS.values())
+    unknown = sorted(v for v in env if v.startswith(ENV_PREFIX) and v not in known and env[v].strip())
+    return [(v, next(iter(difflib.get_close_matches(v, known, n=1, cutoff=0.6)), None)) for v in unknown]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,16 +154,57 @@ def _eyeball_finding(eyeballs: Mapping[str, float], raw: Mapping[str, float] | N
 
 
 def _load_npy(path: Path, field: str) -> np.ndarray:
-    """A real-valued ``.npy`` array (an ``.npz`` archive, a folder or a string array is an error)."""
-    if not Path(path).is_file():
-        raise InputError(path, field, "an existing .npy file", "a folder" if Path(path).is_dir() else "no such file")
+    """A real-valued ``.npy`` array (an ``.npz`` archive, a folder, a FIFO or a string array is an error)."""
+    _check_regular_file(path, field, "an existing .npy file")
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:  # numpy parses the header
         raise InputError(path, field, "a readable .npy array", f"{type(err).__name__}: {err}") from None
     if not isinstance(arr, np.ndarray):  # np.load returns an NpzFile for an .npz archive
         raise InputError(path, field, "a .npy array", "an .npz archive (save the array alone with np.save)")
-    return np.asarray(checked_array(arr, path, field))
+    return np.asarray(checked_array(arr, path, field, kind="number"))
+
+
+def not_a_regular_file(path: str | os.PathLike) -> str | None:
+    """None for a regular file (symlinks followed), else what ``path`` is, for an error message: "no such
+    file", "a dangling symlink", "a symlink loop", "a directory", "a FIFO (named pipe)", "a character
+    device"... Nothing is opened, so a FIFO cannot block."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symlink loop"
+        if err.errno == errno.ENOENT:
+            return "a dangling symlink" if os.path.islink(path) else "no such file"
+        return f"{type(err).__name__}: {err.strerror or err}"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def _check_regular_file(path: str | os.PathLike, field: str, expected: str) -> None:
+    what = not_a_regular_file(path)
+    if what is not None:
+        raise InputError(path, field, expected, what)
+
+
+def check_invertible(jacobians: np.ndarray, source: str | os.PathLike, field: str = "jacobians") -> np.ndarray:
+    """(N, 3, 3) Jacobians with |det J| >= ``MIN_ABS_DET`` each, else an error naming ``source``: a singular
+    J flattens its splats to nothing (``anisotropic_correction`` refuses it too, but cannot name the file)."""
+    det = np.abs(np.linalg.det(np.asarray(jacobians, np.float64)))
+    bad = ~(det >= MIN_ABS_DET)
+    if bad.any():
+        raise InputError(source, field, f"invertible 3x3 Jacobians (|det J| >= {MIN_ABS_DET:g})",
+                         f"{int(bad.sum())} singular (first at vertex {int(np.argmax(bad))})")
+    return jacobians
+
+
+def _numbers(x: np.ndarray, source: str | os.PathLike, field: str) -> np.ndarray:
+    """``x`` after the dtype check every override array gets: floats or ints, never bools (a mask is
+    not a factor: True would silently be 1.0), complex, strings or objects."""
+    return checked_array(x, source, field, kind="number", finite=False)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -185,7 +240,7 @@ def checked_basis(basis: np.ndarray, avatar: Avatar, source: str | os.PathLike) 
     n, n_sub = avatar.head.num_vertices, avatar.head_sub.num_vertices
     arr = np.asarray(basis)
     shape = (52, n_sub, 3) if arr.ndim == 3 and arr.shape[1] == n_sub else (52, n, 3)
-    return checked_array(arr, source, "arkit_bs", shape, dtype=np.float32, limit=MAX_COORD_M)
+    return checked_array(arr, source, "arkit_bs", shape, dtype=np.float32, kind="number", limit=MAX_COORD_M)
 
 
 def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> OverrideArrays:
@@ -195,6 +250,7 @@ def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> Override
     n_sub, n = avatar.head_sub.num_vertices, avatar.head.num_vertices
     out: dict[str, object] = {"scale_boost": settings.scale_boost, "lash_ring_boost": settings.lash_ring_boost}
     if settings.edit_xyz_obj:
+        _check_regular_file(settings.edit_xyz_obj, "edit_xyz_obj", "an existing .obj file")
         xyz, _ = read_obj(settings.edit_xyz_obj)
         if xyz.shape == (n, 3):  # a coarse mesh: LAM's subdivision places the midpoints
             xyz = subdivide_attributes(xyz, avatar.topology)
@@ -210,8 +266,9 @@ def load_override_arrays(avatar: Avatar, settings: OverrideSettings) -> Override
     if settings.arkit_bs:
         out["arkit_bs"] = checked_basis(_load_npy(settings.arkit_bs, "arkit_bs"), avatar, settings.arkit_bs)
     if settings.jacobians:
-        out["jacobians"] = checked_array(_load_npy(settings.jacobians, "jacobians"), settings.jacobians,
-                                         "jacobians", (n_sub, 3, 3), limit=PLAUSIBLE_FACTOR)
+        out["jacobians"] = check_invertible(checked_array(_load_npy(settings.jacobians, "jacobians"),
+                                                          settings.jacobians, "jacobians", (n_sub, 3, 3),
+                                                          limit=PLAUSIBLE_FACTOR), settings.jacobians)
     if settings.scale_ratio:
         out["scale_ratio"] = check_positive_factors(_load_npy(settings.scale_ratio, "scale_ratio"), n_sub,
                                                     str(settings.scale_ratio), "scale_ratio")
@@ -223,7 +280,7 @@ def apply_override_arrays(avatar: Avatar, arrays: OverrideArrays) -> Avatar:
     n_sub, n = avatar.head_sub.num_vertices, avatar.head.num_vertices
     head, head_sub, cloud = avatar.head, avatar.head_sub, avatar.cloud
     if arrays.edit_xyz_obj is not None:
-        xyz = checked_array(arrays.edit_xyz_obj, "overrides", "xyz", (n_sub, 3), dtype=np.float32)
+        xyz = checked_array(arrays.edit_xyz_obj, "overrides", "xyz", (n_sub, 3), dtype=np.float32, kind="number")
         head = head.replace(v_template=xyz[:n])  # the first V subdivided vertices are the coarse ones
         head_sub = head_sub.replace(v_template=xyz)
     if arrays.arkit_bs is not None:
@@ -235,9 +292,10 @@ def apply_override_arrays(avatar: Avatar, arrays: OverrideArrays) -> Avatar:
             head_sub = head_sub.replace(arkit_basis=subdivide_attributes(bs, avatar.topology, vertex_axis=1))
     scales, quats = cloud.scales, cloud.quats
     if arrays.jacobians is not None:
-        quats, scales = anisotropic_correction(quats, scales, arrays.jacobians)
+        quats, scales = anisotropic_correction(quats, scales, _numbers(arrays.jacobians, "overrides", "jacobians"))
     if arrays.scale_ratio is not None:
-        scales = scale_by(scales, check_positive_factors(arrays.scale_ratio, n_sub, "overrides", "scale_ratio"))
+        ratio = _numbers(arrays.scale_ratio, "overrides", "scale_ratio")
+        scales = scale_by(scales, check_positive_factors(ratio, n_sub, "overrides", "scale_ratio"))
     if arrays.scale_boost is not None:
         scales = scale_by(scales, _check_multiplier(arrays.scale_boost, "scale_boost"))
     if arrays.lash_ring_boost is not None:

@@ -135,7 +135,7 @@ def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
     if faces.dtype.kind == "f":  # some re-saved copies store faces as floats
         if not np.array_equal(faces, np.round(faces)):
             raise InputError(path, "f", "integer vertex indices", "non-integer values")
-    faces = faces.astype(np.int64)
+    faces = checked_faces(faces.astype(np.int64), path, "f")
     # 300 identity + 100 expression components in FLAME 2020/2023; a smaller file keeps the same
     # rule (first 300 are identity, anything beyond is expression).
     dirs = arr("shapedirs", ("V", 3, None)).astype(np.float32)
@@ -156,6 +156,14 @@ def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
         v_template=v, faces=faces, shapedirs=np.ascontiguousarray(shapedirs),
         exprdirs=np.ascontiguousarray(exprdirs) if exprdirs.shape[2] else None,
         posedirs=posedirs, J_regressor=J_regressor, parents=parents, lbs_weights=weights)
+
+
+def checked_faces(faces: np.ndarray, source: PathLike, field: str) -> np.ndarray:
+    """A head's (F, 3) faces, at least one: with none there is no surface to render, subdivide or bind
+    splats to (``HeadModel`` itself admits F = 0 for partial models built in code)."""
+    if len(faces) == 0:
+        raise InputError(source, field, "at least one triangle", "0 faces")
+    return faces
 
 
 def _build_head(source: PathLike, **fields: Any) -> HeadModel:
@@ -434,4 +442,6 @@ def load_head_npz(path: PathLike) -> HeadModel:
     if name is not None and (name.dtype.kind != "U" or name.ndim != 0):
         raise InputError(path, "name", "a string", f"{name.dtype} {tuple(name.shape)}")
     fields["name"] = path.stem if name is None else str(name[()])
-    return _build_head(path, **fields)
+    model = _build_head(path, **fields)
+    checked_faces(model.faces, path, "faces")
+    return model

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -36,8 +37,10 @@ _ZIP_SLACK = 1 << 16  # a tiny member (an npy header alone) may compress worse t
 _CHUNK = 16 << 20  # read arrays in 16 MiB pieces: no second full-size copy
 _MAGIC_ZIP = b"PK\x03\x04"
 _MAGIC_NPY = b"\x93NUMPY"
+# numpy parses an npy header with Python's tokenizer: an unbalanced "(" raises tokenize.TokenError,
+# which is neither a SyntaxError nor a ValueError.
 ARCHIVE_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-           RuntimeError, SyntaxError, TypeError, OverflowError)
+                       RuntimeError, SyntaxError, TypeError, OverflowError, tokenize.TokenError)
 
 
 def npy_header(fp: IO[bytes], source: str | os.PathLike, field: str) -> tuple[tuple[int, ...], bool, np.dtype]:

@@ -11,16 +11,22 @@ its weight clipped to 1 and counted (``RecordStats.clipped_frames``, ``Take.clip
 values outside the band, NaN/inf, or rotations beyond ``take.ROTATION_LIMIT`` drop a datagram.
 Datagrams the kernel dropped before the socket saw them are estimated from gaps in the frame
 numbers (``RecordStats.missing_frames``). Ctrl-C ends a recording like its timeout does: the
-frames received so far are returned (``RecordStats.interrupted``).
+frames received so far, and those already queued in the socket, are returned
+(``RecordStats.interrupted``). ``recording_signals`` makes SIGTERM and SIGHUP (``kill``, ``timeout``,
+``docker stop``, a closed terminal) stop it the same way, and ignores further stops while the take is saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import socket
 import struct
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
@@ -43,6 +49,11 @@ MAX_PACKET_BYTES = 1 + 2 * (4 + MAX_TEXT_BYTES) + _TIME.size + 4 * VALUE_COUNT
 MAX_TIMEOUT_S = 7 * 86_400.0
 #: Receive buffer asked of the kernel: ~20 s of 60 fps packets, so a busy moment does not drop any.
 RECEIVE_BUFFER_BYTES = 4 << 20
+#: Longest single wait for a datagram: how late a stop signal delivered to another thread may act.
+SIGNAL_SLICE_S = 0.25
+#: The most datagrams a full receive buffer can hold (Linux grants at most twice the size asked for,
+#: and each queued datagram costs well over 64 bytes of it): the reads a drain after a stop may take.
+_DRAIN_BUDGET = 2 * RECEIVE_BUFFER_BYTES // 64 + 1
 _VALUE_NAMES = NETWORK_BLENDSHAPES + ROTATION_COLUMNS
 
 
@@ -206,6 +217,7 @@ class RecordStats:
     missing_frames: int = 0
     timed_out: bool = False
     interrupted: bool = False
+    drained: int = 0  # datagrams read from the socket's queue after the stop
     elapsed_s: float = 0.0
     subject: str | None = None
     device_id: str | None = None
@@ -287,13 +299,15 @@ class UdpReceiver:
     def close(self) -> None:
         self._sock.close()
 
-    def record(self, max_frames: int, timeout_s: float) -> tuple[Take, RecordStats]:
+    def record(self, max_frames: int, timeout_s: float, *, interrupted: bool = False) -> tuple[Take, RecordStats]:
         """Receive until ``max_frames`` valid frames, ``timeout_s`` seconds in all, or Ctrl-C.
 
         The first valid packet fixes the subject and rate; later packets from another subject,
         at another rate, or not later in time than the last kept one are dropped and counted.
-        On Ctrl-C (``KeyboardInterrupt``) the frames so far are returned, ``stats.interrupted``
-        set. Raises ``NoFramesError`` when no valid frame arrived.
+        On Ctrl-C (``KeyboardInterrupt``) the frames so far are returned, with the datagrams already
+        queued in the socket (they arrived before the stop), ``stats.interrupted`` set.
+        ``interrupted``: the stop came before this call (while the caller printed): only the queue is read.
+        Raises ``NoFramesError`` when no valid frame arrived.
         """
         max_frames = checked_positive_int(max_frames, "record", "max_frames")
         timeout_s = checked_number(timeout_s, "record", "timeout_s", 0.0, MAX_TIMEOUT_S)
@@ -304,10 +318,14 @@ class UdpReceiver:
         clipped: Counter[str] = Counter()
         packets: list[Packet] = []
         start = time.monotonic()
-        try:
-            self._receive(packets, stats, reasons, max_frames, start + timeout_s)
-        except KeyboardInterrupt:  # Ctrl-C: keep what arrived; the caller decides what to write
-            stats.interrupted = True
+        stats.interrupted = interrupted
+        if not interrupted:
+            try:
+                self._receive(packets, stats, reasons, max_frames, start + timeout_s)
+            except KeyboardInterrupt:  # Ctrl-C: keep what arrived; the caller decides what to write
+                stats.interrupted = True
+        if stats.interrupted:
+            self._drain(packets, stats, reasons, max_frames)
         stats.elapsed_s = time.monotonic() - start
         stats.reasons = dict(sorted(reasons.items()))
         stats.dropped = sum(reasons.values())
@@ -333,36 +351,112 @@ class UdpReceiver:
 
     def _receive(self, packets: list[Packet], stats: RecordStats, reasons: Counter[str], max_frames: int,
                  deadline: float) -> None:
-        """The receive loop: appends kept packets, counts datagrams and drop reasons in place."""
+        """The receive loop: appends kept packets, counts datagrams and drop reasons in place.
+
+        Each wait lasts at most ``SIGNAL_SLICE_S``: the kernel may hand a signal to another thread (numpy,
+        torch and numba start some), which does not interrupt this thread's ``recvfrom``, and Python runs
+        the handler (the stop) only when the main thread runs again."""
         while len(packets) < max_frames:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stats.timed_out = True
                 return
-            self._sock.settimeout(remaining)
+            self._sock.settimeout(min(remaining, SIGNAL_SLICE_S))
             try:
                 data, addr = self._sock.recvfrom(65535)
             except (socket.timeout, TimeoutError):
-                stats.timed_out = True
-                return
-            stats.datagrams += 1
-            try:
-                pkt = parse_packet(data, f"datagram {stats.datagrams} from {addr[0]}:{addr[1]}")
-            except PacketError as err:
-                reasons[err.kind] += 1
-                continue
-            if packets:
-                first, last = packets[0], packets[-1]
-                if pkt.subject != first.subject:
-                    reasons["subject"] += 1
-                    continue
-                if (pkt.rate_num, pkt.rate_den) != (first.rate_num, first.rate_den):
-                    reasons["rate"] += 1
-                    continue
-                if pkt.time_s <= last.time_s:
-                    reasons["order"] += 1
-                    continue
-            packets.append(pkt)
+                continue  # the deadline is checked above; a pending signal's handler has run by now
+            _keep(data, addr, packets, stats, reasons)
+
+    def _drain(self, packets: list[Packet], stats: RecordStats, reasons: Counter[str], max_frames: int) -> None:
+        """After a stop: the datagrams already queued in the socket, without waiting for more.
+
+        At most as many reads as a full receive buffer can hold, so a sender that keeps sending cannot
+        keep the recording from ending; a second Ctrl-C (outside ``recording_signals``) ends the drain."""
+        try:
+            self._sock.settimeout(0.0)
+            for _ in range(_DRAIN_BUDGET):
+                if len(packets) >= max_frames:
+                    return
+                try:
+                    data, addr = self._sock.recvfrom(65535)
+                except (BlockingIOError, InterruptedError, socket.timeout, TimeoutError):
+                    return
+                stats.drained += 1
+                _keep(data, addr, packets, stats, reasons)
+        except (KeyboardInterrupt, OSError):
+            return
+
+
+def _keep(data: bytes, addr, packets: list[Packet], stats: RecordStats, reasons: Counter[str]) -> None:
+    """Count one datagram; append it to ``packets`` when it is a valid frame that continues them."""
+    stats.datagrams += 1
+    try:
+        pkt = parse_packet(data, f"datagram {stats.datagrams} from {addr[0]}:{addr[1]}")
+    except PacketError as err:
+        reasons[err.kind] += 1
+        return
+    if packets:
+        first, last = packets[0], packets[-1]
+        if pkt.subject != first.subject:
+            reasons["subject"] += 1
+            return
+        if (pkt.rate_num, pkt.rate_den) != (first.rate_num, first.rate_den):
+            reasons["rate"] += 1
+            return
+        if pkt.time_s <= last.time_s:
+            reasons["order"] += 1
+            return
+    packets.append(pkt)
+
+
+@dataclass
+class RecordingSignals:
+    """What ``recording_signals`` saw: the first stop signal's name, and how many later ones it ignored."""
+
+    active: bool = False           # handlers installed (only the main thread can install them)
+    stopped_by: str | None = None  # "SIGINT", "SIGTERM" or "SIGHUP": the stop that interrupted the recording
+    ignored: int = 0
+    holding: bool = False          # every stop signal is ignored from now on
+
+    def hold(self) -> None:
+        """Ignore every further stop signal (call it when the recording ended and the take is being saved)."""
+        self.holding = True
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop a recording: Ctrl-C, ``kill`` / ``timeout`` / ``docker stop``, a closed terminal."""
+    return tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def recording_signals() -> Iterator[RecordingSignals]:
+    """Within the block, the first SIGINT / SIGTERM / SIGHUP raises ``KeyboardInterrupt`` (which ``record``
+    turns into "interrupted, keep what arrived"); every later one is ignored and counted, so a second
+    Ctrl-C or a ``kill`` while the take is built and written cannot lose it. The previous handlers come
+    back when the block ends. Off the main thread (where Python cannot install handlers) it does nothing.
+    """
+    state = RecordingSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum: int, frame) -> None:
+        if state.holding or state.stopped_by is not None:
+            state.ignored += 1
+            return
+        state.stopped_by = signal.Signals(signum).name
+        state.holding = True
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in stop_signals()}
+    state.active = True
+    try:
+        yield state
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        state.active = False
 
 
 def record_udp(port: int = DEFAULT_PORT, max_frames: int = 600, timeout_s: float = 10.0,
