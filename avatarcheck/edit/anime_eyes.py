@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from avatarcheck.edit.base import EditKind
+from avatarcheck.edit.interface import EditKind
 from avatarcheck.errors import InputError
 
 EYE_SETS = ("eyeball_left", "eyeball_right")

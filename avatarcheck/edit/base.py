@@ -17,111 +17,42 @@ space with its Jacobian. Baking evaluates it on an avatar (pure, in memory):
 By default every bake keeps the eyeballs rigid (``edit.rigid_eyes``): each edited eyeball is replaced by
 a uniformly scaled, rotated and moved copy of the rest one, and the four arrays follow on its anchors.
 
-``save_assets`` writes them under the recipe's file names (``OVERRIDE_ASSETS``) with a manifest.
-A new edit is one module defining an ``EditKind`` plus one line in ``edit/registry.py``.
+``save_assets`` writes them under the recipe's file names (``OVERRIDE_ASSETS``) with a manifest; a
+folder holds one bake (an earlier bake's asset files of any kind are removed).
+A new edit is one module defining an ``EditKind`` (``edit/interface.py``) plus one line in ``edit/registry.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from avatarcheck.edit.basis import reevaluate_basis
 from avatarcheck.edit.corrections import scale_ratio
-from avatarcheck.errors import InputError
+# The interface lives in edit.interface (a leaf, so kinds import it without a cycle); re-exported here.
+from avatarcheck.edit.interface import REQUIRED, Deformation, EditAssets, EditKind, checked_params
+from avatarcheck.edit.rigid_eyes import rigid_eyeballs
 
 if TYPE_CHECKING:
     from avatarcheck.avatar import Avatar
 
+__all__ = ["MANIFEST_FILE", "REQUIRED", "Deformation", "EditAssets", "EditKind", "asset_files", "bake",
+           "checked_params", "save_assets", "stale_asset_files"]
+
 MANIFEST_FILE = "manifest.json"
-
-
-class Deformation(Protocol):
-    """A smooth map of canonical space: points (N, 3) -> (N, 3), and its Jacobian (N, 3, 3)."""
-
-    def __call__(self, points: np.ndarray) -> np.ndarray: ...
-
-    def jacobian(self, points: np.ndarray) -> np.ndarray: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class EditKind:
-    """A registered kind of edit.
-
-    ``params``: parameter name -> (type, default or ``REQUIRED``), the keys a gate file's
-    ``[[edits]]`` entry (or the bake command) may set beside ``name`` and ``kind``.
-    ``make(avatar, params, source)``: bind the deformation to an avatar (params already checked).
-    ``validate(params, source, where)``: value checks beyond types, run when a gate file is read, so
-    a bad value fails before any rendering (raise ``InputError`` naming ``where.key``).
-    """
-
-    name: str
-    description: str
-    params: Mapping[str, tuple[type, Any]]
-    make: Callable[["Avatar", Mapping[str, Any], str], Deformation]
-    validate: Callable[[Mapping[str, Any], str, str], None] | None = None
-
-
-REQUIRED = object()
-
-
-def checked_params(kind: EditKind, given: Mapping[str, Any], source: str, where: str) -> dict[str, Any]:
-    """Fill defaults and check names and types; errors name ``source`` and ``where.key``."""
-    out: dict[str, Any] = {}
-    for key in given:
-        if key not in kind.params:
-            raise InputError(source, f"{where}.{key}", f"a parameter of edit kind {kind.name!r} "
-                             f"({', '.join(sorted(kind.params))})", "an unknown key")
-    for key, (typ, default) in kind.params.items():
-        if key not in given:
-            if default is REQUIRED:
-                raise InputError(source, f"{where}.{key}", f"a {typ.__name__}", "nothing (missing)")
-            out[key] = default
-            continue
-        value = given[key]
-        numeric = typ is float and isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not (numeric or (isinstance(value, typ) and not (typ is not bool and isinstance(value, bool)))):
-            raise InputError(source, f"{where}.{key}", f"a {typ.__name__}", repr(value))
-        if typ is float and not np.isfinite(float(value)):
-            raise InputError(source, f"{where}.{key}", "a finite number", repr(value))
-        out[key] = float(value) if typ is float else value
-    if kind.validate is not None:
-        kind.validate(out, source, where)
-    return out
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class EditAssets:
-    """An edit baked on one avatar (see the module docstring for the arrays)."""
-
-    name: str
-    kind: str
-    params: dict[str, Any]
-    avatar: str
-    edited_sub: np.ndarray
-    basis: np.ndarray
-    ratio: np.ndarray
-    jacobians: np.ndarray
-    eyeballs: tuple = ()  # (EyeballFit, EyeballFit) when baked with rigid eyes
-
-    def ratio_stats(self) -> dict[str, float]:
-        r = self.ratio
-        return {"min": float(r.min()), "median": float(np.median(r)), "max": float(r.max())}
 
 
 def bake(avatar: "Avatar", deformation: Deformation, name: str, kind: str,
          params: Mapping[str, Any] | None = None, rigid_eyes: bool = True) -> EditAssets:
     """Evaluate ``deformation`` on ``avatar``: the assets, in memory, float32 (eyeballs rigid unless
     ``rigid_eyes=False``: ``edit.rigid_eyes``)."""
-    from avatarcheck.edit.chibi import reevaluate_basis
-    from avatarcheck.edit.rigid_eyes import rigid_eyeballs
-
     canon_sub = avatar.head_sub.v_template
     edited_sub = np.asarray(deformation(canon_sub)).astype(np.float32)
     if avatar.basis_on_subdivided:  # an OAC avatar's morph targets: re-evaluate where they are given
@@ -141,27 +72,56 @@ def asset_files(kind: str) -> dict[str, str]:
     return {a.gate_name: f"{kind}_{a.file_stem}" for a in OVERRIDE_ASSETS if a.file_stem}
 
 
+def _asset_name_pattern() -> re.Pattern[str]:
+    """``<kind>_<file stem>`` for any kind (an identifier, ``register_edit``) and every asset's stem."""
+    from avatarcheck.edit.override_assets import OVERRIDE_ASSETS
+
+    stems = "|".join(re.escape(a.file_stem) for a in OVERRIDE_ASSETS if a.file_stem)
+    return re.compile(rf"[A-Za-z_][A-Za-z0-9_]*_(?:{stems})")
+
+
+def stale_asset_files(folder: Path, keep: set[str]) -> list[Path]:
+    """Files in ``folder`` named like an asset of any edit kind (``<kind>_<file stem>``), except ``keep``.
+
+    An earlier bake's files under those names (another kind's ``mesh_*`` beside ``chibi_*``, the
+    Jacobians a bake without ``--jacobians`` does not rewrite) are what ``LAM_*`` variables and old
+    ``use:`` lines point at, so they must not outlive the bake that wrote them.
+    """
+    if not folder.is_dir():
+        return []
+    pattern = _asset_name_pattern()
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.name not in keep
+                  and (p.is_file() or p.is_symlink()))
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def save_assets(assets: EditAssets, out_dir: str | os.PathLike, head_sub_faces: np.ndarray,
                 jacobians: bool = False) -> dict:
-    """Write the assets atomically, the manifest last (a folder with a manifest is complete)."""
+    """Write the assets atomically, the manifest last (a folder with a manifest is complete).
+
+    The folder holds one bake: the old manifest goes first, then every asset file of any kind this
+    bake does not write (``stale_asset_files``), then the new files (each atomic), then the manifest.
+    A reader that finds a manifest therefore finds exactly its files; a bake that fails midway leaves
+    no manifest and none of the earlier bake's files.
+    """
     from avatarcheck.io.atomic import save_npy_atomic, write_text_atomic
     from avatarcheck.io.obj import write_obj
 
     out = Path(out_dir)
     files = asset_files(assets.kind)
+    written = [files["xyz"], files["arkit_bs"], files["scale_ratio"]] + ([files["jacobians"]] if jacobians else [])
     (out / MANIFEST_FILE).unlink(missing_ok=True)  # an old manifest must not vouch for new files
+    for stale in stale_asset_files(out, set(written)):
+        stale.unlink(missing_ok=True)
     write_obj(out / files["xyz"], assets.edited_sub, head_sub_faces,
               comment=f"avatarcheck {assets.name}: {assets.avatar} deformed by {assets.kind} {assets.params}")
     save_npy_atomic(out / files["arkit_bs"], assets.basis)
     save_npy_atomic(out / files["scale_ratio"], assets.ratio)
-    written = [files["xyz"], files["arkit_bs"], files["scale_ratio"]]
     if jacobians:
         save_npy_atomic(out / files["jacobians"], assets.jacobians)
-        written.append(files["jacobians"])
     manifest = {
         "edit": assets.name,
         "kind": assets.kind,

@@ -76,7 +76,7 @@ Basis re-evaluation (the LAM chibi recipe's asset #2, ``chibi_arkit_bs.npy``)::
     reevaluate_basis(field, v, B)[k] = D(v + B[k]) - D(v)
     linearised_basis(field, v, B)[k] = J(v) B[k]
 
-computed in float64, returned float32.
+computed in float64, returned float32 (defined in ``edit.basis`` for any deformation; re-exported here).
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
-from avatarcheck.edit.base import REQUIRED, EditKind
+from avatarcheck.edit.basis import check_points as _check_points
+from avatarcheck.edit.basis import linearised_basis, reevaluate_basis  # re-exported: chibi's public API
+from avatarcheck.edit.interface import REQUIRED, EditKind
 from avatarcheck.errors import InputError
 
 __all__ = [
@@ -234,19 +236,6 @@ def _taper(t: np.ndarray, taper_len: float, amp: float) -> tuple[np.ndarray, np.
     return np.where(below, scale, 1.0), np.where(below, dscale, 0.0), np.where(below, area, t)
 
 
-def _check_points(points: np.ndarray, source: str, field: str) -> np.ndarray:
-    try:
-        p = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(source, field, "a numeric (N, 3) array", type(points).__name__) from exc
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise InputError(source, field, "shape (N, 3)", str(tuple(p.shape)))
-    if not np.all(np.isfinite(p)):
-        bad = int(np.count_nonzero(~np.isfinite(p).all(axis=1)))
-        raise InputError(source, field, "finite values", f"{bad} rows with NaN/inf")
-    return p
-
-
 @dataclass(frozen=True)
 class ChibiField:
     """A chibi deformation bound to one mesh's y-range and vertical axis (see module docstring)."""
@@ -348,37 +337,6 @@ def chibi_field(vertices: np.ndarray, params: ChibiParams | None = None) -> Chib
     cx = 0.5 * (float(upper[:, 0].min()) + float(upper[:, 0].max()))
     cz = 0.5 * (float(upper[:, 2].min()) + float(upper[:, 2].max()))
     return ChibiField(params=params, y_bottom=y_bottom, y_top=y_max, cx=cx, cz=cz, y_floor=y_min)
-
-
-def _check_basis(vertices: np.ndarray, basis: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
-    v = _check_points(vertices, source, "vertices")
-    try:
-        b = np.asarray(basis, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(source, "basis", "a numeric (K, V, 3) array", type(basis).__name__) from exc
-    if b.ndim != 3 or b.shape[1:] != v.shape:
-        raise InputError(source, "basis", f"shape (K, {v.shape[0]}, 3)", str(tuple(b.shape)))
-    if not np.all(np.isfinite(b)):
-        raise InputError(source, "basis", "finite values", "NaN/inf entries")
-    return v, b
-
-
-def reevaluate_basis(field: ChibiField, vertices: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Basis re-evaluated on the deformed mesh: (K, V, 3) float32, [k] = D(v + b_k) - D(v)."""
-    v, b = _check_basis(vertices, basis, "reevaluate_basis")
-    k = b.shape[0]
-    if k == 0:
-        return np.zeros(b.shape, dtype=np.float32)
-    dv = field(v)
-    moved = field((v[None] + b).reshape(-1, 3)).reshape(b.shape)
-    return (moved - dv[None]).astype(np.float32)
-
-
-def linearised_basis(field: ChibiField, vertices: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """First-order re-evaluation: (K, V, 3) float32, [k] = J(v) b_k."""
-    v, b = _check_basis(vertices, basis, "linearised_basis")
-    jac = field.jacobian(v)
-    return np.einsum("vij,kvj->kvi", jac, b).astype(np.float32)
 
 
 def field_summary(field: ChibiField, vertices: np.ndarray) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from avatarcheck.edit.base import EditAssets, EditKind, bake, checked_params
 from avatarcheck.edit.anime_eyes import ANIME_EYES
+from avatarcheck.edit.base import bake
+from avatarcheck.edit.interface import EditAssets, EditKind, checked_params
 from avatarcheck.edit.chibi import CHIBI
 from avatarcheck.edit.mesh_edit import MESH
 from avatarcheck.errors import InputError

@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avatarcheck.edit.corrections import scale_ratio
 from avatarcheck.errors import InputError
 from avatarcheck.head.model import JOINT_NAMES
 
 if TYPE_CHECKING:
     from avatarcheck.avatar import Avatar
-    from avatarcheck.edit.base import EditAssets
+    from avatarcheck.edit.interface import EditAssets
     from avatarcheck.head.model import HeadModel
 
 EYES = ("left", "right")
@@ -130,8 +131,6 @@ def rigid_eyeballs(avatar: "Avatar", assets: "EditAssets") -> "EditAssets":
     Replaces, per eye, the subdivided anchors (V_sub, 3), the coarse basis rows (52, V, 3), the
     Jacobians (V_sub, 3, 3) and the ratio (V_sub,) on the eyeball; everything else is untouched.
     """
-    from avatarcheck.edit.corrections import scale_ratio
-
     head, sub = avatar.head, avatar.head_sub
     canon_sub = np.asarray(sub.v_template, np.float64)
     edited = np.asarray(assets.edited_sub, np.float64).copy()

@@ -522,6 +522,7 @@ def _raster_frames(n_frames, offsets, ids, srec, width, height, tile_size, tiles
                      out_colors[b], out_alphas[b])
 
 
+# A numba kernel, kept whole on purpose: splitting its per-pixel loop into calls costs speed in the kernel.
 @njit(cache=True)
 def _raster_tile(t, offsets, ids, srec, width, height, tile_size, tiles_x, filter_lists, background,
                  out_colors, out_alphas):

@@ -173,6 +173,7 @@ def _to_int32(v):
     return np.int32(-2147483648)
 
 
+# A numba kernel, kept whole on purpose: splitting it into calls costs speed in the kernel.
 @njit(cache=True, inline="always")
 def _project_one(p, cv, o, vm, fx, fy, cx, cy, lim_xn, lim_xp, lim_yn, lim_yp, eps2d, near, far,
                  fw, fh, radii, means2d, conics, depths, cuts, half_x, half_y, i):

@@ -5,7 +5,7 @@ what was expected (long cells are shortened in messages). Numbers are plain ASCI
 ``float()``'s extras (``0.0_5``, Arabic-Indic or full-width digits) are refused. Weights within
 ``take.WEIGHT_BAND`` ([-0.1, 1.25], the overshoot of real trackers) are clipped to [0, 1] and
 counted per channel in ``Take.clipped``; anything further out is rejected. Files are read with a
-size bound (``files.MAX_TAKE_BYTES``) and cells up to ``MAX_CELL_CHARS``.
+size bound (``limits.MAX_TAKE_BYTES``) and cells up to ``MAX_CELL_CHARS``.
 
 Writing prints ``%.10f`` as the app does, except for the rare value that would not read back as
 the same float32, which gets its exact shortest form: a written take reads back bit-identical.
@@ -27,7 +27,7 @@ from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import write_text_atomic
 from avatarcheck.io.inputs import read_bytes_checked
 from avatarcheck.takes import timecode as tc
-from avatarcheck.takes.files import MAX_TAKE_BYTES
+from avatarcheck.takes.limits import MAX_TAKE_BYTES
 from avatarcheck.takes.livelink import CSV_HEADER, CSV_TO_CANONICAL, ROTATION_COLUMNS, VALUE_COUNT, app_name
 from avatarcheck.takes.take import FPS_RANGE, ROTATION_LIMIT, Take, clip_weights
 

@@ -13,12 +13,10 @@ from pathlib import Path
 
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import check_output_file
+from avatarcheck.takes.limits import MAX_TAKE_BYTES  # noqa: F401  (re-exported: files.MAX_TAKE_BYTES)
 from avatarcheck.takes.take import Take
 
 SUFFIXES = (".csv", ".npz")
-#: Largest take file read: a one-hour 60 fps Live Link Face CSV is about 150 MB. Reading a CSV
-#: holds about 11 times its size in memory (measured: 32 MB peak for a 3 MB take), so ~3 GB here.
-MAX_TAKE_BYTES = 256 << 20
 
 
 def _suffix(path: Path) -> str:

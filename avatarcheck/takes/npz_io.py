@@ -19,7 +19,7 @@ from avatarcheck.checks import checked_array
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import save_npz_atomic
 from avatarcheck.io.npz import load_npz_checked
-from avatarcheck.takes.files import MAX_TAKE_BYTES
+from avatarcheck.takes.limits import MAX_TAKE_BYTES
 from avatarcheck.takes.take import FPS_RANGE, Take, clip_weights
 
 FORMAT = "avatarcheck.take/1"

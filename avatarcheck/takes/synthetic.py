@@ -29,6 +29,7 @@ a second random stream so that the default takes stay byte-identical:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -71,6 +72,7 @@ REAL_START_S = 13 * 3600 + 13 * 60 + 4 + 31.652 / REAL_TIMECODE_RATE
 REAL_DRIFT = 0.0005
 #: Quiet channels a real tracker reports as exact zeros when below this.
 REAL_ZERO_BELOW = 0.02
+_CH: dict[str, int] = {name: i for i, name in enumerate(ARKIT_NAMES)}
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -111,7 +113,41 @@ def synthetic_take(seed: int, num_frames: int = 720, fps: float = 60.0, source: 
 def synthetic_raw(seed: int, num_frames: int = 720, fps: float = 60.0, source: str | None = None, *,
                   style: str = "default", eye_wide: bool = True) -> tuple[Take, np.ndarray]:
     """``synthetic_take`` plus its (num_frames, 52) float32 weights as a tracker reports them
-    (above 1 on the eyeLook channels for ``style="real"``; equal to the take's otherwise)."""
+    (above 1 on the eyeLook channels for ``style="real"``; equal to the take's otherwise).
+
+    The helpers below draw from ``rng`` in a fixed order (the script, head, gaze, lids, mouth, noise):
+    a seed's take depends on that order, so a new draw goes after the existing ones."""
+    _check_args(seed, num_frames, fps, style, eye_wide)
+    real = style == "real"
+    duration = num_frames / fps
+    rng = np.random.default_rng(seed)
+    # real-style extras draw from their own stream: the default stream (and its takes) never change
+    extra = np.random.default_rng([seed, 0x7EA1])
+    t = np.arange(num_frames) / fps
+    w = np.zeros((num_frames, 52))
+    script = _script(rng, t, duration, fps)
+    head = _head_motion(rng, t, script)
+    eye_left, eye_right = _eye_rotations(rng, extra if real else None, t, duration, script, head)
+    look_max = REAL_LOOK_MAX if real else 1.0  # real trackers overshoot 1 on the eyeLook channels
+    _fill_look_channels(w, eye_left, eye_right, look_max)
+    _fill_lids(rng, extra, t, w, script, real, eye_wide)
+    filled = _fill_mouth_and_rest(rng, t, w, script)
+    noisy = _with_noise(rng, w)
+    eyes = (head.astype(np.float32), eye_left.astype(np.float32), eye_right.astype(np.float32))
+    if not real:
+        weights = np.clip(noisy, 0.0, 1.0).astype(np.float32)
+        name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g})"
+        return Take(weights, *eyes, t, float(fps), name), weights
+    raw = _real_tracker_weights(noisy, filled, look_max)
+    weights, clipped = clip_weights(raw, "synthetic_take")
+    timestamps = REAL_START_S + np.arange(num_frames) * ((1.0 - REAL_DRIFT) / fps)
+    name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g}, style='real'" \
+        + ("" if eye_wide else ", eye_wide=False") + ")"
+    return Take(weights.astype(np.float32), *eyes, timestamps, float(fps), name, clipped), raw
+
+
+def _check_args(seed: int, num_frames: int, fps: float, style: str, eye_wide: bool) -> None:
+    """``synthetic_raw``'s arguments, or an ``InputError`` naming the one that is wrong."""
     src = "synthetic_take"
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(src, "seed", "an integer >= 0", repr(seed))
@@ -119,7 +155,6 @@ def synthetic_raw(seed: int, num_frames: int = 720, fps: float = 60.0, source: s
         raise InputError(src, "style", f"one of {', '.join(STYLES)}", repr(style))
     if not isinstance(eye_wide, (bool, np.bool_)):
         raise InputError(src, "eye_wide", "True or False", repr(eye_wide))
-    real = style == "real"
     if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)) or num_frames < 1:
         raise InputError(src, "num_frames", "a positive integer", repr(num_frames))
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) \
@@ -130,49 +165,72 @@ def synthetic_raw(seed: int, num_frames: int = 720, fps: float = 60.0, source: s
         raise InputError(src, "num_frames",
                          f"at least {MIN_DURATION_S:g} s of frames ({int(np.ceil(MIN_DURATION_S * fps))} at {fps:g} fps)",
                          f"{num_frames} ({duration:.2f} s)")
-    rng = np.random.default_rng(seed)
-    # real-style extras draw from their own stream: the default stream (and its takes) never change
-    extra = np.random.default_rng([seed, 0x7EA1])
-    t = np.arange(num_frames) / fps
-    w = np.zeros((num_frames, 52))
-    ch = {name: i for i, name in enumerate(ARKIT_NAMES)}
 
-    # --- the script: eye-wide window early, half-blink-down window late, blinks around them ----
+
+@dataclasses.dataclass(frozen=True)
+class _Script:
+    """The take's timeline: the eye-wide and half-blink-down envelopes (T,), the windows kept clear
+    of blinks (start, end) s, and the blinks (start, close, hold, open) s."""
+
+    wide_env: np.ndarray
+    half_env: np.ndarray
+    reserved: list[tuple[float, float]]
+    blinks: list[tuple[float, float, float, float]]
+
+
+def _script(rng: np.random.Generator, t: np.ndarray, duration: float, fps: float) -> _Script:
+    """Eye-wide window early, half-blink-down window late, blinks around them."""
     wide = (rng.uniform(0.16, 0.26) * duration, 0.18, rng.uniform(0.25, 0.45), 0.35)
     half = (rng.uniform(0.58, 0.68) * duration, 0.25, rng.uniform(0.5, 0.8), 0.3)
-    wide_env, half_env = _envelope(t, *wide), _envelope(t, *half)
     reserved = [(s - 0.3, s + r + h + f + 0.3) for s, r, h, f in (wide, half)]
     blinks = _schedule_blinks(rng, duration, fps, reserved)
+    return _Script(_envelope(t, *wide), _envelope(t, *half), reserved, blinks)
 
-    # --- head: slow sway, a nod down while reading down, back a little when surprised ----------
-    head = np.stack([
+
+def _head_motion(rng: np.random.Generator, t: np.ndarray, script: _Script) -> np.ndarray:
+    """(T, 3) yaw, pitch, roll: slow sway, a nod down while reading down, back a little when surprised."""
+    return np.stack([
         0.08 * _band(rng, t, 0.05, 0.25, 3) + 0.02 * _band(rng, t, 0.3, 0.8, 3),
-        0.04 * _band(rng, t, 0.05, 0.25, 3) + 0.06 * half_env - 0.03 * wide_env,
+        0.04 * _band(rng, t, 0.05, 0.25, 3) + 0.06 * script.half_env - 0.03 * script.wide_env,
         0.03 * _band(rng, t, 0.05, 0.2, 3),
     ], axis=1)
 
-    # --- gaze: fixations joined by fast saccades ------------------------------------------------
+
+def _eye_rotations(rng: np.random.Generator, extra: np.random.Generator | None, t: np.ndarray, duration: float,
+                   script: _Script, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3) left and right eye yaw, pitch, roll: fixations joined by fast saccades, up with the
+    wide eyes, down in the half blink; ``extra`` (real style) adds side glances and blinks looking down."""
+    wide_env, half_env = script.wide_env, script.half_env
     yaw, pitch = _saccades(rng, t, duration)
     tremor = 0.002
     yaw = yaw * (1 - 0.7 * half_env) + tremor * _band(rng, t, 3.0, 8.0)
     pitch = pitch * (1 - wide_env) - 0.08 * wide_env
     pitch = pitch * (1 - half_env) + rng.uniform(0.34, 0.40) * half_env + tremor * _band(rng, t, 3.0, 8.0)
-    if real:
-        yaw = _side_glances(extra, t, duration, yaw, reserved)
-        pitch = _blinks_looking_down(extra, t, blinks, pitch)
+    if extra is not None:
+        yaw = _side_glances(extra, t, duration, yaw, script.reserved)
+        pitch = _blinks_looking_down(extra, t, script.blinks, pitch)
     vergence = 0.012 + 0.004 * _band(rng, t, 0.05, 0.3, 2)  # both eyes turn slightly inwards
     roll = -0.25 * head[:, 2]  # ocular counter-roll against head roll
     eye_left = np.stack([yaw + vergence, pitch + 0.003, roll], axis=1)
     eye_right = np.stack([yaw - vergence, pitch - 0.003, roll], axis=1)
-    look_max = REAL_LOOK_MAX if real else 1.0  # real trackers overshoot 1 on the eyeLook channels
+    return eye_left, eye_right
+
+
+def _fill_look_channels(w: np.ndarray, eye_left: np.ndarray, eye_right: np.ndarray, look_max: float) -> None:
+    """Write the eyeLook columns of ``w`` (T, 52) from the eye yaw / pitch (one of each pair is zero)."""
     for side, eye, inward in (("Left", eye_left, 1.0), ("Right", eye_right, -1.0)):
         # yaw > 0 turns towards the subject's right: the left eye's nose side, the right eye's outside
-        w[:, ch[f"eyeLookIn{side}"]] = np.clip(inward * eye[:, 0] / YAW_FULL, 0, look_max)
-        w[:, ch[f"eyeLookOut{side}"]] = np.clip(-inward * eye[:, 0] / YAW_FULL, 0, look_max)
-        w[:, ch[f"eyeLookDown{side}"]] = np.clip(eye[:, 1] / PITCH_FULL, 0, look_max)
-        w[:, ch[f"eyeLookUp{side}"]] = np.clip(-eye[:, 1] / PITCH_FULL, 0, look_max)
+        w[:, _CH[f"eyeLookIn{side}"]] = np.clip(inward * eye[:, 0] / YAW_FULL, 0, look_max)
+        w[:, _CH[f"eyeLookOut{side}"]] = np.clip(-inward * eye[:, 0] / YAW_FULL, 0, look_max)
+        w[:, _CH[f"eyeLookDown{side}"]] = np.clip(eye[:, 1] / PITCH_FULL, 0, look_max)
+        w[:, _CH[f"eyeLookUp{side}"]] = np.clip(-eye[:, 1] / PITCH_FULL, 0, look_max)
 
-    # --- lids: baseline, suppressed when wide, ~0.5 in the look-down, full blinks ---------------
+
+def _fill_lids(rng: np.random.Generator, extra: np.random.Generator, t: np.ndarray, w: np.ndarray,
+               script: _Script, real: bool, eye_wide: bool) -> None:
+    """Write the lid, squint, smile and outer-brow columns of ``w`` (T, 52): a baseline lid, suppressed
+    when wide, ~0.5 in the look-down, full blinks; the right eye a few ms and percent off the left."""
+    wide_env, half_env, blinks = script.wide_env, script.half_env, script.blinks
     base = 0.04 + 0.025 * _band(rng, t, 0.05, 0.3, 3)
     half_level = rng.uniform(0.46, 0.54)
     wide_peak = rng.uniform(0.85, 0.98)
@@ -187,50 +245,52 @@ def synthetic_raw(seed: int, num_frames: int = 720, fps: float = 60.0, source: s
             # the other eye: a few ms later or earlier, close/open a few percent off, same hold
             closure = _blink(t, start + offset, close * scale, hold, open_ * rng.uniform(0.95, 1.05))
             lid = np.maximum(lid, closure * peak if real else closure)
-        w[:, ch[f"eyeBlink{side}"]] = lid
-        w[:, ch[f"eyeWide{side}"]] = wide_peak * (1.0 if side == "Left" else rng.uniform(0.96, 1.02)) * wide_env \
+        w[:, _CH[f"eyeBlink{side}"]] = lid
+        w[:, _CH[f"eyeWide{side}"]] = wide_peak * (1.0 if side == "Left" else rng.uniform(0.96, 1.02)) * wide_env \
             + 0.02 * _relu(_band(rng, t, 0.1, 0.4, 2))
-        w[:, ch[f"eyeSquint{side}"]] = 0.25 * smile + 0.1 * lid
-        w[:, ch[f"cheekSquint{side}"]] = 0.4 * smile
-        w[:, ch[f"mouthSmile{side}"]] = smile * (1.0 if side == "Left" else rng.uniform(0.9, 1.0))
-        w[:, ch[f"browOuterUp{side}"]] = 0.03 + 0.6 * wide_env * rng.uniform(0.9, 1.0)
-        w[:, ch[f"browDown{side}"]] = 0.04 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) * (1 - wide_env) + 0.15 * half_env
+        w[:, _CH[f"eyeSquint{side}"]] = 0.25 * smile + 0.1 * lid
+        w[:, _CH[f"cheekSquint{side}"]] = 0.4 * smile
+        w[:, _CH[f"mouthSmile{side}"]] = smile * (1.0 if side == "Left" else rng.uniform(0.9, 1.0))
+        w[:, _CH[f"browOuterUp{side}"]] = 0.03 + 0.6 * wide_env * rng.uniform(0.9, 1.0)
+        w[:, _CH[f"browDown{side}"]] = 0.04 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) * (1 - wide_env) \
+            + 0.15 * half_env
 
-    # --- mouth: speech-like bursts, a surprised jaw drop with the wide eyes ----------------------
+
+def _fill_mouth_and_rest(rng: np.random.Generator, t: np.ndarray, w: np.ndarray, script: _Script) -> set[str]:
+    """Write the mouth and inner-brow columns of ``w`` (T, 52) (speech-like bursts, a surprised jaw drop
+    with the wide eyes) and a small random level on every other channel but tongueOut; returns the
+    names of the channels the script drives (the others are the quiet ones)."""
+    wide_env = script.wide_env
     talking = _relu(_band(rng, t, 0.05, 0.2, 3)) > 0.1
     syllables = _relu(_band(rng, t, 2.0, 5.0, 6))
-    w[:, ch["jawOpen"]] = 0.04 + 0.3 * syllables * talking + 0.15 * wide_env
-    w[:, ch["mouthClose"]] = 0.03 + 0.05 * _relu(-_band(rng, t, 2.0, 5.0)) * talking
-    w[:, ch["mouthFunnel"]] = 0.12 * _relu(_band(rng, t, 1.0, 3.0)) * talking
-    w[:, ch["mouthPucker"]] = 0.1 * _relu(_band(rng, t, 1.0, 3.0)) * talking
-    w[:, ch["browInnerUp"]] = 0.05 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) + 0.75 * wide_env
+    w[:, _CH["jawOpen"]] = 0.04 + 0.3 * syllables * talking + 0.15 * wide_env
+    w[:, _CH["mouthClose"]] = 0.03 + 0.05 * _relu(-_band(rng, t, 2.0, 5.0)) * talking
+    w[:, _CH["mouthFunnel"]] = 0.12 * _relu(_band(rng, t, 1.0, 3.0)) * talking
+    w[:, _CH["mouthPucker"]] = 0.1 * _relu(_band(rng, t, 1.0, 3.0)) * talking
+    w[:, _CH["browInnerUp"]] = 0.05 + 0.05 * _relu(_band(rng, t, 0.1, 0.5)) + 0.75 * wide_env
     filled = {"jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "browInnerUp"}
     filled |= {n for n in ARKIT_NAMES if n.startswith(("eye", "cheekSquint", "mouthSmile", "browOuterUp", "browDown"))}
     for name in ARKIT_NAMES:
         if name not in filled and name != "tongueOut":
-            w[:, ch[name]] = rng.uniform(0.0, 0.04) + rng.uniform(0.0, 0.06) * _relu(_band(rng, t, 0.2, 2.0, 3))
+            w[:, _CH[name]] = rng.uniform(0.0, 0.04) + rng.uniform(0.0, 0.06) * _relu(_band(rng, t, 0.2, 2.0, 3))
+    return filled
 
-    # --- small sensor noise; eyeLook channels keep theirs from the gaze so In/Out stay exclusive --
-    noise = rng.normal(0.0, 0.003, w.shape) * (1.0 - np.clip(w, 0, 1))  # 1.0 plateaus stay exactly 1.0
+
+def _with_noise(rng: np.random.Generator, w: np.ndarray) -> np.ndarray:
+    """(T, 52) ``w`` plus small sensor noise; the eyeLook channels keep theirs from the gaze so In/Out
+    stay exclusive, and 1.0 plateaus stay exactly 1.0."""
+    noise = rng.normal(0.0, 0.003, w.shape) * (1.0 - np.clip(w, 0, 1))
     look = [arkit_index(n) for n in ARKIT_NAMES if n.startswith("eyeLook")]
     noise[:, look] = 0.0
-    if not real:
-        weights = np.clip(w + noise, 0.0, 1.0).astype(np.float32)
-        name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g})"
-        take = Take(weights, head.astype(np.float32), eye_left.astype(np.float32), eye_right.astype(np.float32),
-                    t, float(fps), name)
-        return take, weights
-    raw = np.clip(w + noise, 0.0, look_max)
-    quiet = [ch[n] for n in ARKIT_NAMES if n not in filled]
+    return w + noise
+
+
+def _real_tracker_weights(noisy: np.ndarray, filled: set[str], look_max: float) -> np.ndarray:
+    """(T, 52) float32 as a real tracker reports them: eyeLook up to ``look_max``, exact zeros on quiet channels."""
+    raw = np.clip(noisy, 0.0, look_max)
+    quiet = [_CH[n] for n in ARKIT_NAMES if n not in filled]
     raw[:, quiet] = np.where(raw[:, quiet] < REAL_ZERO_BELOW, 0.0, raw[:, quiet])  # trackers' exact zeros
-    raw = raw.astype(np.float32)
-    weights, clipped = clip_weights(raw, src)
-    timestamps = REAL_START_S + np.arange(num_frames) * ((1.0 - REAL_DRIFT) / fps)
-    name = source or f"synthetic_take(seed={seed}, num_frames={num_frames}, fps={fps:g}, style='real'" \
-        + ("" if eye_wide else ", eye_wide=False") + ")"
-    take = Take(weights.astype(np.float32), head.astype(np.float32), eye_left.astype(np.float32),
-                eye_right.astype(np.float32), timestamps, float(fps), name, clipped)
-    return take, raw
+    return raw.astype(np.float32)
 
 
 def _side_glances(rng: np.random.Generator, t: np.ndarray, duration: float, yaw: np.ndarray,

@@ -54,46 +54,63 @@ def blink_travel(p: SyntheticHeadParams) -> tuple[float, float]:
     return upper, lower
 
 
+class _Shapes:
+    """The (52, n_total, 3) displacement table being filled; rows beyond the skin (eyeballs) stay zero.
+
+    ``region`` is a Gaussian bump on the face (N_skin,) that leaves the lid spheres alone (their
+    weight masks it out)."""
+
+    def __init__(self, skin: SkinMesh, n_total: int, p: SyntheticHeadParams) -> None:
+        self.v, self.p = skin.vertices, p
+        self.out = np.zeros((len(ARKIT_NAMES), n_total, 3))
+        self.free = (1.0 - skin.weight["left"]) * (1.0 - skin.weight["right"])
+
+    def put(self, name: str, disp: np.ndarray) -> None:
+        self.out[arkit_index(name), :len(self.v)] += disp
+
+    def put_region(self, name: str, weight: np.ndarray, direction) -> None:
+        self.put(name, weight[:, None] * np.asarray(direction, float))
+
+    def region(self, centre_xy, radii) -> np.ndarray:
+        x, y = centre_xy
+        return gaussian(self.v, (x, y, skull_front_z(x, y, self.p)), radii) * self.free
+
+
 def arkit_blendshapes(skin: SkinMesh, n_total: int, eye_centres: dict[str, np.ndarray],
                       p: SyntheticHeadParams) -> np.ndarray:
-    """(52, n_total, 3) displacements; rows beyond the skin (eyeballs) stay zero."""
-    v = skin.vertices
-    n = len(v)
-    out = np.zeros((len(ARKIT_NAMES), n_total, 3))
+    """(52, n_total, 3) float32 displacements; rows beyond the skin (eyeballs) stay zero."""
+    shapes = _Shapes(skin, n_total, p)
+    _eye_shapes(shapes, skin, eye_centres, p)
+    # Everything below leaves the lid spheres alone (their weight masks it out).
+    upper_lip = shapes.region((0.0, p.mouth_y + 0.006), (0.024, 0.0055, 0.015))
+    lower_lip = shapes.region((0.0, p.mouth_y - 0.007), (0.024, 0.0065, 0.015))
+    _jaw_and_lip_shapes(shapes, upper_lip, lower_lip)
+    _sided_face_shapes(shapes, upper_lip, lower_lip)
+    _centre_face_shapes(shapes)
+    return shapes.out.astype(np.float32)
 
-    def put(name: str, disp: np.ndarray) -> None:
-        out[arkit_index(name), :n] += disp
 
+def _eye_shapes(shapes: _Shapes, skin: SkinMesh, eye_centres: dict[str, np.ndarray], p: SyntheticHeadParams) -> None:
+    """The eye channels: each slides one eye's lids on its lid sphere (``lid_motion``)."""
     up_travel, lo_travel = blink_travel(p)
     for side, sfx, inward in (("left", "Left", -1.0), ("right", "Right", 1.0)):
         c = eye_centres[side]
-        put(f"eyeBlink{sfx}", lid_motion(skin, side, p, c, -up_travel, +lo_travel))
-        put(f"eyeWide{sfx}", lid_motion(skin, side, p, c, +0.16, -0.04))
-        put(f"eyeSquint{sfx}", lid_motion(skin, side, p, c, -0.08, +0.13))
-        put(f"eyeLookDown{sfx}", lid_motion(skin, side, p, c, -0.16, -0.07))
-        put(f"eyeLookUp{sfx}", lid_motion(skin, side, p, c, +0.10, +0.05))
-        put(f"eyeLookIn{sfx}", lid_motion(skin, side, p, c, 0.0, 0.0, d_alpha=0.08 * inward))
-        put(f"eyeLookOut{sfx}", lid_motion(skin, side, p, c, 0.0, 0.0, d_alpha=-0.08 * inward))
+        shapes.put(f"eyeBlink{sfx}", lid_motion(skin, side, p, c, -up_travel, +lo_travel))
+        shapes.put(f"eyeWide{sfx}", lid_motion(skin, side, p, c, +0.16, -0.04))
+        shapes.put(f"eyeSquint{sfx}", lid_motion(skin, side, p, c, -0.08, +0.13))
+        shapes.put(f"eyeLookDown{sfx}", lid_motion(skin, side, p, c, -0.16, -0.07))
+        shapes.put(f"eyeLookUp{sfx}", lid_motion(skin, side, p, c, +0.10, +0.05))
+        shapes.put(f"eyeLookIn{sfx}", lid_motion(skin, side, p, c, 0.0, 0.0, d_alpha=0.08 * inward))
+        shapes.put(f"eyeLookOut{sfx}", lid_motion(skin, side, p, c, 0.0, 0.0, d_alpha=-0.08 * inward))
 
-    # Everything below leaves the lid spheres alone (their weight masks it out).
-    free = (1.0 - skin.weight["left"]) * (1.0 - skin.weight["right"])
 
-    def region(centre_xy, radii) -> np.ndarray:
-        x, y = centre_xy
-        return gaussian(v, (x, y, skull_front_z(x, y, p)), radii) * free
-
-    def put_region(name: str, weight: np.ndarray, direction) -> None:
-        put(name, weight[:, None] * np.asarray(direction, float))
-
-    my = p.mouth_y
-    upper_lip = region((0.0, my + 0.006), (0.024, 0.0055, 0.015))
-    lower_lip = region((0.0, my - 0.007), (0.024, 0.0065, 0.015))
+def _jaw_and_lip_shapes(shapes: _Shapes, upper_lip: np.ndarray, lower_lip: np.ndarray) -> None:
+    """Jaw channels (open rotates the jaw region about the hinge's x axis: chin down and back) and the
+    unsided mouth channels; lips (N_skin,) are the lip regions' weights."""
+    v, put, put_region = shapes.v, shapes.put, shapes.put_region
+    n = len(v)
     lips = upper_lip + lower_lip
-    left_half = smoothstep(v[:, 0], -0.006, 0.010)
-    right_half = smoothstep(-v[:, 0], -0.006, 0.010)
-    jaw = jaw_weight(v, p) * free
-
-    # Jaw: open rotates the jaw region about the hinge's x axis (chin down and back).
+    jaw = jaw_weight(v, shapes.p) * shapes.free
     hinge = np.array([0.0, -0.022, -0.014])
     ang = 0.21
     rot = np.array([[1, 0, 0], [0, np.cos(ang), -np.sin(ang)], [0, np.sin(ang), np.cos(ang)]])
@@ -115,8 +132,14 @@ def arkit_blendshapes(skin: SkinMesh, n_total: int, eye_centres: dict[str, np.nd
     put_region("mouthShrugUpper", upper_lip, (0.0, 0.003, 0.001))
     put_region("tongueOut", lower_lip, (0.0, -0.002, 0.002))
 
+
+def _sided_face_shapes(shapes: _Shapes, upper_lip: np.ndarray, lower_lip: np.ndarray) -> None:
+    """The Left / Right channels of mouth corners, lips, brows, cheeks and nose (left is +x)."""
+    v, p, region, put, put_region = shapes.v, shapes.p, shapes.region, shapes.put, shapes.put_region
+    left_half = smoothstep(v[:, 0], -0.006, 0.010)
+    right_half = smoothstep(-v[:, 0], -0.006, 0.010)
     for sfx, sign, half in (("Left", 1.0, left_half), ("Right", -1.0, right_half)):
-        corner = region((sign * 0.025, my), (0.012, 0.010, 0.012))
+        corner = region((sign * 0.025, p.mouth_y), (0.012, 0.010, 0.012))
         put_region(f"mouthSmile{sfx}", corner, (sign * 0.004, 0.006, -0.002))
         put_region(f"mouthFrown{sfx}", corner, (0.0, -0.005, 0.0))
         put_region(f"mouthDimple{sfx}", corner, (sign * 0.003, 0.0, -0.003))
@@ -134,11 +157,16 @@ def arkit_blendshapes(skin: SkinMesh, n_total: int, eye_centres: dict[str, np.nd
         put_region(f"noseSneer{sfx}", region((sign * 0.011, -0.008), (0.009, 0.012, 0.012)),
                    (sign * 0.001, 0.003, 0.0))
 
+
+def _centre_face_shapes(shapes: _Shapes) -> None:
+    """browInnerUp (both inner brows) and cheekPuff (both cheeks, outwards from the y axis)."""
+    v, p, region = shapes.v, shapes.p, shapes.region
+    n = len(v)
     inner_brows = region((0.013, p.eye_y + 0.026), (0.011, 0.009, 0.015)) + region(
         (-0.013, p.eye_y + 0.026), (0.011, 0.009, 0.015))
-    put_region("browInnerUp", inner_brows, (0.0, 0.006, 0.0))
+    shapes.put_region("browInnerUp", inner_brows, (0.0, 0.006, 0.0))
+    my = p.mouth_y
     cheeks = region((0.046, my + 0.012), (0.018, 0.018, 0.02)) + region((-0.046, my + 0.012), (0.018, 0.018, 0.02))
     outward = np.stack([v[:, 0], np.zeros(n), v[:, 2]], axis=1)
     outward /= np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1e-9)
-    put("cheekPuff", cheeks[:, None] * outward * 0.007)
-    return out.astype(np.float32)
+    shapes.put("cheekPuff", cheeks[:, None] * outward * 0.007)
