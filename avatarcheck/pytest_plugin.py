@@ -16,8 +16,8 @@ line wins. To gate your own avatar from your own test module, use the ``avatar_g
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import datetime
 import os
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,10 @@ _OPTIONS: dict[str, tuple[str, Any, str]] = {
                     "or synthetic[:lam-trained] (default: the embedded avatar)"),
     "gate-ply-layout": ("gate_ply_layout", "auto", "how to read a splat PLY: auto | lam | 3dgs"),
     "gate-take": ("gate_take", None, "a Live Link Face .csv/.npz take, or synthetic:SEED (default: the gate file's)"),
-    "gate-golden-dir": ("gate_golden_dir", "golden", "golden image root"),
-    "gate-report-dir": ("gate_report_dir", "reports", "HTML reports go to DIR/<timestamp>-<gate>/ and DIR/latest"),
+    "gate-golden-dir": ("gate_golden_dir", "golden", "golden image root (the embedded avatar's goldens ship with "
+                        "the package: used when this root has none)"),
+    "gate-report-dir": ("gate_report_dir", "reports", "HTML reports go to DIR/<timestamp>-<gate>/ (-2, -3... for "
+                        "runs in the same second) and DIR/latest"),
     "gate-pyproject": ("gate_pyproject", None, "read [tool.avatarcheck.\"<gate>\"] here (default: ./pyproject.toml)"),
 }
 
@@ -96,7 +98,7 @@ class GateOptions:
 class GateRun:
     """Per-process state: the options, the report folder and the lazy session."""
 
-    def __init__(self, options: GateOptions, report_dir: Path) -> None:
+    def __init__(self, options: GateOptions, report_dir: Path | None) -> None:
         from avatarcheck.gate.spec import load_gate
         from avatarcheck.render.backend import resolve_backend
 
@@ -151,18 +153,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
     apply_thread_policy()  # xdist workers split the cores (PYTEST_XDIST_WORKER_COUNT)
     wi = getattr(config, "workerinput", None)
+    report_dir: Path | None = None
     if wi is not None and "avatarcheck_report_dir" in wi:
         report_dir = Path(wi["avatarcheck_report_dir"])
-    else:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        root = Path(_opt(config, "gate_report_dir") or "reports").absolute()
-        if root.exists() and not root.is_dir():
-            raise pytest.UsageError(f"--gate-report-dir {root}: expected a folder, got a file")
-        report_dir = root / f"{stamp}-{options.gate}"
+    root = Path(_opt(config, "gate_report_dir") or "reports").absolute()
+    if report_dir is None and root.exists() and not root.is_dir():
+        raise pytest.UsageError(f"--gate-report-dir {root}: expected a folder, got a file")
     try:
         run = GateRun(options, report_dir)
         if wi is None:
             run.check_inputs()
+        if report_dir is None:  # after the usage checks; named by spec.name, never the --gate argument (N4)
+            from avatarcheck.report.html import create_report_dir
+
+            report_dir = run.report_dir = create_report_dir(root, run.spec.name)
     except (InputError, OSError) as err:
         raise pytest.UsageError(str(err)) from None
     config.stash[_KEY] = run
@@ -258,11 +262,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if parts.is_dir():
         results += [GateResult.load(p) for p in sorted(parts.glob("*.json"))]
     if not results:
+        with contextlib.suppress(OSError):
+            run.report_dir.rmdir()  # nothing ran (all deselected): no empty report folder
         return
     merged = results[0]
     for r in results[1:]:
         merged = merged.merge(r)
     from avatarcheck.report.html import write_report
+
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail
+    if run.options.golden_update and merged.golden_set and not stopped:
+        from avatarcheck.gate.golden import GoldenSet, finish_update
+
+        # Last, once every worker's goldens are written: an interrupted update keeps its set marked incomplete.
+        finish_update(GoldenSet.from_dict(merged.golden_set))
 
     index = write_report(merged, run.report_dir)
     config.stash[_REPORT] = (index, merged.ok)
@@ -284,8 +297,8 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
     """Run a gate in-process from a test: ``avatar_gate(gate="three-moment", avatar=..., take=..., ...)``.
 
     Keyword arguments: gate, avatar (folder or .npz), take (.csv/.npz or synthetic:SEED), backend,
-    golden_dir, golden_update, report_dir (default: the test's tmp_path), pyproject, sweep (also run the
-    gate's ``[sweep]``). Returns the
+    golden_dir, golden_update, report_dir (default: a new folder in the test's tmp_path), pyproject, sweep
+    (also run the gate's ``[sweep]``). Returns the
     ``GateResult`` (``.ok``, ``.checks``, ...) after writing its HTML report; ``.failures`` lists the
     messages of what failed.
     """
@@ -297,11 +310,12 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
             sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False):
         from avatarcheck.gate.session import GateSession
         from avatarcheck.gate.spec import load_gate
-        from avatarcheck.report.html import write_report
+        from avatarcheck.report.html import create_report_dir, write_report
 
         spec = load_gate(gate, pyproject if pyproject is not None else Path(config.rootpath) / "pyproject.toml",
                          pyproject_required=pyproject is not None)
-        folder = Path(report_dir) if report_dir is not None else tmp_path / "gate-report"
+        # the default is one new folder per call: two gates in one test never share a report
+        folder = Path(report_dir) if report_dir is not None else create_report_dir(tmp_path, spec.name)
         session = GateSession(spec, folder, avatar=os.fspath(avatar) if avatar else None, take=take,
                               backend=backend or _opt(config, "gate_backend") or "auto",
                               golden_root=Path(golden_dir or _opt(config, "gate_golden_dir") or "golden"),
@@ -309,6 +323,10 @@ def avatar_gate(request: pytest.FixtureRequest, tmp_path: Path):
                               allow_implausible=allow_implausible)
         outcomes = [(s.item_id, s.run()) for s in session.steps()]
         result = session.result()
+        if golden_update and result.golden_set:  # last: the set's manifest says the update finished
+            from avatarcheck.gate.golden import GoldenSet, finish_update
+
+            finish_update(GoldenSet.from_dict(result.golden_set))
         write_report(result, folder, link_latest=False)
         result.failures = [o.message for _, o in outcomes if o.status == "fail"]
         return result

@@ -14,6 +14,11 @@ boost_blur.png: the three-moment gate's sharpness check (gate.sharpness): the lo
 eye-wide moment, each variant framed on its own face, outside the measured region washed out. Rows pear,
 hourglass (s = 2); columns unedited / post-fix (ratio) / boost 1.5. Labels: sharpness (gradient energy
 relative to the unedited avatar; the gate wants >= 0.8) and the full-blink leak max (<= 0.12).
+trained_verdicts.png: the three-moment gate on the trained-statistics stand-in (synthetic:lam-trained) at
+the take's half-blink-down moment. Rows: unedited / pear s = 2 pre-fix / post-fix. Columns: the avatar's
+own colours; magenta with every eyeball-bound splat counted (skin paint included); magenta with the
+eyeball splats on the sphere only (what the gate counts); the head from 25 degrees below with its holes
+(alpha < 0.9 over the mesh) in red. Labels: leak max / area for both countings, head holes.
 """
 
 from __future__ import annotations
@@ -197,7 +202,51 @@ def boost_blur(path: Path) -> None:
     write_png(path, np.concatenate(rows, axis=0))
 
 
+def trained_verdicts(path: Path) -> None:
+    from avatarcheck.gate.evaluate import evaluate_frames
+    from avatarcheck.gate.evaluation import GateEvaluation
+    from avatarcheck.gate.inputs import load_inputs, take_pose
+    from avatarcheck.gate.metrics import worst_eye
+    from avatarcheck.gate.spec import load_gate
+
+    spec = load_gate("three-moment")
+    inputs = load_inputs("synthetic:lam-trained", spec.take, spec.moments, spec.moment_params)
+    ev = GateEvaluation(spec, inputs, "cpu")
+    moment = "half_blink_down"
+    frame = np.array([inputs.present[moment].frame])
+    rows = []
+    for edit, variant in (("unedited", "baseline"), ("pear", "pre-fix"), ("pear", "post-fix")):
+        counted = ev.moment_evals(edit, variant)[moment]
+        every = evaluate_frames(ev.variant(edit, variant), take_pose(inputs.take, frame, spec.apply_eye_rotation),
+                                ev.camera(edit, variant), "cpu", spec.visible, spec.dilate_px)[0]
+        below = ev.head_views(edit, variant, "eye_wide")["below"]
+        holes = np.where(below.holes[..., None], np.array([1.0, 0.0, 0.0]), below.rgb)
+
+        def stats(fe) -> str:
+            return (f"leak max {worst_eye(fe.metrics, 'leak_max')[1]:.2f}, "
+                    f"area {worst_eye(fe.metrics, 'leak_area')[1]:.3f}")
+
+        tiles = []
+        for image, label in ((counted.plain, f"{edit}/{variant}: own colours"),
+                             (every.rgb, "every eyeball splat: " + stats(every)),
+                             (counted.rgb, "on the sphere: " + stats(counted)),
+                             (holes, f"from below: holes {below.shares['head'] * 100:.1f} % of the head")):
+            img = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((SIZE, SIZE))
+            draw = ImageDraw.Draw(img)
+            draw.rectangle((0, 0, SIZE, 12), fill=(0, 0, 0))
+            draw.text((4, 0), label, fill=(255, 255, 255))
+            tiles.append(np.asarray(img))
+        rows.append(np.concatenate(tiles, axis=1))
+    write_png(path, np.concatenate(rows, axis=0))
+
+
+FIGURES = (head_rgb, blink_magenta, chibi_blink_fix, anime_eyes_ratio, chibi_taper, boost_blur, trained_verdicts)
+
 if __name__ == "__main__":
-    for make in (head_rgb, blink_magenta, chibi_blink_fix, anime_eyes_ratio, chibi_taper, boost_blur):
-        make(HERE / f"{make.__name__}.png")
-        print("wrote", HERE / f"{make.__name__}.png")
+    import sys
+
+    wanted = set(sys.argv[1:])  # names of figures to make; none: all of them
+    for make in FIGURES:
+        if not wanted or make.__name__ in wanted:
+            make(HERE / f"{make.__name__}.png")
+            print("wrote", HERE / f"{make.__name__}.png")

@@ -102,8 +102,10 @@ def test_the_packaged_gate_declares_the_seeds_expectations():
     plan = spec.plan()
     ids = [i.item_id for i in plan]
     assert len(ids) == len(set(ids))
+    # a must-fail variant's checks default to "any": which of them show the artefact depends on the avatar,
+    # and the variant's detected item requires at least one (tests/test_verdicts_trained.py)
     pre_blink = [i for i in plan if i.variant == "pre-fix" and i.moment == "full_blink"]
-    assert pre_blink and all(i.expected == "fail" for i in pre_blink)
+    assert pre_blink and all(i.expected == "any" for i in pre_blink)
     assert all(i.expected == "pass" for i in plan if i.variant in ("baseline", "post-fix"))
     assert {i.edit for i in plan if i.variant == "baseline"} == {UNEDITED}
     assert spec.orderings[0].greater == "pear/pre-fix" and spec.orderings[0].lesser == "hourglass/pre-fix"
@@ -120,12 +122,13 @@ def test_the_packaged_gate_declares_the_boost_blurs_but_closes_the_blink():
     sharp = [i for i in plan if i.check.stat == "sharpness"]
     assert {i.moment for i in sharp} == {"eye_wide"}           # never at the worst closed-eye frame
     assert {(i.edit, i.variant) for i in sharp} == set(spec.variant_pairs())
-    assert {(i.variant, i.expected) for i in sharp} == {("baseline", "pass"), ("pre-fix", "pass"),
-                                                        ("post-fix", "pass"), ("boost", "fail")}
-    assert all(i.expected == "pass" for i in plan if i.variant == "boost" and i.check.stat != "sharpness")
-    assert spec.face_image_size == 256
+    assert {(i.variant, i.expected) for i in sharp} == {("baseline", "pass"), ("pre-fix", "any"),
+                                                        ("post-fix", "pass"), ("boost", "any")}
+    assert all(i.expected == "any" for i in plan if i.variant == "boost")  # must-fail: detected item
+    assert spec.face_image_size == 256 and spec.head_image_size == 256
     # Per-eye checks and face checks are apart: a sweep (no reference variant) reads ``checks`` only.
-    assert [c.stat for c in spec.face_checks] == ["sharpness"] and "sharpness" not in {c.stat for c in spec.checks}
+    assert [c.stat for c in spec.face_checks] == ["sharpness", "head_holes"]
+    assert not {"sharpness", "head_holes"} & {c.stat for c in spec.checks}
 
 
 def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
@@ -140,7 +143,7 @@ def test_pyproject_overrides_merge_over_the_packaged_gate(tmp_path):
     assert str(py) in spec.source
     # pre-fix at full_blink and at the worst closed-eye frame (checked like full_blink), both edits
     assert [(i.moment, i.expected) for i in spec.plan() if i.variant == "pre-fix"] == [
-        ("full_blink", "fail"), ("worst_closed", "fail")] * 2
+        ("full_blink", "any"), ("worst_closed", "any")] * 2
 
 
 @pytest.mark.parametrize("toml, field", [

@@ -90,10 +90,14 @@ def test_artefact_paths_never_leave_their_root(tmp_path, rel):
 def test_artefacts_write_report_relative_pngs(tmp_path):
     frame = types.SimpleNamespace(rgb=np.ones((8, 8, 3), np.float32), E=np.zeros((8, 8), np.float32),
                                   regions={"left": np.ones((8, 8), bool), "right": np.zeros((8, 8), bool)},
-                                  metrics=metrics(0.0, 0.0))
+                                  metrics=metrics(0.0, 0.0), plain=None)
     (row,) = Artefacts(tmp_path).moment_images("pear", "pre-fix", {"full_blink": frame}, {"full_blink": 7})
     assert row.frame == 7 and (tmp_path / row.magenta).is_file() and (tmp_path / row.heatmap).is_file()
-    assert not row.magenta.startswith("/")
+    assert not row.magenta.startswith("/") and row.rgb is None
+    # with the avatar's own colours evaluated, they are written beside the magenta render
+    frame.plain = np.full((8, 8, 3), 0.5, np.float32)
+    (row,) = Artefacts(tmp_path).moment_images("pear", "pre-fix", {"full_blink": frame}, {"full_blink": 7})
+    assert row.rgb and (tmp_path / row.rgb).is_file() and row.rgb != row.magenta
 
 
 # -- step list and missing moments ------------------------------------------------------------------
@@ -111,8 +115,9 @@ def test_steps_cover_every_item_in_report_order():
     s = session_with({})
     ids = [st.item_id for st in s.steps()]
     plan = [i.item_id for i in SPEC.plan()]
-    assert ids[:2] == ["avatar/plausible", "avatar/blink_closure"]  # the avatar's findings first
-    ids = ids[2:]
+    # the avatar's findings first, then the take's moments (a gate that checks nothing fails)
+    assert ids[:3] == ["avatar/plausible", "avatar/blink_closure", "take/moments"]
+    ids = ids[3:]
     assert ids[:len(plan)] == plan
     assert ids[len(plan)].startswith("ordering/")
     assert "post-fix/worst_closed/leak_max" in " ".join(ids)  # every closed-eye frame is gated
@@ -130,7 +135,7 @@ def test_a_variant_without_a_curve_evaluates_only_its_closed_eye_frames():
     weights = np.zeros((40, 52), np.float32)
     weights[np.ix_([7, 8, 30], [arkit_index("eyeBlinkLeft"), arkit_index("eyeBlinkRight")])] = 1.0  # closed
     ev = GateEvaluation(SPEC, GateInputs("synthetic", None, Take.from_weights(weights), "t-0", {}), "cpu")
-    ev.evaluate = lambda edit, variant, frames, regions_only=False, coverage=True: [types.SimpleNamespace(metrics={})] * len(frames)
+    ev.evaluate = lambda edit, variant, frames, regions_only=False, coverage=True, with_rgb=False: [types.SimpleNamespace(metrics={})] * len(frames)
     assert sorted(ev.frame_metrics("pear", "boost")) == [7, 8, 30]
     assert sorted(ev.frame_metrics("pear", "post-fix")) == sorted(set(range(0, 40, SPEC.curve_stride)) | {7, 8, 30})
 
@@ -250,7 +255,7 @@ def test_the_worst_closed_eye_frame_is_the_worst_among_closed_frames_only():
     # frame 3 leaks most but its eyes are open; among closed frames, 4 is worst (right eye)
     leak = {0: (0, 0), 1: (0.1, 0.05), 2: (0.02, 0.03), 3: (0.9, 0.9), 4: (0.01, 0.2), 5: (0.5, 0.5)}
     ev.frame_metrics = lambda e, v: {f: metrics(*lr) for f, lr in leak.items()}
-    ev.evaluate = lambda e, v, frames: [types.SimpleNamespace(frame=int(frames[0]))]
+    ev.evaluate = lambda e, v, frames, with_rgb=False: [types.SimpleNamespace(frame=int(frames[0]))]
     frame, fe = GateEvaluation.worst_closed.__wrapped__(ev, "pear", "post-fix")
     assert frame == 4 and fe.frame == 4
 

@@ -262,3 +262,27 @@ def test_renders_a_face_with_open_eyes_and_a_closed_lid_at_full_blink(avatars, s
         # closed: what shows is the lid (the render without any eyeball splats), not the eyeball
         assert np.abs(r.rgb[1][win] - lids_only.rgb[1][win]).mean() < 0.02
         assert r.alpha[1][win].min() > 0.99
+
+
+
+def test_free_region_splats_have_the_measured_shape_in_random_orientations(avatars, base, normals):
+    """Face, eye and scalp splats: middle / largest and smallest / largest axis medians near the measured
+    0.56 and 0.23, and the smallest axis no longer along the landing surface's normal (a uniform
+    direction's |cos| has median 0.5; a tangent disc's is 1). The lids keep their tangent discs."""
+    from scipy.spatial.transform import Rotation
+
+    for avatar in avatars.values():
+        c = avatar.cloud
+        s = np.sort(c.scales.astype(np.float64), axis=1)
+        R = Rotation.from_quat(np.roll(c.quats.astype(np.float64), -1, axis=1)).as_matrix()  # wxyz -> xyzw
+        smallest = R[np.arange(len(R)), :, np.argmin(c.scales, axis=1)]
+        # the splat's landing vertex: the nearest subdivided vertex to its centre
+        v = base.head_sub.v_template.astype(np.float64)
+        landing = cKDTree(v).query(v + c.offsets)[1]
+        cos = np.abs((smallest * normals[landing]).sum(axis=1))
+        r = regions(avatar)
+        free = r["face"] | r["eye"] | r["rest"]
+        assert np.median(s[free, 1] / s[free, 2]) == pytest.approx(0.56, abs=0.05)
+        assert np.median(s[free, 0] / s[free, 2]) == pytest.approx(0.23, abs=0.05)
+        assert 0.4 < np.median(cos[free]) < 0.6
+        assert np.median(cos[r["lid"]]) > 0.9

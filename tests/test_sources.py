@@ -269,7 +269,8 @@ def test_ply_layout_forced_changes_placement(trained, tmp_path):
 def test_embedded_flavours():
     assert load_avatar_source(None).info.calibrated
     t = load_avatar_source("synthetic:lam-trained")
-    assert not t.info.calibrated and t.info.kind == "embedded"
+    assert t.info.calibrated and t.info.kind == "embedded"   # trained verdicts: tests/test_verdicts_trained.py
+    assert not load_avatar_source("synthetic:lam-broken").info.calibrated
     with pytest.raises(InputError, match="synthetic flavour"):
         load_avatar_source("synthetic:nope")
 

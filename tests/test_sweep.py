@@ -122,7 +122,10 @@ def test_a_strength_range_includes_both_ends(start, step, n):
 def test_a_pyproject_sweep_table_merges_over_the_gate_and_errors_name_it(tmp_path):
     py = tmp_path / "pyproject.toml"
     table = '[tool.avatarcheck."three-moment".sweep]\nedit = "hourglass"\nstrengths = [1.0, 2.0]\n'
-    py.write_text(table)  # the packaged sweep declares a pear: renaming it alone would sweep a pear
+    py.write_text(table)  # the edit alone names one of the gate's edits: the packaged pear is not inherited
+    s = load_gate("three-moment", py).sweep
+    assert s.name == "hourglass" and s.params["preset"] == "hourglass"
+    py.write_text(table.replace('"hourglass"', '"hourglas"'))  # a typo is an error, not a pear (audit N9)
     with pytest.raises(InputError, match="sweep.edit"):
         load_gate("three-moment", py)
     py.write_text(table + 'preset = "hourglass"\n')

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_layout, console
@@ -23,8 +24,10 @@ def gate_cmd(
     ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
     take: Optional[str] = typer.Option(None, help="Live Link Face .csv/.npz, or synthetic:SEED (default: the gate's)"),
     golden_update: bool = typer.Option(False, "--golden-update", help="write new golden images"),
-    golden_dir: Path = typer.Option(Path("golden"), help="golden image root"),
-    report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>/ and DIR/latest"),
+    golden_dir: Path = typer.Option(Path("golden"), help="golden image root (the embedded avatar's goldens ship with "
+                                    "the package: used when this root has none)"),
+    report_dir: Path = typer.Option(Path("reports"), help="reports go to DIR/<timestamp>-<gate>/ and DIR/latest"),
+    # Help texts are plain text (the app's rich_markup_mode=None, cli/__init__.py): "[sweep]" stays as written.
     pyproject: Optional[Path] = typer.Option(None, help="read [tool.avatarcheck.\"<gate>\"] overrides here "
                                              "(default: ./pyproject.toml when present)"),
     allow_implausible: bool = typer.Option(False, "--allow-implausible", help="gate an avatar whose splat "
@@ -34,13 +37,12 @@ def gate_cmd(
                                "correction still passes at (slow; off by default)"),
 ) -> None:
     """Run a gate on an avatar and a take, write the HTML report; exit 1 when it fails."""
-    import datetime
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from avatarcheck.gate.session import GateSession
+    from avatarcheck.gate.golden import GoldenSet, finish_update
+    from avatarcheck.gate.session import MOMENTS_ITEM, GateSession
     from avatarcheck.gate.spec import load_gate
-    from avatarcheck.report.html import write_report
+    from avatarcheck.report.html import create_report_dir, write_report
 
     set_vars = sorted(v for v in ENV_VARS.values() if os.environ.get(v, "").strip())
     if set_vars:  # the gate's variants declare their overrides; an ambient edit would be applied twice
@@ -53,54 +55,72 @@ def gate_cmd(
         for folder, what in ((report_dir, "--report-dir"), (golden_dir, "--golden-dir")):
             if folder.exists() and not folder.is_dir():
                 raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        session = GateSession(spec, report_dir.absolute() / f"{stamp}-{gate}", avatar=avatar, take=take,
-                              backend=backend, golden_root=golden_dir, golden_update=golden_update, sweep=sweep,
-                              ply_layout=checked_ply_layout(ply_layout), allow_implausible=allow_implausible)
+        layout = checked_ply_layout(ply_layout)
+        # spec.name: the checked name (a --gate path's stem), never the raw argument (N4).
+        folder = create_report_dir(report_dir, spec.name)
+        try:
+            session = GateSession(spec, folder, avatar=avatar, take=take, backend=backend, golden_root=golden_dir,
+                                  golden_update=golden_update, sweep=sweep, ply_layout=layout,
+                                  allow_implausible=allow_implausible)
+        except BaseException:
+            folder.rmdir()  # a usage error (backend, sweep): nothing was written, leave no empty report
+            raise
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"gate {gate}", total=len(session.steps()))
+            task = progress.add_task(f"gate {spec.name}", total=len(session.steps()))
 
             def step(description: str) -> None:
-                progress.update(task, advance=1, description=f"{gate}: {description}")
+                progress.update(task, advance=1, description=escape(f"{spec.name}: {description}"))
 
             result = session.run_all(step)
+        if golden_update and result.golden_set:  # last: the set's manifest says the update finished
+            finish_update(GoldenSet.from_dict(result.golden_set))
         index = write_report(result, session.report_dir)
     except (InputError, OSError) as err:
         _fail(err)
     print_avatar_check(result)
-    table = Table(title=f"gate {gate} on {result.avatar} ({result.backend}, take {result.take})")
+    table = Table(title=escape(f"gate {spec.name} on {result.avatar} ({result.backend}, take {result.take})"))
     for col in ("item", "value", "expected", "ok"):
         table.add_column(col)
     for c in result.checks:
-        table.add_row(c.item_id, f"{c.value:.4f} {c.op} {c.threshold:g}", c.expected,
+        table.add_row(escape(c.item_id), f"{c.value:.4f} {c.op} {c.threshold:g}", c.expected,
                       "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
     for o in result.orderings:
-        table.add_row(o.item_id, f"{o.greater_value:.4f} > {o.lesser_value:.4f}", "pass",
+        table.add_row(escape(o.item_id), f"{o.greater_value:.4f} > {o.lesser_value:.4f}", "pass",
                       "[green]ok[/green]" if o.ok else "[red]FAIL[/red]")
     for g in result.goldens:
-        table.add_row(g.item_id, g.status, "pass", "[green]ok[/green]" if g.status in ("pass", "updated") else
+        table.add_row(escape(g.item_id), g.status, "pass", "[green]ok[/green]" if g.status in ("pass", "updated") else
                       "[red]FAIL[/red]")
     for k in result.skipped:
-        table.add_row(k.item_id, "-", "pass", "[red]FAIL (missing moment)[/red]" if k.failed else "[dim]skipped[/dim]")
+        table.add_row(escape(k.item_id), "-", "pass",
+                      "[red]FAIL (missing moment)[/red]" if k.failed else "[dim]skipped[/dim]")
     console.print(table)
     if result.sweep:
         from avatarcheck.cli.sweep import safe_strength_table
 
         s = result.sweep[0]
         console.print(safe_strength_table(
-            f"safe strength: {s.sweep} ({s.kind} {s.params}, {s.image_size} px)", s.strengths,
+            escape(f"safe strength: {s.sweep} ({s.kind} {s.params}, {s.image_size} px)"), s.strengths,
             [(x.correction, x.passed, x.worst, x.safe, x.min_safe) for x in result.sweep]))
-    for k in result.skipped[:1]:
-        console.print(f"[yellow]{len(result.skipped)} item(s) skipped: {k.reason}[/yellow]", soft_wrap=True)
+    skipped = [k for k in result.skipped if not k.failed]
+    for k in skipped[:1]:
+        console.print(f"[yellow]{len(skipped)} item(s) skipped: {escape(k.reason)}[/yellow]", soft_wrap=True)
     for c in [c for c in result.checks if not c.ok] + [o for o in result.orderings if not o.ok]:
-        console.print(f"[red]{c.message}[/red]")
+        console.print(f"[red]{escape(c.message)}[/red]")
     for g in [g for g in result.goldens if g.status not in ("pass", "updated")]:
-        console.print(f"[red]{g.message}[/red]")
+        console.print(f"[red]{escape(g.message)}[/red]")
     for x in [x for x in result.sweep if not x.ok]:
-        console.print(f"[red]{x.message}[/red]")
-    console.print(f"report: {index}")
-    console.print(f"gate {gate}: " + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
+        console.print(f"[red]{escape(x.message)}[/red]")
+    for k in [k for k in result.skipped if k.failed and k.item_id == MOMENTS_ITEM]:
+        console.print(f"[red]{escape(k.reason)}[/red]", soft_wrap=True)
+    if result.checked_nothing and not any(k.item_id == MOMENTS_ITEM for k in result.skipped):
+        console.print("[red]no check, ordering or golden was evaluated: the gate checked nothing[/red]")
+    if result.golden_set:
+        g = result.golden_set
+        console.print(escape(f"goldens: {g['source']} ({Path(g['root']) / g['folder']}, {g['backend']})"),
+                      soft_wrap=True)
+    console.print(escape(f"report: {index}"), soft_wrap=True)
+    console.print(escape(f"gate {spec.name}: ") + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
     raise typer.Exit(code=0 if result.ok else 1)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 
 from avatarcheck.errors import InputError
 from avatarcheck.gate.evaluate import EYES, FaceView, FrameEval
-from avatarcheck.gate.result import FaceImages, MomentImages
+from avatarcheck.gate.head_coverage import HeadView
+from avatarcheck.gate.result import FaceImages, HeadImages, MomentImages
 from avatarcheck.io.images import write_png
 from avatarcheck.render.colormaps import heatmap_image
 
@@ -46,14 +47,16 @@ class Artefacts:
 
     def moment_images(self, edit: str, variant: str, evals: dict[str, FrameEval],
                       frames: dict[str, int]) -> list[MomentImages]:
-        """Magenta render and leak heatmap per moment (or any named frame, e.g. the worst closed one)."""
+        """Magenta render, leak heatmap and (when evaluated with it) the plain RGB render per moment (or
+        any named frame, e.g. the worst closed one)."""
         rows = []
         for moment, ev in evals.items():
             rel = self.folder(edit, variant)
             region = np.logical_or.reduce([ev.regions[e] for e in EYES])
             magenta = self.write(rel / f"{moment}.png", ev.rgb)
             heat = self.write(rel / f"{moment}.heat.png", heatmap_image(ev.E, region, vmax=HEATMAP_VMAX))
-            rows.append(MomentImages(edit, variant, moment, int(frames[moment]), magenta, heat, ev.metrics))
+            rgb = None if ev.plain is None else self.write(rel / f"{moment}.rgb.png", ev.plain)
+            rows.append(MomentImages(edit, variant, moment, int(frames[moment]), magenta, heat, ev.metrics, rgb))
         return rows
 
     def result_image(self, edit: str, variant: str, moment: str) -> str:
@@ -77,6 +80,20 @@ class Artefacts:
         img = np.where(view.region[..., None], view.rgb, 0.35 * view.rgb + 0.65)[y0:y1, x0:x1]
         rel = self.write(self.folder(edit, variant) / f"{moment}.face.png", img)
         return FaceImages(edit, variant, moment, int(frame), rel, float(value), int(view.region.sum()))
+
+    def head_images(self, edit: str, variant: str, moment: str, frame: int, views: dict[str, HeadView],
+                    worst: tuple[str, float]) -> HeadImages:
+        """Per view: the render, and the render with its holes (alpha < OPAQUE over the mesh) painted red
+        and everything outside the measured regions washed towards white."""
+        out = {}
+        for view, hv in views.items():
+            rel = self.folder(edit, variant)
+            image = self.write(rel / f"{moment}.head-{view}.png", hv.rgb)
+            marked = np.where(hv.holes[..., None], np.array([1.0, 0.0, 0.0]),
+                              np.where((hv.regions >= 0)[..., None], hv.rgb, 0.4 * hv.rgb + 0.6))
+            holes = self.write(rel / f"{moment}.head-{view}.holes.png", marked)
+            out[view] = {"image": image, "holes": holes, "shares": dict(hv.shares)}
+        return HeadImages(edit, variant, moment, int(frame), out, worst[0], float(worst[1]))
 
     def ratio_image(self, edit: str, image: np.ndarray) -> str:
         return self.write(Path("images") / edit / "ratio.png", image)

@@ -26,7 +26,7 @@ from avatarcheck.render.api import render
 from avatarcheck.render.camera import Camera
 from avatarcheck.render.culling import reaching_splats
 from avatarcheck.render.mesh_ids import triangle_ids_batch
-from avatarcheck.render.shaders import shaded_state
+from avatarcheck.render.shaders import shade, shaded_state
 from avatarcheck.render.state import SplatState
 
 EYES = ("left", "right")
@@ -42,6 +42,7 @@ class FrameEval:
     regions: dict[str, np.ndarray]
     covered: dict[str, np.ndarray]
     metrics: dict[str, dict[str, float]]
+    plain: np.ndarray | None = None  # (H, W, 3) the same frame with the avatar's own colours (``with_rgb``)
 
 
 def eyeball_face_eye(avatar: Avatar) -> np.ndarray:
@@ -99,7 +100,7 @@ def crop_camera(camera: Camera, box: tuple[int, int, int, int]) -> Camera:
 
 def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "auto",
                     visible: float = 0.1, dilate_px: int = 2, regions_only: bool = False,
-                    coverage: bool = True) -> list[FrameEval]:
+                    coverage: bool = True, with_rgb: bool = False) -> list[FrameEval]:
     """B frames of ``pose`` -> B FrameEvals. The head is posed once: splats and mesh come from one LBS.
 
     ``regions_only``: after the eyeball-only pass, render the other passes only where the eye regions
@@ -109,6 +110,8 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     uses this; moments and goldens render the full frame).
     ``coverage=False`` skips the occluder render (about a sixth of the work): the metrics then have
     no ``COVERAGE_STATS`` and ``occluder_alpha`` is None (the leak curve needs only leak).
+    ``with_rgb`` also returns each frame with the avatar's own colours (``FrameEval.plain``), from the
+    same pass: three more channels after E, so the magenta image and E are the same bits as without.
     """
     posed = avatar.pose(pose)
     state = shaded_state(avatar.cloud, posed, "magenta")
@@ -130,7 +133,16 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
     reach_camera = crop_camera(camera, eye_box(wanted, camera.width, camera.height)) if regions_only else camera
     reach = torch.as_tensor(reaching_splats(means, cloud.scales, reach_camera))
     only = wanted if regions_only else None
-    main = render(state.select(reach), camera, backend, only=only)
+    shown = state
+    if with_rgb:
+        plain = shade(cloud, "rgb")[..., :3].to(state.colors.dtype)
+        # Colours shared by every frame stay one shared tensor (the rasteriser then reads them once).
+        colors = (torch.cat([state.colors[:1], plain[None]], dim=-1).expand(B, -1, -1) if state.colors.stride(0) == 0
+                  else torch.cat([state.colors, plain.expand(B, -1, -1)], dim=-1))
+        shown = SplatState(state.means, state.quats, state.scales, state.opacities, colors)
+    # White behind the plain colours too (the default background is white RGB, then zeros).
+    background = np.array([1, 1, 1, 0, 1, 1, 1], np.float32) if with_rgb else None
+    main = render(shown.select(reach), camera, backend, background=background, only=only)
 
     mesh = posed.anchors.detach().cpu().numpy()
     occ_alpha = [None] * B
@@ -157,7 +169,8 @@ def evaluate_frames(avatar: Avatar, pose: Pose, camera: Camera, backend: str = "
             regions[eye] = regions_all[b, k]
             covered[eye] = covered_all[b, k]
             metrics[eye] = eye_metrics(E, occ_alpha[b], regions[eye], covered[eye], visible)
-        out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics))
+        plain_b = main.colors[b, ..., 4:7] if with_rgb else None
+        out.append(FrameEval(main.colors[b, ..., :3], E, occ_alpha[b], regions, covered, metrics, plain_b))
     return out
 
 

@@ -16,7 +16,9 @@ import numpy as np
 from avatarcheck.avatar import Avatar
 from avatarcheck.edit.base import EditAssets
 from avatarcheck.gate.evaluate import EYES, FaceView, FrameEval, evaluate_frames, face_view
+from avatarcheck.gate.head_coverage import HeadView, head_views, worst_excess
 from avatarcheck.gate.inputs import GateInputs, take_pose
+from avatarcheck.gate.leak_eyeball import as_leak_view, leak_eyeball_mask
 from avatarcheck.gate.metrics import COVERAGE_STATS, STATS, worst_eye
 from avatarcheck.gate.sharpness import face_region, sharpness
 from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, GateSpec
@@ -70,6 +72,11 @@ class GateEvaluation:
             arrays = OverrideArrays.from_assets(self.assets(edit), v.overrides, v.numbers)
             return apply_override_arrays(self.inputs.avatar, arrays)
 
+    @functools.cached_property
+    def leak_eyeball(self) -> np.ndarray:
+        """(N,) bool: the eyeball splats E counts (``gate.leak_eyeball``), decided on the unedited avatar."""
+        return leak_eyeball_mask(self.inputs.avatar)
+
     @functools.lru_cache(maxsize=None)
     def camera(self, edit: str, variant: str) -> Camera:
         # Each variant frames its own eye regions: edited eyes are larger, and a shared camera would
@@ -77,10 +84,11 @@ class GateEvaluation:
         return self.variant(edit, variant).eye_camera(self.spec.image_size)
 
     def evaluate(self, edit: str, variant: str, frames: np.ndarray, regions_only: bool = False,
-                 coverage: bool = True) -> list[FrameEval]:
+                 coverage: bool = True, with_rgb: bool = False) -> list[FrameEval]:
         pose = take_pose(self.inputs.take, frames, self.spec.apply_eye_rotation)
-        return evaluate_frames(self.variant(edit, variant), pose, self.camera(edit, variant), self.backend,
-                               self.spec.visible, self.spec.dilate_px, regions_only, coverage)
+        avatar = as_leak_view(self.variant(edit, variant), self.leak_eyeball)
+        return evaluate_frames(avatar, pose, self.camera(edit, variant), self.backend,
+                               self.spec.visible, self.spec.dilate_px, regions_only, coverage, with_rgb)
 
     @functools.lru_cache(maxsize=None)
     def moment_evals(self, edit: str, variant: str) -> dict[str, FrameEval]:
@@ -91,7 +99,7 @@ class GateEvaluation:
             return {}
         frames = np.array([present[m].frame for m in names])
         with self.timings.timed("render moments"):
-            evals = self.evaluate(edit, variant, frames)
+            evals = self.evaluate(edit, variant, frames, with_rgb=True)
         return dict(zip(names, evals))
 
     @functools.cached_property
@@ -167,7 +175,7 @@ class GateEvaluation:
         high_is_bad = STATS[rank] == "high"
         values = np.array([worst_eye(per_frame[int(f)], rank)[1] for f in closed])
         frame = int(closed[np.argmax(values) if high_is_bad else np.argmin(values)])  # first on ties
-        (ev,) = self.evaluate(edit, variant, np.array([frame]))
+        (ev,) = self.evaluate(edit, variant, np.array([frame]), with_rgb=True)
         return frame, ev
 
     def frame_eval(self, edit: str, variant: str, moment: str) -> FrameEval:
@@ -194,8 +202,33 @@ class GateEvaluation:
         with self.timings.timed("sharpness"):
             return face_view(avatar, pose, camera, self.face_region, self.backend)
 
+    @property
+    def reference_variant(self) -> str:
+        """The gate's reference variant (rendered on the unedited avatar); parse_gate makes sure there is
+        one wherever a check compares with it."""
+        return self.spec.variants_with("reference")[0]
+
     def sharpness(self, edit: str, variant: str, moment: str) -> float:
         """Face-region gradient energy of (edit, variant) over the reference variant's, same frame."""
-        reference = self.spec.variants_with("reference")[0]
         return sharpness(self.face_view(edit, variant, moment).energy,
-                         self.face_view(UNEDITED, reference, moment).energy)
+                         self.face_view(UNEDITED, self.reference_variant, moment).energy)
+
+    @functools.lru_cache(maxsize=None)
+    def head_views(self, edit: str, variant: str, moment: str) -> dict[str, HeadView]:
+        """The variant's whole head at a take moment from each ``HEAD_VIEWS`` view (``gate.head_coverage``)."""
+        pose = take_pose(self.inputs.take, np.array([self.inputs.present[moment].frame]), self.spec.apply_eye_rotation)
+        with self.timings.timed("head coverage"):
+            return head_views(self.variant(edit, variant), pose, self.spec.head_image_size, self.backend)
+
+    def head_holes(self, edit: str, variant: str, moment: str) -> tuple[str, float]:
+        """("view/region", value): where the variant's hole share grew the most over the unedited avatar's."""
+        return worst_excess(self.head_views(edit, variant, moment),
+                            self.head_views(UNEDITED, self.reference_variant, moment))
+
+    def face_stat(self, stat: str, edit: str, variant: str, moment: str) -> tuple[str, float]:
+        """(where, value) of a ``FACE_STATS`` statistic, measured against the unedited avatar: "face" for
+        sharpness, "head <view>/<region>" (the worst growth) for head_holes."""
+        if stat == "head_holes":
+            where, value = self.head_holes(edit, variant, moment)
+            return f"head {where}", value
+        return "face", self.sharpness(edit, variant, moment)

@@ -6,32 +6,44 @@ returns a result dataclass from ``gate.result``; the messages people read are wr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from avatarcheck.errors import InputError
 from avatarcheck.gate.artefacts import Artefacts, inside
 from avatarcheck.gate.evaluation import GateEvaluation
-from avatarcheck.gate.golden import compare_images, golden_relpath, read_image, write_golden
+from avatarcheck.gate.golden import (GoldenSet, begin_update, compare_images, golden_relpath, read_image, set_problem,
+                                     write_golden)
 from avatarcheck.gate.metrics import FACE_STATS, STATS, worst_eye
-from avatarcheck.gate.result import CheckResult, EditSummary, GoldenResult, LeakCurve, OrderingResult
-from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
+from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, GoldenResult, LeakCurve,
+                                     OrderingResult)
+from avatarcheck.gate.spec import UNEDITED, CheckItem, GoldenItem, OrderingSpec
 
 
 def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
-    """``value <op> threshold`` on the worse eye at the item's moment (the moment must be present);
-    a face statistic (``sharpness``) is one number for the face region, against the reference variant."""
+    """``value <op> bar`` on the worse eye at the item's moment (the moment must be present); the bar is
+    the threshold, or with ``unedited_margin`` the unedited avatar's value plus the margin where that is
+    beyond it. A face statistic (``FACE_STATS``) is one number against the reference variant."""
     c = item.check
+    unedited = None
     if c.stat in FACE_STATS:
-        eye, value = "face", ev.sharpness(item.edit, item.variant, item.moment)
-        where = "face region, relative to the unedited avatar"
+        eye, value = ev.face_stat(c.stat, item.edit, item.variant, item.moment)
+        where = f"{'face region' if eye == 'face' else eye}, relative to the unedited avatar"
     else:
         eye, value = worst_eye(ev.frame_eval(item.edit, item.variant, item.moment).metrics, c.stat)
         where = f"{eye} eye"
-    passed = c.passes(value)
+        if c.unedited_margin is not None:
+            unedited = worst_eye(ev.frame_eval(UNEDITED, ev.reference_variant, item.moment).metrics, c.stat)[1]
+    bar = c.bar(unedited)
+    passed = c.passes(value, unedited)
     ok = True if item.expected == "any" else passed == (item.expected == "pass")
-    msg = (f"{item.item_id}: {c.stat} = {value:.4f} ({where}) {c.op} {c.threshold:g} "
+    relative = ""
+    if unedited is not None:
+        sign = "+" if c.op == "<=" else "-"
+        relative = (f" (the unedited avatar reads {unedited:.4f}, within {c.threshold:g}: the bar is the threshold)"
+                    if c.passes_threshold(unedited) else
+                    f" (the unedited avatar reads {unedited:.4f}, beyond {c.threshold:g}: bar = unedited {sign} "
+                    f"{c.unedited_margin:g})")
+    msg = (f"{item.item_id}: {c.stat} = {value:.4f} ({where}) {c.op} {bar:.4g}{relative} "
            f"{'passes' if passed else 'fails'}; expected to {item.expected}")
     if not ok and item.expected == "fail" and c.stat in FACE_STATS:
         msg += " -- the gate no longer sees this variant's blur: the avatar's colours may have lost their detail"
@@ -39,7 +51,44 @@ def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
         msg += (" -- the gate no longer detects the artefact this variant exists to show (it should leak): "
                 "the gate itself is broken, or the edit no longer stretches the lids")
     return CheckResult(item.item_id, item.edit, item.variant, item.moment, c.name, c.stat, eye, value, c.op,
-                       c.threshold, passed, item.expected, ok, msg)
+                       bar, passed, item.expected, ok, msg, unedited)
+
+
+def detection(ev: GateEvaluation, edit: str, variant: str) -> DetectionResult:
+    """A must-fail variant must fail at least one of its checks: otherwise the gate can no longer see
+    the artefact the variant exists to show. Which checks fail depends on the avatar (the embedded one
+    leaks at the full blink; a trained LAM avatar's stretched head opens holes first), so the gate file
+    pins them only where it wants to (``[expect]``)."""
+    results = [check(ev, item) for item in ev.spec.plan() if (item.edit, item.variant) == (edit, variant)]
+    failing = [r.item_id for r in results if not r.passed]
+    item_id = f"{edit}/{variant}/detected"
+    if failing:
+        more = " ..." if len(failing) > 4 else ""
+        msg = f"{item_id}: the artefact is seen: {len(failing)} check(s) fail ({', '.join(failing[:4])}{more})"
+    else:
+        msg = (f"{item_id}: every one of the {len(results)} checks passes -- the gate no longer detects the "
+               f"artefact this variant exists to show: the gate itself is broken, or the edit no longer "
+               f"stretches the avatar")
+    return DetectionResult(item_id, edit, variant, failing, bool(failing), msg)
+
+
+def ordering_moot(ev: GateEvaluation, spec: OrderingSpec) -> str | None:
+    """Why an ordering has nothing to compare, or None: where every check on its statistic at its moment
+    passes for both variants, neither shows the artefact (a trained avatar's full blink after an edit
+    that stretches mostly the head) and their order is noise."""
+    checks = [c for c in ev.spec.checks if c.stat == spec.stat and spec.moment in c.moments]
+    if not checks:
+        return None
+    for pair in (spec.greater, spec.lesser):
+        edit, variant = pair.split("/")
+        value = worst_eye(ev.moment_evals(edit, variant)[spec.moment].metrics, spec.stat)[1]
+        for c in checks:
+            unedited = (worst_eye(ev.moment_evals(UNEDITED, ev.reference_variant)[spec.moment].metrics, c.stat)[1]
+                        if c.unedited_margin is not None else None)
+            if not c.passes(value, unedited):
+                return None
+    return (f"neither {spec.greater} nor {spec.lesser} fails a {spec.stat} check at {spec.moment}: "
+            "no artefact there to order")
 
 
 def ordering(ev: GateEvaluation, spec: OrderingSpec) -> OrderingResult:
@@ -56,17 +105,19 @@ def ordering(ev: GateEvaluation, spec: OrderingSpec) -> OrderingResult:
     return OrderingResult(spec.item_id, spec.stat, spec.moment, spec.greater, spec.lesser, vals[0], vals[1], ok, msg)
 
 
-def golden(ev: GateEvaluation, item: GoldenItem, golden_root: Path, update: bool, art: Artefacts) -> GoldenResult:
-    """Compare the item's magenta render with its golden (or write it, with ``update`` only)."""
+def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, art: Artefacts) -> GoldenResult:
+    """Compare the item's magenta render with its golden in ``gset`` (or write it, with ``update`` only:
+    the set is marked incomplete first, and the runner completes it when the run ends)."""
     frame = ev.moment_evals(item.edit, item.variant)[item.moment]
     rel = golden_relpath(ev.spec.name, ev.inputs.avatar_name, ev.inputs.take_key, item.edit, item.variant,
                          item.moment, ev.backend)
-    path = inside(golden_root, rel)
+    path = inside(gset.root, rel)
     tol = ev.spec.golden_tolerances(ev.backend)
     common = dict(item_id=item.item_id, edit=item.edit, variant=item.variant, moment=item.moment,
                   backend=ev.backend, golden_path=str(rel), tolerances=tol,
                   result_image=art.result_image(item.edit, item.variant, item.moment))
     if update:
+        begin_update(gset)
         write_golden(path, frame.rgb)
         return GoldenResult(status="updated", ssim=None, flip=None, max_abs=None, message=f"wrote {path}", **common)
     if not path.is_file():
@@ -75,6 +126,9 @@ def golden(ev: GateEvaluation, item: GoldenItem, golden_root: Path, update: bool
         return GoldenResult(status="missing", ssim=None, flip=None, max_abs=None,
                             message=f"no golden at {path} for take {ev.inputs.take_key}; create it with: {cmd}",
                             **common)
+    problem = set_problem(gset, path)
+    if problem is not None:  # an interrupted update: its goldens are part old, part new
+        return GoldenResult(status="fail", ssim=None, flip=None, max_abs=None, message=problem, **common)
     try:
         gold = read_image(path)
         cmp = compare_images(gold, frame.rgb, path)

@@ -29,9 +29,10 @@ STATS: dict[str, str] = {
 }
 # The statistics that need the occluder render (the other ones come from the main render and the mesh).
 COVERAGE_STATS = frozenset({"coverage_min", "coverage_p1"})
-# Statistics of the face region (``gate.sharpness``), not of an eye: a check on one compares the
-# variant with the gate's reference variant at the same frame.
-FACE_STATS: dict[str, str] = {"sharpness": "low"}
+# Statistics of the whole face or head, not of an eye, each measured against the gate's reference
+# variant at the same frame: ``sharpness`` (gate.sharpness, the lower face's detail) and ``head_holes``
+# (gate.head_coverage: the largest growth of the splats' holes over the mesh, per view and region).
+FACE_STATS: dict[str, str] = {"sharpness": "low", "head_holes": "high"}
 
 
 def eye_region(eyeball_share: np.ndarray, dilate_px: int = 2, threshold: float = 0.5) -> np.ndarray:

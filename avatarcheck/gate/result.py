@@ -36,11 +36,12 @@ class CheckResult:
     eye: str              # "left" | "right" (the worse eye is reported for "both")
     value: float
     op: str               # "<=" | ">="
-    threshold: float
+    threshold: float      # the bar compared with: the gate file's threshold, or the unedited value + margin
     passed: bool
     expected: str
     ok: bool
     message: str
+    unedited: float | None = None  # the unedited avatar's value, when the check is relative to it
 
 
 @dataclass
@@ -90,6 +91,7 @@ class MomentImages:
     magenta: str          # report-relative PNG (magenta shader)
     heatmap: str          # report-relative PNG (E over the eye regions, colour-mapped)
     metrics: dict[str, dict[str, float]]   # eye -> {"leak_mean", "leak_p99", "leak_max", "leak_area", ...}
+    rgb: str | None = None  # report-relative PNG: the same frame in the avatar's own colours
 
 
 @dataclass
@@ -103,6 +105,31 @@ class FaceImages:
     image: str            # report-relative PNG: the face camera's render, outside the region dimmed
     sharpness: float      # gradient energy over the reference variant's (gate.sharpness)
     region_px: int        # pixels in the region
+
+
+@dataclass
+class DetectionResult:
+    """A must-fail variant of one edit: the gate must see its artefact, i.e. fail at least one check."""
+
+    item_id: str          # "pear/pre-fix/detected"
+    edit: str
+    variant: str
+    failing: list[str]    # the variant's failing check items
+    ok: bool
+    message: str
+
+
+@dataclass
+class HeadImages:
+    """The whole head of one (edit, variant) at a moment, as the head_holes check measured it."""
+
+    edit: str
+    variant: str
+    moment: str
+    frame: int
+    views: dict[str, dict[str, Any]]  # view -> {"image": render PNG, "holes": PNG with holes red, "shares": {...}}
+    worst: str            # "view/region" where the holes grew the most over the unedited avatar's
+    excess: float         # that growth (share of the head's silhouette pixels)
 
 
 @dataclass
@@ -188,6 +215,8 @@ class GateResult:
     skipped: list[SkippedItem] = field(default_factory=list)
     sweep: list[SweepCorrection] = field(default_factory=list)   # empty unless run with --sweep
     faces: list[FaceImages] = field(default_factory=list)   # sharpness checks' face renders
+    heads: list[HeadImages] = field(default_factory=list)   # head_holes checks' head renders
+    detections: list[DetectionResult] = field(default_factory=list)  # must-fail variants: artefact seen?
     take_key: str = ""                    # the take's name + content hash (golden paths use it)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"role", "description", ...}
     versions: dict[str, str] = field(default_factory=dict)
@@ -197,13 +226,21 @@ class GateResult:
     source: dict[str, Any] = field(default_factory=dict)        # where the avatar came from (SourceInfo)
     avatar_check: dict[str, Any] = field(default_factory=dict)  # plausibility: statistics, findings, image
     closure: dict[str, Any] = field(default_factory=dict)       # the rig's blink closure (gate.closure)
+    golden_set: dict[str, str] = field(default_factory=dict)    # the goldens compared (gate.golden.GoldenSet)
     schema: int = SCHEMA_VERSION
 
     @property
+    def checked_nothing(self) -> bool:
+        """No verdict was evaluated (every item skipped, e.g. a take with none of the moments)."""
+        return not (self.checks or self.orderings or self.goldens or self.sweep or self.detections)
+
+    @property
     def ok(self) -> bool:
-        return (all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
+        # A gate that checked nothing would pass vacuously: a CI on an empty take must not go green.
+        return (not self.checked_nothing and all(c.ok for c in self.checks) and all(o.ok for o in self.orderings)
                 and all(g.status in ("pass", "updated") for g in self.goldens)
                 and not any(s.failed for s in self.skipped) and all(s.ok for s in self.sweep)
+                and all(d.ok for d in self.detections)
                 and not (self.avatar_check.get("implausible") and not self.avatar_check.get("allowed"))
                 and not self.closure.get("failed"))
 
@@ -218,7 +255,8 @@ class GateResult:
         d = dict(d)
         for key, sub in (("checks", CheckResult), ("orderings", OrderingResult), ("goldens", GoldenResult),
                          ("images", MomentImages), ("curves", LeakCurve), ("edits", EditSummary),
-                         ("skipped", SkippedItem), ("sweep", SweepCorrection), ("faces", FaceImages)):
+                         ("skipped", SkippedItem), ("sweep", SweepCorrection), ("faces", FaceImages),
+                         ("heads", HeadImages), ("detections", DetectionResult)):
             d[key] = [sub(**x) for x in d.get(key, [])]
         return cls(**d)
 
@@ -231,7 +269,8 @@ class GateResult:
         out = dataclasses.replace(self)
         for key, ident in (("checks", "item_id"), ("orderings", "item_id"), ("goldens", "item_id"),
                            ("images", None), ("curves", None), ("edits", "edit"), ("skipped", "item_id"),
-                           ("sweep", "item_id"), ("faces", None)):
+                           ("sweep", "item_id"), ("faces", None), ("heads", None),
+                           ("detections", "item_id")):
             seen: dict[Any, Any] = {}
             for x in getattr(self, key) + getattr(other, key):
                 k = getattr(x, ident) if ident else (x.edit, x.variant, getattr(x, "moment", ""))
@@ -243,4 +282,5 @@ class GateResult:
         out.avatar_check = self.avatar_check or other.avatar_check
         out.source = self.source or other.source
         out.closure = self.closure or other.closure
+        out.golden_set = self.golden_set or other.golden_set
         return out

@@ -19,10 +19,11 @@ from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.avatar_check import avatar_record, refusal
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
+from avatarcheck.gate.golden import PACKAGED_SOURCE, GoldenSet, choose_set, golden_set_relpath
 from avatarcheck.gate.inputs import GateInputs, load_inputs
-from avatarcheck.gate.metrics import FACE_STATS
-from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
-                                     MomentImages, OrderingResult, SkippedItem, SweepCorrection)
+from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, FaceImages, GateResult,
+                                     GoldenResult, HeadImages, LeakCurve, MomentImages, OrderingResult, SkippedItem,
+                                     SweepCorrection)
 from avatarcheck.gate.spec import WORST_CLOSED, GateSpec, spec_summary
 from avatarcheck.gate.sweep import sweep_gate, sweep_item
 from avatarcheck.gate.sweep_spec import require_sweep
@@ -32,6 +33,7 @@ from avatarcheck.sources.base import LoadOptions
 
 AVATAR_ITEM = "avatar/plausible"
 CLOSURE_ITEM = "avatar/blink_closure"
+MOMENTS_ITEM = "take/moments"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,8 @@ class GateSession:
         self.sweep = require_sweep(spec) if sweep else None
         self.sweeps: dict[str, SweepCorrection] = {}
         self.faces: dict[tuple[str, str, str], FaceImages] = {}
+        self.heads: dict[tuple[str, str, str], HeadImages] = {}
+        self.detections: dict[str, DetectionResult] = {}
 
     @functools.cached_property
     def inputs(self) -> GateInputs:
@@ -111,6 +115,13 @@ class GateSession:
         s = self.sweep
         return GateEvaluation(sweep_gate(self.spec, s.kind, s.params, s.strengths, s.corrections, s.image_size),
                               self.inputs, self.backend.name)
+
+    @functools.cached_property
+    def golden_set(self) -> GoldenSet:
+        """Where this run's goldens are read (the user's, else the package's for the embedded avatar) or written."""
+        i = self.inputs
+        return choose_set(self.golden_root, golden_set_relpath(self.spec.name, i.avatar_name, i.take_key),
+                          self.backend.name, embedded=i.source.kind == "embedded", update=self.golden_update)
 
     @functools.cached_property
     def refused(self) -> str | None:
@@ -138,19 +149,43 @@ class GateSession:
         return run() if reason is None else Outcome("skip", reason)
 
     # -- steps --------------------------------------------------------------------------------------
-    def _missing(self, item_id: str, moment: str) -> Outcome | None:
-        """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks ``moment``."""
+    def _missing_reason(self, moment: str) -> str | None:
+        """Why the take lacks ``moment`` (None: it has it)."""
         found = self.inputs.moments.get(moment)
         if moment == WORST_CLOSED and not len(self.evaluation.closed_frames()):
-            reason = (f"the take has no closed-eye frame (eyeBlink of both eyes >= "
-                      f"{self.spec.closed_eye.blink_min:g}) for {WORST_CLOSED}")
-        elif isinstance(found, MissingMoment):
-            reason = f"the take has no {moment} moment: {found.reason}"
-        else:
+            return (f"the take has no closed-eye frame (eyeBlink of both eyes >= "
+                    f"{self.spec.closed_eye.blink_min:g}) for {WORST_CLOSED}")
+        if isinstance(found, MissingMoment):
+            return f"the take has no {moment} moment: {found.reason}"
+        return None
+
+    def _missing(self, item_id: str, moment: str) -> Outcome | None:
+        """A skip (or, with ``missing_moment = "fail"``, a failure) when the take lacks ``moment``."""
+        reason = self._missing_reason(moment)
+        if reason is None:
             return None
         failed = self.spec.missing_moment == "fail"
         self.skipped[item_id] = SkippedItem(item_id, reason, failed)
         return Outcome("fail" if failed else "skip", f"{item_id}: {reason}")
+
+    def _moments(self) -> Outcome:
+        """The session-level item: fails when the take has none of the moments the gate's items need.
+        Every item would skip, and a gate that checked nothing must not pass (nor go green in CI)."""
+        spec = self.spec
+        needed = dict.fromkeys([i.moment for i in spec.plan()] + [o.moment for o in spec.orderings]
+                               + [g.moment for g in spec.golden_items()])
+        reasons = []
+        for moment in needed:
+            reason = self._missing_reason(moment)
+            if reason is None:
+                return PASS
+            reasons.append(reason.removeprefix("the take has "))
+        why = ("the take has none of the gate's moments: " + "; ".join(reasons) if reasons else
+               "the gate declares no check, ordering or golden")
+        why += (f"; the gate checked nothing (missing_moment = \"{spec.missing_moment}\" skips a missing moment's "
+                "items, but a gate must check at least one)")
+        self.skipped[MOMENTS_ITEM] = SkippedItem(MOMENTS_ITEM, why, failed=True)
+        return Outcome("fail", f"{MOMENTS_ITEM}: {why}")
 
     def _moment_images(self, edit: str, variant: str) -> None:
         if (edit, variant) not in self.images:
@@ -173,16 +208,23 @@ class GateSession:
         else:
             self._moment_images(item.edit, item.variant)
         r = self.checks[item.item_id] = items.check(self.evaluation, item)
-        if item.check.stat in FACE_STATS and (item.edit, item.variant, item.moment) not in self.faces:
-            self.faces[(item.edit, item.variant, item.moment)] = self.artefacts.face_images(
-                item.edit, item.variant, item.moment, self.inputs.present[item.moment].frame,
-                self.evaluation.face_view(item.edit, item.variant, item.moment), r.value)
+        key = (item.edit, item.variant, item.moment)
+        frame = self.inputs.present[item.moment].frame if item.moment in self.inputs.present else -1
+        if item.check.stat == "sharpness" and key not in self.faces:
+            self.faces[key] = self.artefacts.face_images(*key, frame, self.evaluation.face_view(*key), r.value)
+        elif item.check.stat == "head_holes" and key not in self.heads:
+            self.heads[key] = self.artefacts.head_images(*key, frame, self.evaluation.head_views(*key),
+                                                         self.evaluation.head_holes(*key))
         return PASS if r.ok else Outcome("fail", r.message)
 
     def _ordering(self, spec) -> Outcome:
         skip = self._missing(spec.item_id, spec.moment)
         if skip:
             return skip
+        moot = items.ordering_moot(self.evaluation, spec)
+        if moot:
+            self.skipped[spec.item_id] = SkippedItem(spec.item_id, moot, False)
+            return Outcome("skip", f"{spec.item_id}: {moot}")
         r = self.orderings[spec.item_id] = items.ordering(self.evaluation, spec)
         return PASS if r.ok else Outcome("fail", r.message)
 
@@ -191,7 +233,7 @@ class GateSession:
         if skip:
             return skip
         self._moment_images(item.edit, item.variant)
-        r = self.goldens[item.item_id] = items.golden(self.evaluation, item, self.golden_root, self.golden_update,
+        r = self.goldens[item.item_id] = items.golden(self.evaluation, item, self.golden_set, self.golden_update,
                                                       self.artefacts)
         return PASS if r.status in ("pass", "updated") else Outcome("fail", f"{item.item_id}: {r.status}: {r.message}")
 
@@ -199,6 +241,10 @@ class GateSession:
         c = self.curves[(edit, variant)] = items.curve(self.evaluation, edit, variant)
         problem = items.curve_problem(c)
         return PASS if problem is None else Outcome("fail", problem)
+
+    def _detection(self, edit: str, variant: str) -> Outcome:
+        r = self.detections[f"{edit}/{variant}/detected"] = items.detection(self.evaluation, edit, variant)
+        return PASS if r.ok else Outcome("fail", r.message)
 
     def _summary(self, edit: str) -> Outcome:
         self.edits[edit] = items.edit_summary(self.evaluation, edit, self.artefacts)
@@ -215,7 +261,9 @@ class GateSession:
         out = [GateStep(AVATAR_ITEM, "a plausible trained LAM avatar (statistics, canonical render)", "avatar",
                         self._avatar),
                GateStep(CLOSURE_ITEM, "the rig's blink closes each eye at mesh level (reported; fails only "
-                        "above the gate's closure_max)", "avatar", self._closure)]
+                        "above the gate's closure_max)", "avatar", self._closure),
+               GateStep(MOMENTS_ITEM, "the take has at least one of the moments the gate's items need (a gate "
+                        "that checked nothing fails)", "avatar", self._moments)]
         for item in self.spec.plan():
             c = item.check
             out.append(GateStep(item.item_id, f"{c.stat} {c.op} {c.threshold:g}, expected {item.expected}",
@@ -231,6 +279,11 @@ class GateSession:
                 continue
             out.append(GateStep(f"{edit}/{variant}/leak_curve", "per-frame leak over the take (report)",
                                 f"{edit}/{variant}", functools.partial(self._curve, edit, variant)))
+        for edit, variant in self.spec.variant_pairs():
+            if self.spec.variants[variant].role == "must-fail":
+                out.append(GateStep(f"{edit}/{variant}/detected", "the must-fail variant fails at least one check "
+                                    "(the gate sees its artefact)", f"{edit}/{variant}",
+                                    functools.partial(self._detection, edit, variant)))
         summary_variant = self.spec.summary_variant()
         for e in self.spec.edits:
             out.append(GateStep(f"{e.name}/summary", "scale-ratio histogram, ratio-coloured head, override audit",
@@ -269,10 +322,18 @@ class GateSession:
                  "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
                  "the CPU backend reproduces them."]
         if not self.inputs.source.calibrated:
-            notes.append("Verdicts on trained splats are not yet calibrated: the thresholds were set on the embedded "
-                         "stand-in, whose splats are unlike a trained LAM avatar's.")
+            notes.append("No verdict is calibrated for this splat cloud: the thresholds were set on the embedded "
+                         "stand-in and on trained LAM avatars.")
+        relative = sorted({c.check for c in self.checks.values() if c.unedited is not None
+                           and c.threshold != next(x.threshold for x in self.spec.checks if x.name == c.check)})
+        if relative:
+            notes.append("The unedited avatar is itself beyond the threshold of " + ", ".join(relative)
+                         + " (a trained avatar's thin lids): there the bar is its own value plus the check's "
+                         "unedited_margin, so the checks ask what an edit adds.")
         if not self.spec.apply_eye_rotation:
             notes.append("Eye joints at rest (LAM's ARKit path); gaze is in the eyeLook blendshapes.")
+        if self.goldens:
+            notes.append(self._golden_note())
         clipped = getattr(self.inputs.take, "clipped", None)
         if clipped:
             notes.append("Take weights clipped to [0, 1] (real trackers overshoot): "
@@ -284,8 +345,17 @@ class GateSession:
             goldens=list(self.goldens.values()), images=[x for v in self.images.values() for x in v],
             curves=list(self.curves.values()), edits=list(self.edits.values()),
             skipped=list(self.skipped.values()), sweep=list(self.sweeps.values()), faces=list(self.faces.values()),
+            heads=list(self.heads.values()), detections=list(self.detections.values()),
             take_key=self.inputs.take_key,
             variants=dict(spec_summary(self.spec)["variants"]), versions=versions(),
             timings=dict(self.timings.seconds),
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes,
-            source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check), closure=dict(self.closure))
+            source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check), closure=dict(self.closure),
+            golden_set=self.golden_set.as_dict() if self.goldens else {})
+
+    def _golden_note(self) -> str:
+        g = self.golden_set
+        if g.source == PACKAGED_SOURCE:
+            return (f"Goldens: the packaged set of the embedded avatar, {g.folder} ({g.backend}): "
+                    f"{self.golden_root} has none of its own (--golden-update writes them there).")
+        return f"Goldens: {g.folder} ({g.backend})."

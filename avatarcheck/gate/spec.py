@@ -34,8 +34,9 @@ UNEDITED = "unedited"               # the edit name of the reference variant's r
 EXPECTATIONS = ("pass", "fail", "any")
 ROLES = ("reference", "must-fail", "must-pass")
 MISSING_MOMENT = ("skip", "fail")
-# Names become file and folder names (reports, goldens): short, lower-case, no separators.
-SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Names become file and folder names (reports, goldens): short, lower-case, no separators. ``\Z``, not
+# ``$``: ``$`` also matches before a final newline ("pear\n"); apply it with ``fullmatch``.
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 MAX_IMAGE_SIZE = 2048
 
 
@@ -70,9 +71,25 @@ class CheckSpec:
     op: str
     threshold: float
     moments: tuple[str, ...]
+    # With a margin the unedited avatar sets the bar where it is itself beyond the threshold: a variant
+    # may then be at most this much worse than the unedited avatar at the same moment (within the
+    # threshold, the bar is the threshold). A trained
+    # avatar's thin lids leak before any edit (a public export: leak max 0.70 at a full blink); the
+    # check asks what the edit adds. Below the threshold the bar is the threshold, as without one.
+    unedited_margin: float | None = None
 
-    def passes(self, value: float) -> bool:
+    def bar(self, unedited: float | None = None) -> float:
+        """The threshold a value is compared with, given the unedited avatar's value (when relative)."""
+        if self.unedited_margin is None or unedited is None or self.passes_threshold(unedited):
+            return self.threshold
+        return unedited + self.unedited_margin if self.op == "<=" else unedited - self.unedited_margin
+
+    def passes_threshold(self, value: float) -> bool:
         return value <= self.threshold if self.op == "<=" else value >= self.threshold
+
+    def passes(self, value: float, unedited: float | None = None) -> bool:
+        bar = self.bar(unedited)
+        return value <= bar if self.op == "<=" else value >= bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +171,7 @@ class GateSpec:
     # apart from ``checks`` (per-eye lid metrics, which a sweep evaluates without a reference).
     face_checks: tuple[CheckSpec, ...] = ()
     face_image_size: int = 256      # [sharpness] image_size: the face camera of sharpness checks
+    head_image_size: int = 256      # [head_coverage] image_size: the head cameras of head_holes checks
     # [gate] avatar: any --avatar spec (an OAC zip, LAM's infer output, a FLAME folder, synthetic[:flavour]);
     # None: the embedded stand-in. The command line's --avatar / --gate-avatar wins.
     avatar: str | None = None
@@ -172,8 +190,11 @@ class GateSpec:
         return self.moments + ((WORST_CLOSED,) if self.closed_eye else ())
 
     def expected(self, variant: str, moment: str, check: str) -> str:
+        """The declared outcome; undeclared: "pass", or "any" on a must-fail variant (it must fail at least
+        one check, the ``detected`` item, and which ones depends on the avatar)."""
         lookup = self.closed_eye.like if moment == WORST_CLOSED and self.closed_eye else moment
-        return self.expect.get(variant, {}).get(lookup, {}).get(check, "pass")
+        default = "any" if variant in self.variants and self.variants[variant].role == "must-fail" else "pass"
+        return self.expect.get(variant, {}).get(lookup, {}).get(check, default)
 
     def check_applies(self, check: CheckSpec, moment: str) -> bool:
         if moment == WORST_CLOSED:  # per-eye checks only: a face stat compares with the reference's frame
@@ -273,7 +294,12 @@ def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_requi
             if over is not None and not isinstance(over, dict):
                 raise InputError(path, f'tool.avatarcheck."{name}"', "a table", repr(over))
             if over:
-                data = deep_merge(data, over)
+                from avatarcheck.gate.sweep_spec import merge_sweep
+
+                merged = deep_merge(data, over)
+                if "sweep" in over:  # the user's own sweep edit replaces the packaged one (N9)
+                    merged["sweep"] = merge_sweep(data.get("sweep"), over["sweep"])
+                data = merged
                 source += f" + {path} [tool.avatarcheck.\"{name}\"]"
         elif pyproject_required or path.exists():
             raise InputError(path, "pyproject", "an existing TOML file", "a directory" if path.exists() else "no such file")
@@ -342,7 +368,7 @@ class _Table:
 
 def checked_name(value: str, source: str, key: str) -> str:
     """A name that becomes a path component: ``SAFE_NAME`` (no '/', '..', absolute paths)."""
-    if not SAFE_NAME.match(value):
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
         raise InputError(source, key, "a name of lower-case letters, digits, '_' or '-' (it names files)", repr(value))
     return value
 
@@ -362,7 +388,8 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     from avatarcheck.moments import MOMENTS, moment_definition
 
     top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
-                                    "orderings", "golden", "sweep", "sharpness"})
+                                    "orderings", "golden", "sweep", "sharpness",
+                                    "head_coverage"})
     g = _Table(top.get("gate", dict), source, "gate",
                {"description", "moments", "take", "avatar", "closure_max", "image_size", "visible", "dilate_px", "curve_stride",
                 "apply_eye_rotation", "missing_moment", "curve_max_frames"})
@@ -433,7 +460,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
 
     checks = []
     for i, c in enumerate(top.tables("checks")):
-        t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments"})
+        t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments", "unedited_margin"})
         cname = t.name("name")
         stat = t.choice("stat", tuple(sorted(STATS) + sorted(FACE_STATS)))
         if stat in FACE_STATS and not any(v.role == "reference" for v in variants.values()):
@@ -447,8 +474,12 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         # Moments the gate no longer lists are ignored (a pyproject may narrow gate.moments alone).
         cm = tuple(m for m in cm if m in moments)
         threshold = t.number("threshold", -1e6, 1e6)
+        margin = t.number("unedited_margin", 0.0, 1e6) if "unedited_margin" in c else None
+        if margin is not None and stat in FACE_STATS:
+            raise InputError(source, f"checks[{i}].unedited_margin", f"no margin on {stat!r} (it is measured "
+                             "against the unedited avatar already)", repr(margin))
         if cm:
-            checks.append(CheckSpec(cname, stat, op, threshold, cm))
+            checks.append(CheckSpec(cname, stat, op, threshold, cm, margin))
     if not checks:
         raise InputError(source, "checks", "at least one check", "[]")
     _unique([c.name for c in checks], source, "checks.name")
@@ -502,10 +533,13 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
 
     # The sharpness checks' face camera (gate.sharpness): the lower face, framed per variant.
     sharp = _Table(top.get("sharpness", dict, {}), source, "sharpness", {"image_size"})
+    # The head_holes checks' cameras (gate.head_coverage): the whole head, front and from below.
+    head = _Table(top.get("head_coverage", dict, {}), source, "head_coverage", {"image_size"})
 
     return GateSpec(
         closed_eye=closed_eye, sweep=sweep,
         face_image_size=sharp.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
+        head_image_size=head.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
         curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
         name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),

@@ -32,6 +32,10 @@ CORRECTIONS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
 }
 MAX_STRENGTH = 10.0
 MAX_STRENGTHS = 32          # each strength is a bake plus a render per correction
+# The table's own keys; any other key is a parameter of the edit kind.
+OWN_KEYS = frozenset({"edit", "kind", "strengths", "corrections", "min_safe", "image_size"})
+# What says which edit is swept: a user table naming either declares its own edit.
+_EDIT_KEYS = frozenset({"edit", "kind"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +78,27 @@ def _strengths(t, source: str) -> tuple[float, ...]:
     return tuple(float(x) for x in values)
 
 
+def merge_sweep(packaged: Any, user: Any) -> Any:
+    """The ``[sweep]`` table of a user's pyproject merged over the packaged one.
+
+    Key by key, like every other table, except the edit. A user table that names ``edit`` or ``kind``
+    drops the packaged parameters, and the packaged ``kind`` too unless the user writes parameters of
+    their own (then they refine the packaged kind). Merged, ``edit = "hourglas"`` over the packaged pear
+    would declare a pear under the typo's name (now it must be one of the gate's edits), and
+    ``kind = "anime_eyes"`` would inherit the pear's ``preset``. Strengths, corrections, ``min_safe``
+    and image size still merge.
+    """
+    from avatarcheck.gate.spec import deep_merge
+
+    if not isinstance(packaged, dict) or not isinstance(user, dict):
+        return user
+    if _EDIT_KEYS & user.keys():
+        params_of_users = any(k not in OWN_KEYS for k in user)
+        keep = OWN_KEYS if params_of_users else OWN_KEYS - {"kind"}
+        packaged = {k: v for k, v in packaged.items() if k in keep}
+    return deep_merge(packaged, user)
+
+
 def parse_sweep(data: Any, source: str, edits: tuple, max_image_size: int) -> SweepSpec:
     """Validate a ``[sweep]`` table against the gate's ``edits`` (``EditSpec``s); errors name ``sweep.<key>``."""
     from avatarcheck.edit.base import checked_params
@@ -82,7 +107,7 @@ def parse_sweep(data: Any, source: str, edits: tuple, max_image_size: int) -> Sw
 
     if not isinstance(data, dict):
         raise InputError(source, "sweep", "a table", repr(data))
-    own = {"edit", "kind", "strengths", "corrections", "min_safe", "image_size"}
+    own = set(OWN_KEYS)
     if "kind" in data:  # an edit declared here, named by `edit`
         kind = data["kind"]
         if not isinstance(kind, str):

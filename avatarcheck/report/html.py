@@ -7,6 +7,7 @@ the folder can be moved, zipped or uploaded as a CI artifact and still open offl
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import uuid
@@ -20,27 +21,61 @@ import jinja2
 from markupsafe import Markup
 from PIL import Image
 
-from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, LeakCurve,
-                                     MomentImages)
+from avatarcheck.errors import InputError
+from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, HeadImages,
+                                     LeakCurve, MomentImages)
 from avatarcheck.io.atomic import write_text_atomic
 from avatarcheck.report.plots import Series, histogram_svg, line_chart_svg, sweep_chart_svg, variant_color
 
-__all__ = ["write_report", "render_html", "update_latest"]
+__all__ = ["write_report", "render_html", "update_latest", "create_report_dir", "report_timestamp"]
 
 UNEDITED = "unedited"
 LATEST = "latest"
 LATEST_HTML = "latest.html"
+# Runs started in the same second get "-2", "-3", ... up to this many, then an error.
+MAX_SAME_SECOND = 1000
 # Eye crops are small (tens of pixels): show them at 2x, nearest-neighbour, up to this width.
 _MAX_CELL_PX = 320
 
 
 # --- public API -----------------------------------------------------------------------------------
 
+def report_timestamp() -> str:
+    """The run's time in report folder names (local time, one-second resolution)."""
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def create_report_dir(root: str | os.PathLike, gate: str) -> Path:
+    """Create this run's report folder ``root/<timestamp>-<gate>`` and return it (absolute).
+
+    The one place report folders are named (CLI and pytest plugin). ``gate`` is the gate spec's
+    checked name, never a path (a ``--gate teams/lids.toml`` argument would nest folders and miss
+    ``latest``). Created exclusively: a second run in the same second gets ``-2`` (``-3``, ...), so
+    two runs never write into one folder.
+    """
+    from avatarcheck.gate.spec import checked_name
+
+    checked_name(gate, "report folder", "gate name")
+    root = Path(root).absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{report_timestamp()}-{gate}"
+    for n in range(1, MAX_SAME_SECOND + 1):
+        folder = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            folder.mkdir()  # exclusive: FileExistsError when another run has it
+        except FileExistsError:
+            continue
+        return folder
+    raise InputError(root, "report folder", f"fewer than {MAX_SAME_SECOND} runs of {gate} in one second",
+                     f"{base} to {base}-{MAX_SAME_SECOND} all taken")
+
+
 def write_report(result: GateResult, report_dir: Path, *, link_latest: bool = True) -> Path:
     """Write ``report_dir/index.html`` and ``report_dir/result.json``; return the index path.
 
     Images must already be in ``report_dir`` at the relative paths the result names (the gate
-    writes them); a missing one is shown as a placeholder, never as a broken link. With
+    writes them); a missing one is shown as a placeholder, never as a broken link. Runners create
+    ``report_dir`` with ``create_report_dir`` (unique per run) before the gate writes images. With
     ``link_latest``, ``report_dir.parent/latest`` then points at this report.
     """
     report_dir = Path(report_dir)
@@ -255,7 +290,7 @@ def _cell(im: MomentImages | None, checks: list[CheckResult], goldens: list[Gold
     if im is None and not checks:
         if skipped:
             return {"state": "skipped", "frame": None, "magenta": None, "magenta_rel": None, "heatmap": None,
-                    "heatmap_rel": None, "metrics": [], "failed": [], "detected": [], "goldens": [],
+                    "heatmap_rel": None, "rgb": None, "rgb_rel": None, "metrics": [], "failed": [], "detected": [], "goldens": [],
                     "skipped": skipped[0]}
         return None
     state = "none" if not checks else ("ok" if all(c.ok for c in checks) else "bad")
@@ -263,6 +298,7 @@ def _cell(im: MomentImages | None, checks: list[CheckResult], goldens: list[Gold
         "state": state, "frame": im.frame if im else None,
         "magenta": images(im.magenta) if im else None, "magenta_rel": im.magenta if im else None,
         "heatmap": images(im.heatmap) if im else None, "heatmap_rel": im.heatmap if im else None,
+        "rgb": images(im.rgb) if im and im.rgb else None, "rgb_rel": im.rgb if im else None,
         "metrics": _metric_line(im.metrics) if im else [],
         "failed": [c for c in checks if not c.ok],
         # The pre-fix leak checks are declared to fail: say so, the cell is green because the gate saw it.
@@ -384,6 +420,24 @@ def _faces(result: GateResult, images: _Images) -> list[dict[str, Any]]:
             for e in edits] or ([{"edit": UNEDITED, "faces": refs}] if refs else [])
 
 
+def _heads(result: GateResult, images: _Images) -> list[dict[str, Any]]:
+    """Head coverage: per edit, the unedited head beside each variant's, per view the render and its
+    holes, with the head_holes check."""
+    checks = {(c.edit, c.variant, c.moment): c for c in result.checks if c.stat == "head_holes"}
+    key = _variant_key(result)
+
+    def view(h: HeadImages) -> dict[str, Any]:
+        return {"h": h, "check": checks.get((h.edit, h.variant, h.moment)),
+                "views": [{"name": name, "img": images(v["image"]), "rel": v["image"], "holes": images(v["holes"]),
+                           "holes_rel": v["holes"], "shares": v["shares"]} for name, v in h.views.items()]}
+
+    refs = [view(h) for h in result.heads if h.edit == UNEDITED]
+    edits = [e for e in _edit_order(result) if e != UNEDITED and any(h.edit == e for h in result.heads)]
+    return [{"edit": e, "heads": refs + [view(h) for h in sorted((h for h in result.heads if h.edit == e),
+                                                                 key=lambda h: (key(h.variant), h.moment))]}
+            for e in edits] or ([{"edit": UNEDITED, "heads": refs}] if refs else [])
+
+
 def _audit(result: GateResult, summary: EditSummary) -> list[dict[str, Any]]:
     variants = sorted(summary.audit, key=_variant_key(result))
     return [{"variant": v, "findings": summary.audit[v]} for v in variants]
@@ -437,7 +491,8 @@ def _context(result: GateResult, report_dir: Path) -> dict[str, Any]:
     return {
         "r": result, "ok": result.ok, "counts": _counts(result), "failures": _failures(result),
         "moments": _moments_table(result), "grids": _grids(result, images), "goldens": _goldens(result, images),
-        "curves": _curves(result), "faces": _faces(result, images), "edits": _edit_views(result, images),
+        "curves": _curves(result), "faces": _faces(result, images), "heads": _heads(result, images),
+        "detections": result.detections, "edits": _edit_views(result, images),
         "timings": timings, "timings_total": total, "missing_images": _missing(result, images),
         "sweeps": _sweeps(result),
     }
@@ -447,10 +502,15 @@ def _image_refs(result: GateResult) -> Iterable[str | None]:
     for m in result.images:
         yield m.magenta
         yield m.heatmap
+        yield m.rgb
     for g in result.goldens:
         yield g.golden_image
         yield g.result_image
         yield g.diff_image
+    for h in result.heads:
+        for v in h.views.values():
+            yield v["image"]
+            yield v["holes"]
     for s in result.edits:
         yield s.ratio_image
     for f in result.faces:

@@ -42,8 +42,9 @@ class LoadOptions:
 class SourceInfo:
     """Where an avatar came from, for reports: the source kind, the files read, and what a user must know.
 
-    ``calibrated``: the gate's thresholds were calibrated on this kind of splat cloud (so far only the
-    embedded stand-in's); verdicts on trained splats are not yet calibrated and reports say so.
+    ``calibrated``: the gate's thresholds were calibrated on this kind of splat cloud: the embedded
+    stand-in's and trained LAM avatars' (the trained-statistics stand-in, checked on public exports);
+    not a cloud broken like ``synthetic:lam-broken``. Reports say when it is not.
     """
 
     kind: str

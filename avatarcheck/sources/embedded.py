@@ -58,9 +58,11 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
         raise InputError("--avatar", "synthetic flavour", f"synthetic or synthetic:{{{','.join(FLAVOURS)}}}",
                          repr(spec))
     avatar = lam_trained_avatar(broken=flavour == "lam-broken")
-    note = ("a stand-in with trained LAM statistics (no real person); gate verdicts on trained splats are not "
-            "yet calibrated")
-    return LoadedAvatar(f"synthetic-{flavour}", avatar, SourceInfo("embedded", spec, notes=(note,)))
+    broken = flavour == "lam-broken"
+    note = ("a trained LAM export broken as one public export is (no real person): no verdict is calibrated for it"
+            if broken else "a stand-in with trained LAM statistics (no real person)")
+    return LoadedAvatar(f"synthetic-{flavour}", avatar,
+                        SourceInfo("embedded", spec, notes=(note,), calibrated=not broken))
 
 
 EMBEDDED = AvatarSource("embedded", "synthetic or synthetic:" + "|".join(FLAVOURS) + " (built in)", detect, load)

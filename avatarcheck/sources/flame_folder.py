@@ -54,9 +54,8 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
     head_sub, topo = subdivide_head(head)
     cloud, decision = ply_cloud(ply, head_sub, options.ply_layout)
     return LoadedAvatar(avatar_name(path), Avatar(head, head_sub, topo, cloud),
-                        SourceInfo("flame", spec, (str(head_file(path)), str(ply)), (f"{ply.name}: {decision}",
-                                                                          "gate verdicts on trained splats are not "
-                                                                          "yet calibrated")))
+                        SourceInfo("flame", spec, (str(head_file(path)), str(ply)), (f"{ply.name}: {decision}",),
+                                   calibrated=True))
 
 
 FLAME_FOLDER = AvatarSource("flame", "a FLAME asset folder or head .npz (with an optional splat .ply)", detect, load)

