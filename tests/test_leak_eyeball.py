@@ -85,3 +85,23 @@ def test_leak_view_changes_e_only_where_splats_were_demoted(trained):
     own = render(type(state)(state.means, state.quats, state.scales, state.opacities, colors), cam, "cpu").colors[..., 3]
     np.testing.assert_allclose(magenta, own, atol=1e-6)
     assert magenta.max() < render(state, cam, "cpu").colors[..., 3].max() + 1e-6
+
+
+def test_the_exposed_cap_faces_the_camera_and_grows_with_the_gaze(avatar):
+    """The exposed cap (the lash-line seam measure): eyeball vertices seen with the eye open at rest. Derived
+    independently from the sphere: every exposed vertex faces the camera (its direction from the eyeball
+    centre has +z), the back half is never exposed, and turning the gaze uncovers more, never less."""
+    from avatarcheck.gate.leak_eyeball import exposed_vertices
+
+    sub = avatar.head_sub
+    narrow = exposed_vertices(avatar, gaze_deg=0.0, size=256)
+    wide = exposed_vertices(avatar, gaze_deg=20.0, size=256)
+    for side in ("left", "right"):
+        ids = sub.vertex_sets[f"eyeball_{side}"]
+        centre, radius = eyeball_sphere(sub, side)
+        forward = (sub.v_template[ids] - centre)[:, 2] / radius
+        seen = narrow[ids]
+        assert 0 < seen.sum() < len(ids) / 2
+        assert (forward[seen] > 0).all()            # only the front faces the camera
+        assert not wide[ids][forward < -0.2].any()  # the back stays hidden at any gaze
+        assert (wide[ids] >= seen).all() and wide[ids].sum() > seen.sum()

@@ -33,6 +33,8 @@ OVERRIDE_ASSETS: tuple[OverrideAsset, ...] = (
                   "per-splat sigma multiplier (V_sub,): the closed-form scale pull-back"),
     OverrideAsset("jacobians", "jacobians", "LAM_J_PER_VERT_NPY", "j_per_vert.npy",
                   "per-splat 3x3 Jacobian: the anisotropic covariance pull-back"),
+    OverrideAsset("offsets_j", "offset_jacobians", "LAM_OFFSET_J_PER_VERT_NPY", "offset_j_per_vert.npy",
+                  "per-splat 3x3 Jacobian applied to the splat's canonical offset (ours: offsets follow the edit)"),
     OverrideAsset("scale_boost", "scale_boost", "LAM_CHIBI_SCALE_BOOST", None,
                   "one constant sigma multiplier (the recipe's diagnostic)"),
     OverrideAsset("lash_ring_boost", "lash_ring_boost", "LAM_LASH_RING_BOOST", None,
