@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
@@ -74,8 +74,7 @@ def test_a_similarity_is_recovered_exactly_per_face(scale, angles, shift):
 @given(st.lists(st.floats(0.5, 2.0), min_size=9, max_size=9))
 def test_an_affine_map_is_recovered_on_the_tangent_plane(entries):
     A = np.array(entries).reshape(3, 3) + 2 * np.eye(3)
-    if abs(np.linalg.det(A)) < 0.1:
-        return
+    assume(abs(np.linalg.det(A)) >= 0.1)  # near-singular: a rejected draw, not a pass
     rng = np.random.default_rng(1)
     v = rng.normal(size=(3, 3))
     (grad,), _ = face_deformation_gradients(v, v @ A.T, np.array([[0, 1, 2]]), normal="unit")

@@ -152,6 +152,30 @@ def test_a_missing_moment_skips_or_fails_its_items_without_rendering(policy, sta
     assert skipped.failed == (policy == "fail")
 
 
+
+@pytest.mark.parametrize("take, typed", [(None, "synthetic:1"), ("synthetic:7", "synthetic:7"),
+                                         ("takes/my take.csv", "'takes/my take.csv'")])
+def test_a_missing_golden_suggests_the_take_as_the_user_types_it(tmp_path, take, typed):
+    """The suggested command's ``--gate-take`` is the run's take source (the gate's ``take`` unless one
+    was given), not the Take's own description of itself (a synthetic take's generator call)."""
+    from pathlib import Path
+
+    from avatarcheck.gate.golden import GoldenSet
+
+    s = GateSession(SPEC, tmp_path / "report", backend="cpu", take=take)
+    described = Take.from_weights(np.zeros((5, 52), np.float32), source="synthetic_take(seed=1, num_frames=720, fps=60)")
+    s.inputs = GateInputs("synthetic", None, described, "t-00000000", {"eye_wide": Moment("eye_wide", 0, "r", {})})
+    s.avatar_check = {"implausible": False}
+    s.golden_set = GoldenSet(tmp_path / "golden", Path("three-moment/synthetic/t-00000000"), "cpu", "user")
+    frame = types.SimpleNamespace(rgb=np.full((8, 8, 3), 0.5, np.float32))
+    s.evaluation = types.SimpleNamespace(spec=SPEC, inputs=s.inputs, backend="cpu",
+                                         moment_evals=lambda edit, variant: {"eye_wide": frame})
+    s._moment_images = lambda edit, variant: None  # nothing rendered: the golden item reads the frame above
+    step = next(st for st in s.steps() if st.item_id == "unedited/baseline/eye_wide/golden")
+    out = step.run()
+    assert out.status == "fail" and "create it with: pytest --gate three-moment" in out.message
+    assert f"--gate-take {typed} --golden-update" in out.message and "synthetic_take(" not in out.message
+
 # -- plug-in points -----------------------------------------------------------------------------------
 
 def test_a_new_edit_is_one_kind_plus_one_registry_entry_plus_gate_lines():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,11 @@ from avatarcheck.cli.common import fail as _fail
 from avatarcheck.edit.overrides import ENV_VARS
 from avatarcheck.errors import InputError
 from avatarcheck.render.backend import backend_names
+
+if TYPE_CHECKING:
+    from avatarcheck.gate.result import GateResult
+    from avatarcheck.gate.session import GateSession
+    from avatarcheck.gate.spec import GateSpec
 
 
 def gate_cmd(
@@ -37,49 +42,95 @@ def gate_cmd(
                                "correction still passes at (slow; off by default)"),
 ) -> None:
     """Run a gate on an avatar and a take, write the HTML report; exit 1 when it fails."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from avatarcheck.gate.golden import GoldenSet, finish_update
-    from avatarcheck.gate.session import MOMENTS_ITEM, GateSession
-    from avatarcheck.gate.spec import load_gate
-    from avatarcheck.report.html import create_report_dir, write_report
+    from avatarcheck.report.html import write_report
 
-    set_vars = sorted(v for v in ENV_VARS.values() if os.environ.get(v, "").strip())
-    if set_vars:  # the gate's variants declare their overrides; an ambient edit would be applied twice
-        console.print(f"[yellow]note:[/yellow] {', '.join(set_vars)} set but not applied: the gate renders the "
-                      "variants its gate file declares (use `avatarcheck render` to see an env-configured avatar)",
-                      soft_wrap=True)
+    _note_ambient_overrides()
     try:
-        spec = load_gate(gate, pyproject if pyproject is not None else Path("pyproject.toml"),
-                         pyproject_required=pyproject is not None)
-        for folder, what in ((report_dir, "--report-dir"), (golden_dir, "--golden-dir")):
-            if folder.exists() and not folder.is_dir():
-                raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
+        spec = _load_gate_for_run(gate, pyproject, report_dir, golden_dir)
         layout = checked_ply_layout(ply_layout)
-        # spec.name: the checked name (a --gate path's stem), never the raw argument (N4).
-        folder = create_report_dir(report_dir, spec.name)
-        try:
-            session = GateSession(spec, folder, avatar=avatar, take=take, backend=backend, golden_root=golden_dir,
-                                  golden_update=golden_update, sweep=sweep, ply_layout=layout,
-                                  allow_implausible=allow_implausible)
-        except BaseException:
-            folder.rmdir()  # a usage error (backend, sweep): nothing was written, leave no empty report
-            raise
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"gate {spec.name}", total=len(session.steps()))
-
-            def step(description: str) -> None:
-                progress.update(task, advance=1, description=escape(f"{spec.name}: {description}"))
-
-            result = session.run_all(step)
+        session = _open_session(spec, report_dir, avatar=avatar, take=take, backend=backend, golden_root=golden_dir,
+                                golden_update=golden_update, sweep=sweep, ply_layout=layout,
+                                allow_implausible=allow_implausible)
+        result = _run_with_progress(session)
         if golden_update and result.golden_set:  # last: the set's manifest says the update finished
             finish_update(GoldenSet.from_dict(result.golden_set))
         index = write_report(result, session.report_dir)
     except (InputError, OSError) as err:
         _fail(err)
+    _print_outcome(spec.name, result, index)
+    raise typer.Exit(code=0 if result.ok else 1)
+
+
+def _note_ambient_overrides() -> None:
+    """Say which ``LAM_*`` override variables are set: the gate does not apply them."""
+    set_vars = sorted(v for v in ENV_VARS.values() if os.environ.get(v, "").strip())
+    if set_vars:  # the gate's variants declare their overrides; an ambient edit would be applied twice
+        console.print(f"[yellow]note:[/yellow] {', '.join(set_vars)} set but not applied: the gate renders the "
+                      "variants its gate file declares (use `avatarcheck render` to see an env-configured avatar)",
+                      soft_wrap=True)
+
+
+def _load_gate_for_run(gate: str, pyproject: Path | None, report_dir: Path, golden_dir: Path) -> GateSpec:
+    """The gate with its pyproject overrides (``./pyproject.toml`` when present, unless one is named), once
+    the report and golden roots are known to be folders (or paths to create them)."""
+    from avatarcheck.gate.spec import load_gate
+
+    spec = load_gate(gate, pyproject if pyproject is not None else Path("pyproject.toml"),
+                     pyproject_required=pyproject is not None)
+    for folder, what in ((report_dir, "--report-dir"), (golden_dir, "--golden-dir")):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(folder, what, "a folder (or a path to create one)", "an existing file")
+    return spec
+
+
+def _open_session(spec: GateSpec, report_dir: Path, **session_options: Any) -> GateSession:
+    """A ``GateSession`` (``session_options``: its keyword arguments) writing to a new report folder."""
+    from avatarcheck.gate.session import GateSession
+    from avatarcheck.report.html import create_report_dir
+
+    # spec.name: the checked name (a --gate path's stem), never the raw argument (N4).
+    folder = create_report_dir(report_dir, spec.name)
+    try:
+        return GateSession(spec, folder, **session_options)
+    except BaseException:
+        folder.rmdir()  # a usage error (backend, sweep): nothing was written, leave no empty report
+        raise
+
+
+def _run_with_progress(session: GateSession) -> GateResult:
+    """Every step of the session, with a transient progress bar naming the current item."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    name = session.spec.name
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"gate {name}", total=len(session.steps()))
+
+        def step(description: str) -> None:
+            progress.update(task, advance=1, description=escape(f"{name}: {description}"))
+
+        return session.run_all(step)
+
+
+def _print_outcome(name: str, result: GateResult, index: Path) -> None:
+    """The console summary: the avatar, the verdict table, the sweep, what failed, where things went."""
     print_avatar_check(result)
-    table = Table(title=escape(f"gate {spec.name} on {result.avatar} ({result.backend}, take {result.take})"))
+    console.print(_verdict_table(name, result))
+    if result.sweep:
+        _print_sweep(result)
+    _print_problems(result)
+    if result.golden_set:
+        g = result.golden_set
+        console.print(escape(f"goldens: {g['source']} ({Path(g['root']) / g['folder']}, {g['backend']})"),
+                      soft_wrap=True)
+    console.print(escape(f"report: {index}"), soft_wrap=True)
+    console.print(escape(f"gate {name}: ") + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
+
+
+def _verdict_table(name: str, result: GateResult) -> Table:
+    """One row per check, ordering, golden and skipped item, with its value and whether it is ok."""
+    table = Table(title=escape(f"gate {name} on {result.avatar} ({result.backend}, take {result.take})"))
     for col in ("item", "value", "expected", "ok"):
         table.add_column(col)
     for c in result.checks:
@@ -94,14 +145,23 @@ def gate_cmd(
     for k in result.skipped:
         table.add_row(escape(k.item_id), "-", "pass",
                       "[red]FAIL (missing moment)[/red]" if k.failed else "[dim]skipped[/dim]")
-    console.print(table)
-    if result.sweep:
-        from avatarcheck.cli.sweep import safe_strength_table
+    return table
 
-        s = result.sweep[0]
-        console.print(safe_strength_table(
-            escape(f"safe strength: {s.sweep} ({s.kind} {s.params}, {s.image_size} px)"), s.strengths,
-            [(x.correction, x.passed, x.worst, x.safe, x.min_safe) for x in result.sweep]))
+
+def _print_sweep(result: GateResult) -> None:
+    """The sweep's safe strength per correction."""
+    from avatarcheck.cli.sweep import safe_strength_table
+
+    s = result.sweep[0]
+    console.print(safe_strength_table(
+        escape(f"safe strength: {s.sweep} ({s.kind} {s.params}, {s.image_size} px)"), s.strengths,
+        [(x.correction, x.passed, x.worst, x.safe, x.min_safe) for x in result.sweep]))
+
+
+def _print_problems(result: GateResult) -> None:
+    """What was skipped (once, with the first reason) and the message of every failed item."""
+    from avatarcheck.gate.session import MOMENTS_ITEM
+
     skipped = [k for k in result.skipped if not k.failed]
     for k in skipped[:1]:
         console.print(f"[yellow]{len(skipped)} item(s) skipped: {escape(k.reason)}[/yellow]", soft_wrap=True)
@@ -115,13 +175,6 @@ def gate_cmd(
         console.print(f"[red]{escape(k.reason)}[/red]", soft_wrap=True)
     if result.checked_nothing and not any(k.item_id == MOMENTS_ITEM for k in result.skipped):
         console.print("[red]no check, ordering or golden was evaluated: the gate checked nothing[/red]")
-    if result.golden_set:
-        g = result.golden_set
-        console.print(escape(f"goldens: {g['source']} ({Path(g['root']) / g['folder']}, {g['backend']})"),
-                      soft_wrap=True)
-    console.print(escape(f"report: {index}"), soft_wrap=True)
-    console.print(escape(f"gate {spec.name}: ") + ("[green]PASS[/green]" if result.ok else "[red]FAIL[/red]"))
-    raise typer.Exit(code=0 if result.ok else 1)
 
 
 def print_avatar_check(result) -> None:

@@ -6,6 +6,8 @@ returns a result dataclass from ``gate.result``; the messages people read are wr
 
 from __future__ import annotations
 
+import shlex
+
 import numpy as np
 
 from avatarcheck.errors import InputError
@@ -105,9 +107,13 @@ def ordering(ev: GateEvaluation, spec: OrderingSpec) -> OrderingResult:
     return OrderingResult(spec.item_id, spec.stat, spec.moment, spec.greater, spec.lesser, vals[0], vals[1], ok, msg)
 
 
-def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, art: Artefacts) -> GoldenResult:
+def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, art: Artefacts, *,
+           take_source: str | None = None) -> GoldenResult:
     """Compare the item's magenta render with its golden in ``gset`` (or write it, with ``update`` only:
-    the set is marked incomplete first, and the runner completes it when the run ends)."""
+    the set is marked incomplete first, and the runner completes it when the run ends).
+
+    ``take_source``: the take as the run was given it (``synthetic:1``, a file path; default the gate's
+    ``take``), for the command a missing golden suggests."""
     frame = ev.moment_evals(item.edit, item.variant)[item.moment]
     rel = golden_relpath(ev.spec.name, ev.inputs.avatar_name, ev.inputs.take_key, item.edit, item.variant,
                          item.moment, ev.backend)
@@ -121,7 +127,9 @@ def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, 
         write_golden(path, frame.rgb)
         return GoldenResult(status="updated", ssim=None, flip=None, max_abs=None, message=f"wrote {path}", **common)
     if not path.is_file():
-        cmd = (f"pytest --gate {ev.spec.name} --gate-backend {ev.backend} --gate-take {ev.inputs.take.source} "
+        # The source as typed, not ``Take.source`` (a synthetic take's is its generator call, no option value).
+        take = shlex.quote(take_source if take_source is not None else ev.spec.take)
+        cmd = (f"pytest --gate {ev.spec.name} --gate-backend {ev.backend} --gate-take {take} "
                f"--golden-update (or: avatarcheck gate --backend {ev.backend} --golden-update)")
         return GoldenResult(status="missing", ssim=None, flip=None, max_abs=None,
                             message=f"no golden at {path} for take {ev.inputs.take_key}; create it with: {cmd}",

@@ -234,7 +234,7 @@ class GateSession:
             return skip
         self._moment_images(item.edit, item.variant)
         r = self.goldens[item.item_id] = items.golden(self.evaluation, item, self.golden_set, self.golden_update,
-                                                      self.artefacts)
+                                                      self.artefacts, take_source=self.take_source)
         return PASS if r.status in ("pass", "updated") else Outcome("fail", f"{item.item_id}: {r.status}: {r.message}")
 
     def _curve(self, edit: str, variant: str) -> Outcome:

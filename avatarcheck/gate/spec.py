@@ -10,20 +10,18 @@ file and the key. ``plan`` expands the declaration into the flat list of items e
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 import sys
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from avatarcheck.edit.override_assets import BY_GATE_NAME
 from avatarcheck.errors import InputError
 from avatarcheck.gate.metrics import FACE_STATS, STATS
-
-if TYPE_CHECKING:
-    from avatarcheck.gate.sweep_spec import SweepSpec
+# SAFE_NAME, checked_name and deep_merge are importable from here as before (gate.schema holds them).
+from avatarcheck.gate.schema import SAFE_NAME, Table, checked_name, deep_merge, unique_names  # noqa: F401
+from avatarcheck.gate.sweep_spec import SweepSpec, merge_sweep, parse_sweep
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,9 +32,6 @@ UNEDITED = "unedited"               # the edit name of the reference variant's r
 EXPECTATIONS = ("pass", "fail", "any")
 ROLES = ("reference", "must-fail", "must-pass")
 MISSING_MOMENT = ("skip", "fail")
-# Names become file and folder names (reports, goldens): short, lower-case, no separators. ``\Z``, not
-# ``$``: ``$`` also matches before a final newline ("pear\n"); apply it with ``fullmatch``.
-SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 MAX_IMAGE_SIZE = 2048
 
 
@@ -245,14 +240,6 @@ def available_gates() -> list[str]:
                   if p.name.endswith(".toml"))
 
 
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; anything else (lists included) is replaced."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
@@ -271,152 +258,122 @@ def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_requi
     (``gates/lids.toml``: its stem is the gate's name). ``pyproject_required``: a missing file is an
     error (an explicit ``--pyproject``), not the defaults.
     """
-    if name.endswith(".toml"):
-        path = Path(name)
-        data = _read_toml(path) if path.is_file() else None
-        if data is None:
-            raise InputError(path, "gate", "an existing gate TOML file", "no such file")
-        name, source = checked_name(path.stem, str(path), "gate name (the file's stem)"), str(path)
-    elif name in available_gates():
-        data = tomllib.loads(resources.files("avatarcheck.gate").joinpath("gates", f"{name}.toml").read_text())
-        source = f"avatarcheck/gate/gates/{name}.toml"
-    else:
-        raise InputError("--gate", "name", f"one of {available_gates()} or a gate .toml file", repr(name))
+    name, data, source = _read_gate_file(name)
     if pyproject is not None:
         path = Path(pyproject)
         if path.is_file():
-            user = _read_toml(path)
-            tool = user.get("tool", {})
-            ours = tool.get("avatarcheck", {}) if isinstance(tool, dict) else None
-            if not isinstance(ours, dict):
-                raise InputError(path, "tool.avatarcheck", "a table", repr(ours))
-            over = ours.get(name)
-            if over is not None and not isinstance(over, dict):
-                raise InputError(path, f'tool.avatarcheck."{name}"', "a table", repr(over))
-            if over:
-                from avatarcheck.gate.sweep_spec import merge_sweep
-
-                merged = deep_merge(data, over)
-                if "sweep" in over:  # the user's own sweep edit replaces the packaged one (N9)
-                    merged["sweep"] = merge_sweep(data.get("sweep"), over["sweep"])
-                data = merged
-                source += f" + {path} [tool.avatarcheck.\"{name}\"]"
+            data, source = _merge_pyproject(name, data, source, path)
         elif pyproject_required or path.exists():
             raise InputError(path, "pyproject", "an existing TOML file", "a directory" if path.exists() else "no such file")
     return parse_gate(name, data, source)
 
 
+def _read_gate_file(name: str) -> tuple[str, dict[str, Any], str]:
+    """(the gate's name, its tables, where they came from) for a packaged gate name or a gate file path."""
+    if name.endswith(".toml"):
+        path = Path(name)
+        data = _read_toml(path) if path.is_file() else None
+        if data is None:
+            raise InputError(path, "gate", "an existing gate TOML file", "no such file")
+        return checked_name(path.stem, str(path), "gate name (the file's stem)"), data, str(path)
+    if name in available_gates():
+        data = tomllib.loads(resources.files("avatarcheck.gate").joinpath("gates", f"{name}.toml").read_text())
+        return name, data, f"avatarcheck/gate/gates/{name}.toml"
+    raise InputError("--gate", "name", f"one of {available_gates()} or a gate .toml file", repr(name))
+
+
+def _merge_pyproject(name: str, data: dict[str, Any], source: str, path: Path) -> tuple[dict[str, Any], str]:
+    """``data`` with the pyproject's ``[tool.avatarcheck."<name>"]`` merged over it, and the combined source."""
+    user = _read_toml(path)
+    tool = user.get("tool", {})
+    ours = tool.get("avatarcheck", {}) if isinstance(tool, dict) else None
+    if not isinstance(ours, dict):
+        raise InputError(path, "tool.avatarcheck", "a table", repr(ours))
+    over = ours.get(name)
+    if over is not None and not isinstance(over, dict):
+        raise InputError(path, f'tool.avatarcheck."{name}"', "a table", repr(over))
+    if not over:
+        return data, source
+    merged = deep_merge(data, over)
+    if "sweep" in over:  # the user's own sweep edit replaces the packaged one (N9)
+        merged["sweep"] = merge_sweep(data.get("sweep"), over["sweep"])
+    return merged, source + f" + {path} [tool.avatarcheck.\"{name}\"]"
+
+
 # -- schema --------------------------------------------------------------------------------------
+# One parser per table, called by ``parse_gate`` in the order the tables are validated: the first
+# error found is the one reported, so that order is part of the behaviour.
 
-class _Table:
-    """Typed access to one TOML table: errors name ``source`` and the dotted key."""
-
-    def __init__(self, data: Any, source: str, where: str, known: set[str]) -> None:
-        if not isinstance(data, dict):
-            raise InputError(source, where or "(top level)", "a table", repr(data))
-        for key in data:
-            if key not in known:
-                raise InputError(source, f"{where}.{key}".lstrip("."), f"one of the keys {sorted(known)}",
-                                 "an unknown key")
-        self.data, self.source, self.where = data, source, where
-
-    def key(self, k: str) -> str:
-        return f"{self.where}.{k}".lstrip(".")
-
-    def get(self, k: str, kind: type, default: Any = dataclasses.MISSING) -> Any:
-        if k not in self.data:
-            if default is dataclasses.MISSING:
-                raise InputError(self.source, self.key(k), f"a {kind.__name__}", "nothing (missing)")
-            return default
-        v = self.data[k]
-        ok = (isinstance(v, (int, float)) and not isinstance(v, bool)) if kind is float else (
-            isinstance(v, kind) and (kind is bool or not isinstance(v, bool)))
-        if not ok:
-            raise InputError(self.source, self.key(k), f"a {kind.__name__}", repr(v))
-        return float(v) if kind is float else v
-
-    def number(self, k: str, low: float, high: float, default: Any = dataclasses.MISSING, *,
-               integer: bool = False, low_open: bool = False) -> Any:
-        v = self.get(k, int if integer else float, default)
-        if not math.isfinite(v) or v < low or v > high or (low_open and v == low):
-            rng = f"{'(' if low_open else '['}{low:g}, {high:g}]"
-            raise InputError(self.source, self.key(k), f"{'an integer' if integer else 'a number'} in {rng}", repr(v))
-        return v
-
-    def choice(self, k: str, options: tuple[str, ...], default: Any = dataclasses.MISSING) -> str:
-        v = self.get(k, str, default)
-        if v not in options:
-            raise InputError(self.source, self.key(k), f"one of {options}", repr(v))
-        return v
-
-    def name(self, k: str) -> str:
-        return checked_name(self.get(k, str), self.source, self.key(k))
-
-    def strings(self, k: str, default: Any = dataclasses.MISSING) -> tuple[str, ...]:
-        v = self.get(k, list, default)
-        if not all(isinstance(x, str) for x in v):
-            raise InputError(self.source, self.key(k), "a list of strings", repr(v))
-        return tuple(v)
-
-    def tables(self, k: str, default: Any = dataclasses.MISSING) -> list[dict]:
-        v = self.get(k, list, default)
-        for i, x in enumerate(v):
-            if not isinstance(x, dict):
-                raise InputError(self.source, f"{self.key(k)}[{i}]", "a table", repr(x))
-        return v
-
-
-def checked_name(value: str, source: str, key: str) -> str:
-    """A name that becomes a path component: ``SAFE_NAME`` (no '/', '..', absolute paths)."""
-    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
-        raise InputError(source, key, "a name of lower-case letters, digits, '_' or '-' (it names files)", repr(value))
-    return value
-
-
-def _unique(names: list[str], source: str, key: str) -> None:
-    seen = set()
-    for n in names:
-        if n in seen:
-            raise InputError(source, key, "unique names", f"{n!r} twice")
-        seen.add(n)
+_TOP_KEYS = {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect", "orderings", "golden", "sweep",
+             "sharpness", "head_coverage"}
+_GATE_KEYS = {"description", "moments", "take", "avatar", "closure_max", "image_size", "visible", "dilate_px",
+              "curve_stride", "apply_eye_rotation", "missing_moment", "curve_max_frames"}
 
 
 def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
     """Validate the merged tables; every error names the source, the key and what was expected."""
-    from avatarcheck.edit.base import checked_params
-    from avatarcheck.edit.registry import edit_kind
-    from avatarcheck.moments import MOMENTS, moment_definition
+    top = Table(data, source, "", _TOP_KEYS)
+    g = Table(top.get("gate", dict), source, "gate", _GATE_KEYS)
+    moments = _parse_gate_moments(g, source)
+    moment_params = _parse_moment_params(top, moments, source)
+    edits = _parse_edits(top, source)
+    variants = _parse_variants(top, source)
+    checks, face_checks = _parse_checks(top, source, variants, moments)
+    expect = _parse_expect(top, source, variants)
+    orderings = _parse_orderings(top, source, edits, variants, moments)
+    golden = _parse_golden(top, source)
+    closed_eye = _parse_closed_eye(top, source, moments) if "closed_eye" in data else None
+    sweep = parse_sweep(data["sweep"], source, edits, MAX_IMAGE_SIZE) if "sweep" in data else None
+    face_image_size, head_image_size = _parse_camera_sizes(top, source)
+    return GateSpec(
+        closed_eye=closed_eye, sweep=sweep, face_image_size=face_image_size, head_image_size=head_image_size,
+        name=name, moments=moments, moment_params=moment_params, **_parse_gate_settings(g),
+        edits=edits, variants=variants, checks=checks, face_checks=face_checks, expect=expect,
+        orderings=orderings, golden=golden, source=source)
 
-    top = _Table(data, source, "", {"gate", "moments", "closed_eye", "edits", "variants", "checks", "expect",
-                                    "orderings", "golden", "sweep", "sharpness",
-                                    "head_coverage"})
-    g = _Table(top.get("gate", dict), source, "gate",
-               {"description", "moments", "take", "avatar", "closure_max", "image_size", "visible", "dilate_px", "curve_stride",
-                "apply_eye_rotation", "missing_moment", "curve_max_frames"})
+
+def _parse_gate_moments(g: Table, source: str) -> tuple[str, ...]:
+    """``gate.moments``: at least one, each once (``_parse_moment_params`` checks them against the registry)."""
     moments = g.strings("moments")
     if not moments:
         raise InputError(source, "gate.moments", "at least one moment", "[]")
-    _unique(list(moments), source, "gate.moments")
-    moment_params: dict[str, dict[str, Any]] = {}
+    unique_names(list(moments), source, "gate.moments")
+    return moments
+
+
+def _parse_moment_params(top: Table, moments: tuple[str, ...], source: str) -> dict[str, dict[str, Any]]:
+    """The ``[moments.<name>]`` selection thresholds of each listed moment, defaults filled in; each
+    listed moment must be registered."""
+    from avatarcheck.moments import MOMENTS, moment_definition
+
     mtab = top.get("moments", dict, {})
     for key in mtab:  # tables of moments the gate no longer lists are ignored (lists are replaced whole)
         moment_definition(key, f"{source}: moments.{key}")
+    moment_params: dict[str, dict[str, Any]] = {}
     for m in moments:
         if m not in MOMENTS:
             raise InputError(source, "gate.moments", f"names from the moment registry {sorted(MOMENTS)}", repr(m))
-        d = moment_definition(m, source)
-        t = _Table(mtab.get(m, {}), source, f"moments.{m}", set(d.params))
-        params: dict[str, Any] = {}
-        for k, default in d.params.items():
-            if isinstance(default, tuple):
-                v = t.get(k, list, list(default))
-                if len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) \
-                        or not 0 <= v[0] <= v[1] <= 1.25:
-                    raise InputError(source, t.key(k), "[low, high] with 0 <= low <= high <= 1.25", repr(v))
-                params[k] = (float(v[0]), float(v[1]))
-            else:
-                params[k] = t.number(k, 0.0, 1.25, default)
-        moment_params[m] = params
+        defaults = moment_definition(m, source).params
+        t = Table(mtab.get(m, {}), source, f"moments.{m}", set(defaults))
+        moment_params[m] = {k: _moment_param(t, k, default, source) for k, default in defaults.items()}
+    return moment_params
+
+
+def _moment_param(t: Table, k: str, default: Any, source: str) -> Any:
+    """One threshold: a weight in [0, 1.25], or a [low, high] range of them where the default is a pair."""
+    if not isinstance(default, tuple):
+        return t.number(k, 0.0, 1.25, default)
+    v = t.get(k, list, list(default))
+    if len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) \
+            or not 0 <= v[0] <= v[1] <= 1.25:
+        raise InputError(source, t.key(k), "[low, high] with 0 <= low <= high <= 1.25", repr(v))
+    return (float(v[0]), float(v[1]))
+
+
+def _parse_edits(top: Table, source: str) -> tuple[EditSpec, ...]:
+    """``[[edits]]``: registered kinds with checked parameters, uniquely named, none called ``unedited``."""
+    from avatarcheck.edit.base import checked_params
+    from avatarcheck.edit.registry import edit_kind
 
     edits = []
     for i, e in enumerate(top.tables("edits")):
@@ -424,71 +381,94 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         k = edit_kind(kind, source, f"edits[{i}].kind") if isinstance(kind, str) else None
         if k is None:
             raise InputError(source, f"edits[{i}].kind", "a string", repr(kind))
-        t = _Table(e, source, f"edits[{i}]", {"name", "kind", "rigid_eyes"} | set(k.params))
+        t = Table(e, source, f"edits[{i}]", {"name", "kind", "rigid_eyes"} | set(k.params))
         ename = t.name("name")
         if ename == UNEDITED:
             raise InputError(source, f"edits[{i}].name", f"a name other than {UNEDITED!r} (the reference)", repr(ename))
         params = {p: v for p, v in e.items() if p not in ("name", "kind", "rigid_eyes")}
         edits.append(EditSpec(ename, kind, checked_params(k, params, source, f"edits[{i}]"),
                               t.get("rigid_eyes", bool, True)))
-    _unique([e.name for e in edits], source, "edits.name")
+    unique_names([e.name for e in edits], source, "edits.name")
+    return tuple(edits)
 
-    variants: dict[str, VariantSpec] = {}
-    for vname, v in top.get("variants", dict).items():
-        where = f"variants.{vname}"
-        checked_name(vname, source, where)
-        numbers_known = {a.gate_name for a in BY_GATE_NAME.values() if a.is_number}
-        t = _Table(v, source, where, {"role", "overrides", "description", "curve"} | numbers_known)
-        ov = t.strings("overrides")
-        for o in ov:
-            if o not in BY_GATE_NAME:
-                raise InputError(source, f"{where}.overrides", f"names from {sorted(BY_GATE_NAME)}", repr(o))
-        _unique(list(ov), source, f"{where}.overrides")
-        numbers = {}
-        for o in ov:
-            if BY_GATE_NAME[o].is_number:
-                numbers[o] = t.number(o, 0.0, 20.0, low_open=True)
-        for o in numbers_known & set(v) - set(ov):
-            raise InputError(source, f"{where}.{o}", f"{o!r} listed in {where}.overrides too", "a value only")
-        role = t.choice("role", ROLES)
-        if role == "reference" and ov:
-            raise InputError(source, f"{where}.overrides", "[] for the reference variant (the unedited avatar)",
-                             repr(list(ov)))
-        variants[vname] = VariantSpec(vname, role, ov, numbers, t.get("description", str, ""), t.get("curve", bool, True))
+
+def _parse_variants(top: Table, source: str) -> dict[str, VariantSpec]:
+    """``[variants.<name>]``: at least one."""
+    variants = {vname: _parse_variant(vname, v, source) for vname, v in top.get("variants", dict).items()}
     if not variants:
         raise InputError(source, "variants", "at least one variant", "none")
+    return variants
 
+
+def _parse_variant(vname: str, v: Any, source: str) -> VariantSpec:
+    """One variant: its role, its override assets (each once) and the values of its number overrides."""
+    where = f"variants.{vname}"
+    checked_name(vname, source, where)
+    numbers_known = {a.gate_name for a in BY_GATE_NAME.values() if a.is_number}
+    t = Table(v, source, where, {"role", "overrides", "description", "curve"} | numbers_known)
+    ov = t.strings("overrides")
+    for o in ov:
+        if o not in BY_GATE_NAME:
+            raise InputError(source, f"{where}.overrides", f"names from {sorted(BY_GATE_NAME)}", repr(o))
+    unique_names(list(ov), source, f"{where}.overrides")
+    numbers = {}
+    for o in ov:
+        if BY_GATE_NAME[o].is_number:
+            numbers[o] = t.number(o, 0.0, 20.0, low_open=True)
+    for o in numbers_known & set(v) - set(ov):
+        raise InputError(source, f"{where}.{o}", f"{o!r} listed in {where}.overrides too", "a value only")
+    role = t.choice("role", ROLES)
+    if role == "reference" and ov:
+        raise InputError(source, f"{where}.overrides", "[] for the reference variant (the unedited avatar)",
+                         repr(list(ov)))
+    return VariantSpec(vname, role, ov, numbers, t.get("description", str, ""), t.get("curve", bool, True))
+
+
+def _parse_checks(top: Table, source: str, variants: dict[str, VariantSpec],
+                  moments: tuple[str, ...]) -> tuple[tuple[CheckSpec, ...], tuple[CheckSpec, ...]]:
+    """``[[checks]]`` -> (per-eye checks, face checks); a check left without a listed moment is dropped."""
     checks = []
     for i, c in enumerate(top.tables("checks")):
-        t = _Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments", "unedited_margin"})
-        cname = t.name("name")
-        stat = t.choice("stat", tuple(sorted(STATS) + sorted(FACE_STATS)))
-        if stat in FACE_STATS and not any(v.role == "reference" for v in variants.values()):
-            raise InputError(source, f"checks[{i}].stat", f"a gate with a reference variant ({stat!r} compares "
-                             "each variant with it)", "no variant with role = \"reference\"")
-        op = t.choice("op", ("<=", ">="))
-        cm = t.strings("moments")
-        for m in cm:
-            if m not in MOMENTS:
-                raise InputError(source, f"checks[{i}].moments", f"registered moments {sorted(MOMENTS)}", repr(m))
-        # Moments the gate no longer lists are ignored (a pyproject may narrow gate.moments alone).
-        cm = tuple(m for m in cm if m in moments)
-        threshold = t.number("threshold", -1e6, 1e6)
-        margin = t.number("unedited_margin", 0.0, 1e6) if "unedited_margin" in c else None
-        if margin is not None and stat in FACE_STATS:
-            raise InputError(source, f"checks[{i}].unedited_margin", f"no margin on {stat!r} (it is measured "
-                             "against the unedited avatar already)", repr(margin))
-        if cm:
-            checks.append(CheckSpec(cname, stat, op, threshold, cm, margin))
+        check = _parse_check(i, c, source, variants, moments)
+        if check is not None:
+            checks.append(check)
     if not checks:
         raise InputError(source, "checks", "at least one check", "[]")
-    _unique([c.name for c in checks], source, "checks.name")
+    unique_names([c.name for c in checks], source, "checks.name")
     face_checks = tuple(c for c in checks if c.stat in FACE_STATS)
-    checks = [c for c in checks if c.stat not in FACE_STATS]
+    return tuple(c for c in checks if c.stat not in FACE_STATS), face_checks
 
+
+def _parse_check(i: int, c: dict, source: str, variants: dict[str, VariantSpec],
+                 moments: tuple[str, ...]) -> CheckSpec | None:
+    """``checks[i]``, or None when none of its moments is among the gate's."""
+    from avatarcheck.moments import MOMENTS
+
+    t = Table(c, source, f"checks[{i}]", {"name", "stat", "op", "threshold", "moments", "unedited_margin"})
+    cname = t.name("name")
+    stat = t.choice("stat", tuple(sorted(STATS) + sorted(FACE_STATS)))
+    if stat in FACE_STATS and not any(v.role == "reference" for v in variants.values()):
+        raise InputError(source, f"checks[{i}].stat", f"a gate with a reference variant ({stat!r} compares "
+                         "each variant with it)", "no variant with role = \"reference\"")
+    op = t.choice("op", ("<=", ">="))
+    cm = t.strings("moments")
+    for m in cm:
+        if m not in MOMENTS:
+            raise InputError(source, f"checks[{i}].moments", f"registered moments {sorted(MOMENTS)}", repr(m))
+    # Moments the gate no longer lists are ignored (a pyproject may narrow gate.moments alone).
+    cm = tuple(m for m in cm if m in moments)
+    threshold = t.number("threshold", -1e6, 1e6)
+    margin = t.number("unedited_margin", 0.0, 1e6) if "unedited_margin" in c else None
+    if margin is not None and stat in FACE_STATS:
+        raise InputError(source, f"checks[{i}].unedited_margin", f"no margin on {stat!r} (it is measured "
+                         "against the unedited avatar already)", repr(margin))
+    return CheckSpec(cname, stat, op, threshold, cm, margin) if cm else None
+
+
+def _parse_expect(top: Table, source: str, variants: dict[str, VariantSpec]) -> dict[str, dict[str, dict[str, str]]]:
+    """``[expect.<variant>.<moment>]``: check = "pass" | "fail" | "any", for the gate's variants."""
     expect: dict[str, dict[str, dict[str, str]]] = {}
-    etab = top.get("expect", dict, {})
-    for vname, per_moment in etab.items():
+    for vname, per_moment in top.get("expect", dict, {}).items():
         if vname not in variants:
             raise InputError(source, f"expect.{vname}", f"a variant of this gate {sorted(variants)}", repr(vname))
         if not isinstance(per_moment, dict):
@@ -503,45 +483,54 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
                 if outcome not in EXPECTATIONS:
                     raise InputError(source, f"expect.{vname}.{m}.{cname}", f"one of {EXPECTATIONS}", repr(outcome))
             expect[vname][m] = dict(per_check)
+    return expect
 
+
+def _parse_orderings(top: Table, source: str, edits: tuple[EditSpec, ...], variants: dict[str, VariantSpec],
+                     moments: tuple[str, ...]) -> tuple[OrderingSpec, ...]:
+    """``[[orderings]]``: a per-eye stat at a listed moment, between two edit/variant pairs."""
     pairs = {f"{e.name}/{v}" for e in edits for v in variants}
     orderings = []
     for i, o in enumerate(top.tables("orderings", [])):
-        t = _Table(o, source, f"orderings[{i}]", {"stat", "moment", "greater", "lesser"})
+        t = Table(o, source, f"orderings[{i}]", {"stat", "moment", "greater", "lesser"})
         spec = OrderingSpec(t.get("stat", str), t.get("moment", str), t.get("greater", str), t.get("lesser", str))
         if spec.stat not in STATS or spec.moment not in moments or not {spec.greater, spec.lesser} <= pairs:
             raise InputError(source, f"orderings[{i}]", f"a stat, a moment and two of {sorted(pairs)}", str(o))
         orderings.append(spec)
+    return tuple(orderings)
 
+
+def _parse_golden(top: Table, source: str) -> dict[str, dict[str, float]]:
+    """``[golden.<backend>]``: the image comparison's tolerances per render backend."""
     golden = {}
     for b, tol in top.get("golden", dict, {}).items():
-        t = _Table(tol, source, f"golden.{b}", {"ssim_min", "flip_max", "max_abs"})
+        t = Table(tol, source, f"golden.{b}", {"ssim_min", "flip_max", "max_abs"})
         golden[b] = {"ssim_min": t.number("ssim_min", 0.0, 1.0), "flip_max": t.number("flip_max", 0.0, 1.0),
                      "max_abs": t.number("max_abs", 0.0, 1.0)}
+    return golden
 
-    closed_eye = None
-    if "closed_eye" in data:
-        t = _Table(top.get("closed_eye", dict), source, "closed_eye", {"blink_min", "like", "rank_by"})
-        closed_eye = ClosedEyeSpec(t.number("blink_min", 0.0, 1.0, low_open=True), t.choice("like", moments),
-                                   t.choice("rank_by", tuple(sorted(STATS))))
 
-    sweep = None
-    if "sweep" in data:
-        from avatarcheck.gate.sweep_spec import parse_sweep
+def _parse_closed_eye(top: Table, source: str, moments: tuple[str, ...]) -> ClosedEyeSpec:
+    """``[closed_eye]``: which frames count as closed, which moment's checks they take, how the worst is ranked."""
+    t = Table(top.get("closed_eye", dict), source, "closed_eye", {"blink_min", "like", "rank_by"})
+    return ClosedEyeSpec(t.number("blink_min", 0.0, 1.0, low_open=True), t.choice("like", moments),
+                         t.choice("rank_by", tuple(sorted(STATS))))
 
-        sweep = parse_sweep(data["sweep"], source, tuple(edits), MAX_IMAGE_SIZE)
 
-    # The sharpness checks' face camera (gate.sharpness): the lower face, framed per variant.
-    sharp = _Table(top.get("sharpness", dict, {}), source, "sharpness", {"image_size"})
-    # The head_holes checks' cameras (gate.head_coverage): the whole head, front and from below.
-    head = _Table(top.get("head_coverage", dict, {}), source, "head_coverage", {"image_size"})
+def _parse_camera_sizes(top: Table, source: str) -> tuple[int, int]:
+    """(``[sharpness] image_size``, ``[head_coverage] image_size``): the face camera of sharpness checks
+    (the lower face, framed per variant) and the head cameras of head_holes checks (front and from below)."""
+    sharp = Table(top.get("sharpness", dict, {}), source, "sharpness", {"image_size"})
+    head = Table(top.get("head_coverage", dict, {}), source, "head_coverage", {"image_size"})
+    return (sharp.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
+            head.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True))
 
-    return GateSpec(
-        closed_eye=closed_eye, sweep=sweep,
-        face_image_size=sharp.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
-        head_image_size=head.number("image_size", 16, MAX_IMAGE_SIZE, 256, integer=True),
+
+def _parse_gate_settings(g: Table) -> dict[str, Any]:
+    """The ``[gate]`` table's scalar settings, as ``GateSpec`` fields."""
+    return dict(
         curve_max_frames=g.number("curve_max_frames", 1, 10**9, 240, integer=True),
-        name=name, description=g.get("description", str, ""), moments=moments, moment_params=moment_params,
+        description=g.get("description", str, ""),
         missing_moment=g.choice("missing_moment", MISSING_MOMENT, "skip"),
         take=g.get("take", str), avatar=g.get("avatar", str, "") or None,
         closure_max=g.number("closure_max", 0.0, 1.0) if "closure_max" in g.data else None,
@@ -550,9 +539,7 @@ def parse_gate(name: str, data: dict[str, Any], source: str) -> GateSpec:
         dilate_px=g.number("dilate_px", 0, 64, integer=True),
         curve_stride=g.number("curve_stride", 1, 10**9, integer=True),
         apply_eye_rotation=g.get("apply_eye_rotation", bool, False),
-        edits=tuple(edits), variants=variants, checks=tuple(checks), face_checks=face_checks, expect=expect,
-        orderings=tuple(orderings),
-        golden=golden, source=source)
+    )
 
 
 def spec_summary(spec: GateSpec) -> Mapping[str, Any]:

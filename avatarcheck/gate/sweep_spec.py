@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from avatarcheck.errors import InputError
+from avatarcheck.gate.schema import Table, checked_name, deep_merge
 
 # correction name -> (override gate names, number overrides): the recipe's fixes and ours.
 CORRECTIONS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
@@ -51,13 +52,11 @@ class SweepSpec:
     image_size: int | None                  # None: the gate's
 
 
-def _strengths(t, source: str) -> tuple[float, ...]:
-    from avatarcheck.gate.spec import _Table
-
+def _strengths(t: Table, source: str) -> tuple[float, ...]:
     key = t.key("strengths")
     v = t.data.get("strengths")
     if isinstance(v, dict):
-        r = _Table(v, source, key, {"start", "stop", "step"})
+        r = Table(v, source, key, {"start", "stop", "step"})
         start = r.number("start", 0.0, MAX_STRENGTH, low_open=True)
         stop = r.number("stop", 0.0, MAX_STRENGTH, low_open=True)
         step = r.number("step", 0.0, MAX_STRENGTH, low_open=True)
@@ -88,8 +87,6 @@ def merge_sweep(packaged: Any, user: Any) -> Any:
     ``kind = "anime_eyes"`` would inherit the pear's ``preset``. Strengths, corrections, ``min_safe``
     and image size still merge.
     """
-    from avatarcheck.gate.spec import deep_merge
-
     if not isinstance(packaged, dict) or not isinstance(user, dict):
         return user
     if _EDIT_KEYS & user.keys():
@@ -103,7 +100,6 @@ def parse_sweep(data: Any, source: str, edits: tuple, max_image_size: int) -> Sw
     """Validate a ``[sweep]`` table against the gate's ``edits`` (``EditSpec``s); errors name ``sweep.<key>``."""
     from avatarcheck.edit.base import checked_params
     from avatarcheck.edit.registry import edit_kind
-    from avatarcheck.gate.spec import _Table, checked_name
 
     if not isinstance(data, dict):
         raise InputError(source, "sweep", "a table", repr(data))
@@ -112,14 +108,14 @@ def parse_sweep(data: Any, source: str, edits: tuple, max_image_size: int) -> Sw
         kind = data["kind"]
         if not isinstance(kind, str):
             raise InputError(source, "sweep.kind", "a string", repr(kind))
-        t = _Table(data, source, "sweep", own | set(edit_kind(kind, source, "sweep.kind").params))
+        t = Table(data, source, "sweep", own | set(edit_kind(kind, source, "sweep.kind").params))
         name = t.get("edit", str)
         params = {p: v for p, v in data.items() if p not in own}
         if "strength" in params:
             raise InputError(source, "sweep.strength", "no strength (the sweep sets it: use strengths)",
                              repr(params["strength"]))
     else:  # one of the gate's [[edits]]
-        t = _Table(data, source, "sweep", own)
+        t = Table(data, source, "sweep", own)
         name = t.get("edit", str)
         found = next((e for e in edits if e.name == name), None)
         if found is None:
@@ -144,7 +140,7 @@ def parse_sweep(data: Any, source: str, edits: tuple, max_image_size: int) -> Sw
     if not corrections or any(c not in CORRECTIONS for c in corrections) or len(set(corrections)) < len(corrections):
         raise InputError(source, "sweep.corrections", f"names from {list(CORRECTIONS)}, each once", repr(corrections))
     min_safe: dict[str, float] = {}
-    m = _Table(t.get("min_safe", dict, {}), source, "sweep.min_safe", set(corrections))
+    m = Table(t.get("min_safe", dict, {}), source, "sweep.min_safe", set(corrections))
     for c in m.data:
         min_safe[c] = m.number(c, 0.0, strengths[-1], low_open=True)
     image_size = t.number("image_size", 16, max_image_size, integer=True) if "image_size" in data else None

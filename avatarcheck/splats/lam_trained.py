@@ -529,118 +529,35 @@ def lam_trained_cloud(head_sub: HeadModel, edges_sub: np.ndarray, rgb: np.ndarra
     eyeball sets get the parts that apply (no eyeball splats outside an eyeball without eyeballs; a
     head without face sets is all ``face``).
     """
+    # One generator drawn in a fixed order by the helpers below: reordering the calls changes the cloud.
     rng = np.random.default_rng(params.seed)
     base = trained_like_cloud(head_sub, edges_sub, rgb, TrainedCloudParams())  # frames, lit colours, labels
     v = head_sub.v_template.astype(np.float64)
-    n = head_sub.num_vertices
     labels = base.labels
     lit = np.clip(base.rgb.astype(np.float64), 0.0, 1.0)
     normals = vertex_normals(v, head_sub.faces).astype(np.float64)
     edge = mean_incident_edge_length(v, edges_sub, head_sub.name)
     region = regions_of(head_sub, labels)
-    targets = [params.region(name) for name in REGIONS]
-
-    def per_region(field: str) -> np.ndarray:
-        return np.array([getattr(t, field) for t in targets], np.float64)[region]
 
     # Eyeball splats outside their eyeball: orbit (hidden) and film (over the cornea).
     eyeball = np.isin(labels, [label_code(f"eyeball_{s}") for s in SIDES])
     skin = np.nonzero(~eyeball)[0]
     outside = _outside_eyeball(head_sub, v, skin, params, rng)
-    is_out = np.zeros(n, bool)
-    film = np.zeros(n, bool)
-    for _, ids, _, kind in outside:
-        is_out[ids], film[ids] = True, kind
+    is_out, film = _outside_masks(outside, head_sub.num_vertices)
     orbit = is_out & ~film
 
-    # Every other splat: a tangential step of its region's measured length, landing on a vertex that
-    # moves like its anchor. Skin on skin; an eyeball's remaining splats on its visible cap and, the
-    # rest of them, on vertices well behind the lids (measured: 60 % of them within 40 deg of the gaze,
-    # where 31 % of the vertices are; none under the lid margin, where a blink would uncover them).
-    u = rng.random(n)
-    length = np.zeros(n)
-    for k, t in enumerate(targets):
-        m = region == k
-        length[m] = np.minimum(sample_quantiles(u[m], t.offset_mm) * 1e-3 * params.offset_scale,
-                               0.98 * params.offset_bound)
-    motion = _motion_features(head_sub, params)
-    dest = np.arange(n)
-    dest[skin] = _land(v, normals, motion, skin, skin, length[skin], rng, params.landing_iterations)
-    for side in SIDES:
-        ids = np.nonzero(labels == label_code(f"eyeball_{side}"))[0]
-        stay = ids[~is_out[ids]]
-        sphere = eyeball_sphere(head_sub, side)
-        if not len(stay) or sphere is None:
-            continue
-        theta, phi = _polar(v[ids] - sphere[0])
-        cap = _cap(head_sub, side, sphere[0], phi, params.cap_margin)
-        visible = ids[np.argsort(theta - cap, kind="stable")][: min(len(stay), int((theta <= cap).sum()))]
-        back = ids[theta > cap + np.radians(params.orbit_min_polar)]
-        more = rng.permutation(back)[: len(stay) - len(visible)]
-        if len(visible) + len(more) < len(stay):  # too small a back: the front-most of the rest
-            rest = np.setdiff1d(ids, np.concatenate([visible, more]))
-            rest = rest[np.argsort(_polar(v[rest] - sphere[0])[0], kind="stable")]
-            more = np.concatenate([more, rest[: len(stay) - len(visible) - len(more)]])
-        dest[stay] = _land(v, normals, motion, stay, np.concatenate([visible, more]), length[stay], rng,
-                           params.landing_iterations)
-    # a landing LAM's bounded offsets cannot reach (the permutation's last few, far off): stay home
-    far = (np.abs(v[dest] - v) > 0.98 * params.offset_bound).any(axis=1)
-    dest[far] = np.nonzero(far)[0]
-    jitter = _tangent_directions(normals[dest], rng) * (
-        params.landing_jitter * edge[dest] * rng.standard_normal(n))[:, None]
-    position = v[dest] + jitter
-    # outside splats: their positions; colour and frame of the nearest vertex (skin for the orbit's,
-    # the eyeball's for the film's)
-    for side, ids, pos, kind in outside:
-        position[ids] = pos
-        for pick, pool in ((kind, np.nonzero(labels == label_code(f"eyeball_{side}"))[0]), (~kind, skin)):
-            if pick.any():
-                dest[ids[pick]] = pool[cKDTree(v[pool]).query(pos[pick])[1]]
+    length = _landing_lengths(region, head_sub.num_vertices, params, rng)
+    dest = _landing_vertices(head_sub, v, normals, labels, skin, is_out, length, params, rng)
+    position = v[dest] + _landing_jitter(normals, edge, dest, params, rng)
+    _place_outside_splats(outside, v, labels, skin, position, dest)
 
-    # Sigmas and opacities: correlated log-normal / logit-normal per region, scaled to the landing
-    # point's edge; orbit and film splats their own; the largest off-face ones at the clip.
-    z_sigma = rng.standard_normal(n)
-    rho = np.where(is_out, params.outside_sigma_opacity_correlation, per_region("sigma_opacity_correlation"))
-    z_opacity = rho * z_sigma + np.sqrt(1 - rho ** 2) * rng.standard_normal(n)
-    sigma = (params.sigma_scale * per_region("sigma_edge_ratio") * edge[dest]
-             * np.exp(per_region("sigma_log_sd") * z_sigma))
-    mu = np.log(per_region("opacity_median") / (1 - per_region("opacity_median"))) + params.opacity_logit_shift
-    sd = per_region("opacity_logit_sd")
-    for m, (s_med, s_sd, o_med, o_sd) in (
-            (film, (params.film_sigma, params.film_sigma_log_sd, params.film_opacity_median,
-                    params.film_opacity_logit_sd)),
-            (orbit, (params.orbit_sigma, params.orbit_sigma_log_sd, params.orbit_opacity_median,
-                     params.orbit_opacity_logit_sd))):
-        sigma[m] = s_med * np.exp(s_sd * z_sigma[m])
-        mu[m], sd[m] = _logit(o_med), o_sd
-    opacity = _sigmoid(mu + sd * z_opacity)
-    opening = np.concatenate([_set(head_sub, f"eye_opening_{side}") for side in SIDES])
-    if len(opening) and params.margin_sigma_ratio:  # the lid margins stay sharp
-        near, _ = cKDTree(v[opening]).query(position)
-        cap = np.maximum(edge[dest], params.margin_sigma_ratio * near)
-        sigma = np.where(eyeball, sigma, np.minimum(sigma, cap))
-    knee = 0.8 * params.below_clip * params.clip  # soft compression above the knee, below the clip
-    room = params.below_clip * params.clip - knee
-    soft = np.where(sigma > knee, knee + room * (1 - np.exp(-(sigma - knee) / room)), sigma)
-    sigma = np.where(orbit, np.minimum(sigma, params.clip), soft)  # hidden orbit splats reach the clip
-    at_clip = _clip_set(head_sub, sigma, labels,
-                        max(0, int(round(params.clip_fraction * n)) - int((sigma >= params.clip).sum())))
-    sigma[at_clip] = params.clip
-    opacity[at_clip] = _sigmoid(_logit(params.clip_opacity_median) + params.clip_opacity_logit_sd
-                                * z_opacity[at_clip])
+    sigma, opacity, z_opacity = _sigmas_and_opacities(region, edge[dest], is_out, film, orbit, params, rng)
+    sigma = _sharp_lid_margins(head_sub, v, position, edge[dest], eyeball, sigma, params)
+    sigma, opacity = _clipped(head_sub, labels, orbit, sigma, opacity, z_opacity, params)
 
     bound = params.offset_bound * (1 - 1e-4)
     offsets = np.clip(position - v, -bound, bound)
-    scales = np.stack([sigma, sigma, params.normal_ratio * sigma], axis=1)
-    quats = base.quats[dest].copy()
-    free = np.isin(region, [REGIONS.index(r) for r in params.free_regions]) & ~eyeball
-    if free.any():
-        mid_q, small_q = params.free_axis_quantiles
-        mid = np.minimum(sample_quantiles(rng.random(int(free.sum())), mid_q), 1.0)
-        small = mid * np.minimum(sample_quantiles(rng.random(int(free.sum())), small_q), 1.0)
-        scales[free] = sigma[free, None] * np.stack([np.ones_like(mid), mid, small], axis=1)
-        q = rng.standard_normal((int(free.sum()), 4))
-        quats[free] = q / np.linalg.norm(q, axis=1, keepdims=True)
+    scales, quats = _scales_and_quats(base.quats[dest].copy(), region, eyeball, sigma, params, rng)
     return SplatCloud(
         offsets=offsets,
         scales=scales,
@@ -650,6 +567,161 @@ def lam_trained_cloud(head_sub: HeadModel, edges_sub: np.ndarray, rgb: np.ndarra
         labels=labels,
         source=f"lam_trained_cloud({head_sub.name}, seed={params.seed})",
     )
+
+
+def _outside_masks(outside: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                   n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(is_out, film), (N,) bool each: the eyeball splats ``_outside_eyeball`` placed, and its film ones."""
+    is_out = np.zeros(n, bool)
+    film = np.zeros(n, bool)
+    for _, ids, _, kind in outside:
+        is_out[ids], film[ids] = True, kind
+    return is_out, film
+
+
+def _per_region(params: LamTrainedParams, region: np.ndarray, field: str) -> np.ndarray:
+    """(N,) the ``RegionTargets`` field of each splat's region."""
+    return np.array([getattr(params.region(name), field) for name in REGIONS], np.float64)[region]
+
+
+def _landing_lengths(region: np.ndarray, n: int, params: LamTrainedParams, rng: np.random.Generator) -> np.ndarray:
+    """(N,) each splat's landing distance: its region's measured offset quantiles, under the offset bound."""
+    u = rng.random(n)
+    length = np.zeros(n)
+    for k, name in enumerate(REGIONS):
+        m = region == k
+        length[m] = np.minimum(sample_quantiles(u[m], params.region(name).offset_mm) * 1e-3 * params.offset_scale,
+                               0.98 * params.offset_bound)
+    return length
+
+
+def _landing_vertices(head_sub: HeadModel, v: np.ndarray, normals: np.ndarray, labels: np.ndarray,
+                      skin: np.ndarray, is_out: np.ndarray, length: np.ndarray, params: LamTrainedParams,
+                      rng: np.random.Generator) -> np.ndarray:
+    """(N,) the vertex each splat lands on, a tangential step of ``length`` away on a vertex that moves
+    like its anchor. Skin on skin; an eyeball's remaining splats on its eyeball (``_eyeball_members``);
+    the eyeball splats placed outside stay home here."""
+    motion = _motion_features(head_sub, params)
+    dest = np.arange(head_sub.num_vertices)
+    dest[skin] = _land(v, normals, motion, skin, skin, length[skin], rng, params.landing_iterations)
+    for side in SIDES:
+        ids = np.nonzero(labels == label_code(f"eyeball_{side}"))[0]
+        stay = ids[~is_out[ids]]
+        members = _eyeball_members(head_sub, side, v, ids, len(stay), params, rng)
+        if members is not None:
+            dest[stay] = _land(v, normals, motion, stay, members, length[stay], rng, params.landing_iterations)
+    # a landing LAM's bounded offsets cannot reach (the permutation's last few, far off): stay home
+    far = (np.abs(v[dest] - v) > 0.98 * params.offset_bound).any(axis=1)
+    dest[far] = np.nonzero(far)[0]
+    return dest
+
+
+def _eyeball_members(head_sub: HeadModel, side: str, v: np.ndarray, ids: np.ndarray, count: int,
+                     params: LamTrainedParams, rng: np.random.Generator) -> np.ndarray | None:
+    """The ``count`` vertices of one eyeball (``ids``) its remaining splats land on, or None (no splat
+    stays, or no eyeball sphere): its visible cap and, the rest of them, vertices well behind the lids
+    (measured: 60 % of them within 40 deg of the gaze, where 31 % of the vertices are; none under the
+    lid margin, where a blink would uncover them)."""
+    sphere = eyeball_sphere(head_sub, side)
+    if not count or sphere is None:
+        return None
+    theta, phi = _polar(v[ids] - sphere[0])
+    cap = _cap(head_sub, side, sphere[0], phi, params.cap_margin)
+    visible = ids[np.argsort(theta - cap, kind="stable")][: min(count, int((theta <= cap).sum()))]
+    back = ids[theta > cap + np.radians(params.orbit_min_polar)]
+    more = rng.permutation(back)[: count - len(visible)]
+    if len(visible) + len(more) < count:  # too small a back: the front-most of the rest
+        rest = np.setdiff1d(ids, np.concatenate([visible, more]))
+        rest = rest[np.argsort(_polar(v[rest] - sphere[0])[0], kind="stable")]
+        more = np.concatenate([more, rest[: count - len(visible) - len(more)]])
+    return np.concatenate([visible, more])
+
+
+def _landing_jitter(normals: np.ndarray, edge: np.ndarray, dest: np.ndarray, params: LamTrainedParams,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(N, 3) a small tangential step off each landing vertex, scaled to its edge length."""
+    return _tangent_directions(normals[dest], rng) * (
+        params.landing_jitter * edge[dest] * rng.standard_normal(len(dest)))[:, None]
+
+
+def _place_outside_splats(outside: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], v: np.ndarray,
+                          labels: np.ndarray, skin: np.ndarray, position: np.ndarray, dest: np.ndarray) -> None:
+    """In place: the outside splats' ``position``s, and as their ``dest`` (colour and frame) the nearest
+    vertex: of the skin for the orbit's, of the eyeball for the film's."""
+    for side, ids, pos, kind in outside:
+        position[ids] = pos
+        for pick, pool in ((kind, np.nonzero(labels == label_code(f"eyeball_{side}"))[0]), (~kind, skin)):
+            if pick.any():
+                dest[ids[pick]] = pool[cKDTree(v[pool]).query(pos[pick])[1]]
+
+
+def _sigmas_and_opacities(region: np.ndarray, edge: np.ndarray, is_out: np.ndarray, film: np.ndarray,
+                          orbit: np.ndarray, params: LamTrainedParams,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sigma, opacity, the opacities' normal draw) per splat: correlated log-normal / logit-normal per
+    region, sigma scaled to the landing point's ``edge``; orbit and film splats their own."""
+    z_sigma = rng.standard_normal(len(region))
+    rho = np.where(is_out, params.outside_sigma_opacity_correlation,
+                   _per_region(params, region, "sigma_opacity_correlation"))
+    z_opacity = rho * z_sigma + np.sqrt(1 - rho ** 2) * rng.standard_normal(len(region))
+    sigma = (params.sigma_scale * _per_region(params, region, "sigma_edge_ratio") * edge
+             * np.exp(_per_region(params, region, "sigma_log_sd") * z_sigma))
+    median = _per_region(params, region, "opacity_median")
+    mu = np.log(median / (1 - median)) + params.opacity_logit_shift
+    sd = _per_region(params, region, "opacity_logit_sd")
+    for m, (s_med, s_sd, o_med, o_sd) in (
+            (film, (params.film_sigma, params.film_sigma_log_sd, params.film_opacity_median,
+                    params.film_opacity_logit_sd)),
+            (orbit, (params.orbit_sigma, params.orbit_sigma_log_sd, params.orbit_opacity_median,
+                     params.orbit_opacity_logit_sd))):
+        sigma[m] = s_med * np.exp(s_sd * z_sigma[m])
+        mu[m], sd[m] = _logit(o_med), o_sd
+    return sigma, _sigmoid(mu + sd * z_opacity), z_opacity
+
+
+def _sharp_lid_margins(head_sub: HeadModel, v: np.ndarray, position: np.ndarray, edge: np.ndarray,
+                       eyeball: np.ndarray, sigma: np.ndarray, params: LamTrainedParams) -> np.ndarray:
+    """``sigma`` with the lid margins kept sharp: no non-eyeball splat wider than ``margin_sigma_ratio``
+    x its distance to the eye opening (nor than its landing ``edge``, where that is larger)."""
+    opening = np.concatenate([_set(head_sub, f"eye_opening_{side}") for side in SIDES])
+    if not len(opening) or not params.margin_sigma_ratio:
+        return sigma
+    near, _ = cKDTree(v[opening]).query(position)
+    cap = np.maximum(edge, params.margin_sigma_ratio * near)
+    return np.where(eyeball, sigma, np.minimum(sigma, cap))
+
+
+def _clipped(head_sub: HeadModel, labels: np.ndarray, orbit: np.ndarray, sigma: np.ndarray, opacity: np.ndarray,
+             z_opacity: np.ndarray, params: LamTrainedParams) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma, opacity) at LAM's clip: sigmas compressed softly below it (hidden orbit splats may reach
+    it), then the largest off-face splats put at it, ``clip_fraction`` of all, with their own opacities."""
+    knee = 0.8 * params.below_clip * params.clip  # soft compression above the knee, below the clip
+    room = params.below_clip * params.clip - knee
+    soft = np.where(sigma > knee, knee + room * (1 - np.exp(-(sigma - knee) / room)), sigma)
+    sigma = np.where(orbit, np.minimum(sigma, params.clip), soft)  # hidden orbit splats reach the clip
+    n = head_sub.num_vertices
+    at_clip = _clip_set(head_sub, sigma, labels,
+                        max(0, int(round(params.clip_fraction * n)) - int((sigma >= params.clip).sum())))
+    sigma[at_clip] = params.clip
+    opacity[at_clip] = _sigmoid(_logit(params.clip_opacity_median) + params.clip_opacity_logit_sd
+                                * z_opacity[at_clip])
+    return sigma, opacity
+
+
+def _scales_and_quats(quats: np.ndarray, region: np.ndarray, eyeball: np.ndarray, sigma: np.ndarray,
+                      params: LamTrainedParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(scales (N, 3), quats (N, 4)): flattened discs in the landing vertex's frame (``quats``, updated),
+    except ``free_regions``' splats: three measured axis ratios, randomly turned."""
+    scales = np.stack([sigma, sigma, params.normal_ratio * sigma], axis=1)
+    free = np.isin(region, [REGIONS.index(r) for r in params.free_regions]) & ~eyeball
+    if free.any():
+        mid_q, small_q = params.free_axis_quantiles
+        mid = np.minimum(sample_quantiles(rng.random(int(free.sum())), mid_q), 1.0)
+        small = mid * np.minimum(sample_quantiles(rng.random(int(free.sum())), small_q), 1.0)
+        scales[free] = sigma[free, None] * np.stack([np.ones_like(mid), mid, small], axis=1)
+        q = rng.standard_normal((int(free.sum()), 4))
+        quats[free] = q / np.linalg.norm(q, axis=1, keepdims=True)
+    return scales, quats
 
 
 def broken_cloud(cloud: SplatCloud, seed: int = 0, offset_median: float = 0.054,

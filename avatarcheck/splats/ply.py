@@ -348,6 +348,46 @@ def read_ply_layout(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int
     layout the evidence contradicts or cannot tell.
     """
     checked_layout(layout, path)
+    v = _read_vertices(path, max_bytes)
+    names = set(v.dtype.names or ())
+    n_rest = _sh_rest_count(names, path)
+    n = len(v)
+    a = checked_array(anchors, path, "anchors", (None, 3), dtype=np.float32)
+    if a.shape != (n, 3):
+        raise InputError(path, "vertex count", f"{len(a)} splats, one per anchor (anchors {a.shape})", f"{n}")
+    xyz = _columns(v, path, "x", "y", "z")
+    dc = _columns(v, path, "f_dc_0", "f_dc_1", "f_dc_2")
+    rest = _columns(v, path, *[f"f_rest_{i}" for i in range(n_rest)]) if n_rest else np.zeros((n, 0))
+    quats = _unit_quaternions(v, path)
+    log_scales = _log_scales(v, path)
+    labels = _checked_labels(np.asarray(v["label"]), path) if "label" in names else np.zeros(n, np.uint8)
+    opacity = _columns(v, path, "opacity", limit=None)[:, 0]
+    decision = detect_layout(layout_evidence(xyz, a, dc, n_rest), layout, path)
+    if decision.layout == "lam":  # offsets and RGB (detect_layout refused f_rest for lam)
+        offsets, sh = xyz, rgb_to_sh(dc)
+    else:  # absolute positions and SH, f_rest channel-major
+        offsets = xyz - a
+        sh = np.concatenate([dc[:, None, :], rest.reshape(n, 3, n_rest // 3).transpose(0, 2, 1)], axis=1)
+    cloud = SplatCloud(
+        offsets=offsets,
+        scales=np.exp(log_scales),
+        quats=quats,
+        opacities=0.5 * (1.0 + np.tanh(0.5 * opacity)),  # the sigmoid, without exp overflow
+        sh=sh,
+        labels=labels,
+        source=str(path),
+    )
+    return cloud, decision
+
+
+# The vertex properties every splat PLY must have (either layout), in the order errors name them.
+_REQUIRED_PROPERTIES = ("x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+                        "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3")
+
+
+def _read_vertices(path: str | os.PathLike, max_bytes: int) -> np.ndarray:
+    """The PLY's vertex rows (a structured array), after the header has been checked against the body
+    (sizes, scalar properties) so plyfile never allocates by a lying count."""
     size = checked_input_file(path, max_bytes, "a PLY file")
     with open(path, "rb") as fh:
         header = parse_ply_header(fh.read(MAX_PLY_HEADER), path)
@@ -362,14 +402,17 @@ def read_ply_layout(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int
         check_ascii_rows(header, path)
     try:
         ply = PlyData.read(str(path))
-        v = ply["vertex"].data
+        return ply["vertex"].data
     except FileNotFoundError:
         raise
     except Exception as err:  # plyfile raises several types for truncated or foreign files
         raise InputError(path, "file", "a readable 3DGS PLY", f"{type(err).__name__}: {err}") from None
-    names = set(v.dtype.names or ())
-    need = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
-            "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+
+
+def _sh_rest_count(names: set[str], path: str | os.PathLike) -> int:
+    """The number of ``f_rest_*`` properties (0, 9, 24 or 45: SH degree 0 to 3), once the required
+    properties are known present."""
+    need = list(_REQUIRED_PROPERTIES)
     missing = [n for n in need if n not in names]
     if missing:
         raise InputError(path, missing[0], "3DGS vertex properties " + " ".join(need), f"missing {missing}")
@@ -377,51 +420,38 @@ def read_ply_layout(path: str | os.PathLike, anchors: np.ndarray, max_bytes: int
     k = 1 + n_rest // 3
     if n_rest % 3 or k not in (1, 4, 9, 16) or any(f"f_rest_{i}" not in names for i in range(n_rest)):
         raise InputError(path, "f_rest_*", "0, 9, 24 or 45 consecutive f_rest properties", f"{n_rest}")
-    n = len(v)
-    a = checked_array(anchors, path, "anchors", (None, 3), dtype=np.float32)
-    if a.shape != (n, 3):
-        raise InputError(path, "vertex count", f"{len(a)} splats, one per anchor (anchors {a.shape})", f"{n}")
+    return n_rest
 
-    def cols(*props: str, limit: float | None = MAX_MAGNITUDE) -> np.ndarray:
-        out = np.stack([np.asarray(v[p], np.float64) for p in props], axis=1)
-        bad = ~np.isfinite(out)
-        if limit is not None:
-            bad |= np.abs(np.nan_to_num(out)) > limit
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            what = "finite values" if limit is None else f"finite values within +-{limit:g}"
-            raise InputError(path, props[col], what, f"{v[props[col]][row]} at vertex {row}")
-        return out
 
-    xyz = cols("x", "y", "z")
-    dc = cols("f_dc_0", "f_dc_1", "f_dc_2")
-    rest = cols(*[f"f_rest_{i}" for i in range(n_rest)]) if n_rest else np.zeros((n, 0))
-    quats = cols("rot_0", "rot_1", "rot_2", "rot_3")
+def _columns(v: np.ndarray, path: str | os.PathLike, *props: str, limit: float | None = MAX_MAGNITUDE) -> np.ndarray:
+    """(N, len(props)) float64 columns of the vertex rows ``v``: finite, and within +-``limit`` unless None."""
+    out = np.stack([np.asarray(v[p], np.float64) for p in props], axis=1)
+    bad = ~np.isfinite(out)
+    if limit is not None:
+        bad |= np.abs(np.nan_to_num(out)) > limit
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        what = "finite values" if limit is None else f"finite values within +-{limit:g}"
+        raise InputError(path, props[col], what, f"{v[props[col]][row]} at vertex {row}")
+    return out
+
+
+def _unit_quaternions(v: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """(N, 4) ``rot_*`` normalised (w first); a zero quaternion is refused."""
+    quats = _columns(v, path, "rot_0", "rot_1", "rot_2", "rot_3")
     qn = np.linalg.norm(quats, axis=1, keepdims=True)
     if (qn == 0).any():
         raise InputError(path, "rot_*", "non-zero quaternions", f"zero at vertex {int(np.argmin(qn))}")
-    log_scales = cols("scale_0", "scale_1", "scale_2")
+    return quats / qn
+
+
+def _log_scales(v: np.ndarray, path: str | os.PathLike) -> np.ndarray:
+    """(N, 3) ``scale_*`` (log sigmas), none above ``log(MAX_SIGMA)``."""
+    log_scales = _columns(v, path, "scale_0", "scale_1", "scale_2")
     too_big = log_scales > np.log(MAX_SIGMA)
     if too_big.any():
         row, col = np.argwhere(too_big)[0]
         raise InputError(path, f"scale_{col}", f"log sigmas of at most {np.log(MAX_SIGMA):g} (a linear sigma of "
                          f"at most {MAX_SIGMA:g} m)", f"{log_scales[row, col]:.4g} (sigma "
                          f"{np.exp(log_scales[row, col]):.3g} m) at vertex {row}")
-    labels = _checked_labels(np.asarray(v["label"]), path) if "label" in names else np.zeros(n, np.uint8)
-    opacity = cols("opacity", limit=None)[:, 0]
-    decision = detect_layout(layout_evidence(xyz, a, dc, n_rest), layout, path)
-    if decision.layout == "lam":  # offsets and RGB (detect_layout refused f_rest for lam)
-        offsets, sh = xyz, rgb_to_sh(dc)
-    else:  # absolute positions and SH, f_rest channel-major
-        offsets = xyz - a
-        sh = np.concatenate([dc[:, None, :], rest.reshape(n, 3, k - 1).transpose(0, 2, 1)], axis=1)
-    cloud = SplatCloud(
-        offsets=offsets,
-        scales=np.exp(log_scales),
-        quats=quats / qn,
-        opacities=0.5 * (1.0 + np.tanh(0.5 * opacity)),  # the sigmoid, without exp overflow
-        sh=sh,
-        labels=labels,
-        source=str(path),
-    )
-    return cloud, decision
+    return log_scales
