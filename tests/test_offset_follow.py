@@ -54,3 +54,17 @@ def test_applied_at_the_hook_point_it_moves_offsets_only(trained, tmp_path):
     np.save(path, np.zeros_like(J))
     with pytest.raises(InputError, match="offset_j.npy"):
         load_override_arrays(trained, OverrideSettings(offset_jacobians=path))
+
+
+def test_the_sweep_correction_applies_the_edits_own_jacobians_to_the_offsets(trained):
+    from avatarcheck.edit.registry import bake_edit
+    from avatarcheck.gate.sweep_spec import CORRECTIONS
+
+    assets = bake_edit(trained, "chibi", {"preset": "pear", "strength": 2.0}, name="pear")
+    overrides, numbers = CORRECTIONS["ratio+offsets"]
+    out = apply_override_arrays(trained, OverrideArrays.from_assets(assets, overrides, numbers))
+    J = np.asarray(assets.jacobians, np.float64)
+    expected = np.array([J[i] @ trained.cloud.offsets[i].astype(np.float64) for i in range(0, len(J), 97)])
+    np.testing.assert_allclose(out.cloud.offsets[::97], expected, rtol=1e-5, atol=1e-7)
+    ratio_only = apply_override_arrays(trained, OverrideArrays.from_assets(assets, CORRECTIONS["ratio"][0]))
+    assert np.array_equal(out.cloud.scales, ratio_only.cloud.scales)  # the scales are the ratio's

@@ -30,6 +30,8 @@ CORRECTIONS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
     "ratio": (("xyz", "arkit_bs", "scale_ratio"), {}),
     "jacobian": (("xyz", "arkit_bs", "jacobians"), {}),
     "ratio+lash_ring": (("xyz", "arkit_bs", "scale_ratio", "lash_ring_boost"), {"lash_ring_boost": 1.3}),
+    # the ratio with each splat's offset stretched by its anchor's Jacobian (edit.overrides.follow_edit)
+    "ratio+offsets": (("xyz", "arkit_bs", "scale_ratio", "offsets_j"), {}),
 }
 MAX_STRENGTH = 10.0
 MAX_STRENGTHS = 32          # each strength is a bake plus a render per correction
