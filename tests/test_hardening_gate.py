@@ -286,3 +286,20 @@ def test_a_sweep_table_with_an_edit_and_parameters_refines_the_packaged_kind(tmp
     # a parameter of another kind names the user's key, not one they never wrote
     with pytest.raises(InputError, match=r"sweep\.horizontal"):
         _sweep(tmp_path, 'edit = "big"\nhorizontal = 1.4\n')
+
+
+def test_gate_notes_ambient_overrides_bad_values_and_mistyped_names(tmp_path, monkeypatch):
+    """The gate never applies LAM_* variables (its variants declare their overrides): it says so, says when a
+    value would be refused, and hints at a mistyped name, as render / sweep / head export do."""
+    from typer.testing import CliRunner
+
+    from avatarcheck.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LAM_CHIBI_SCALE_BOOST", "1_5")
+    monkeypatch.setenv("LAM_CHIBI_SCALE_RATIOS", "x.npy")
+    r = CliRunner().invoke(app, ["gate", "--backend", "cpu", "--take", str(tmp_path / "missing.csv")])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2  # the missing take: nothing ran
+    assert "LAM_CHIBI_SCALE_BOOST set but not applied" in text and "would refuse it" in text
+    assert "LAM_CHIBI_SCALE_RATIOS" in text and "LAM_CHIBI_SCALE_RATIO" in text.replace("LAM_CHIBI_SCALE_RATIOS", "")

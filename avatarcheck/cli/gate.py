@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -10,9 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_layout, console
+from avatarcheck.cli.common import AVATAR_HELP, PLY_LAYOUT_HELP, checked_ply_layout, console, print_unapplied_overrides
 from avatarcheck.cli.common import fail as _fail
-from avatarcheck.edit.overrides import ENV_VARS
 from avatarcheck.errors import InputError
 from avatarcheck.render.backend import backend_names
 
@@ -63,12 +61,9 @@ def gate_cmd(
 
 
 def _note_ambient_overrides() -> None:
-    """Say which ``LAM_*`` override variables are set: the gate does not apply them."""
-    set_vars = sorted(v for v in ENV_VARS.values() if os.environ.get(v, "").strip())
-    if set_vars:  # the gate's variants declare their overrides; an ambient edit would be applied twice
-        console.print(f"[yellow]note:[/yellow] {', '.join(set_vars)} set but not applied: the gate renders the "
-                      "variants its gate file declares (use `avatarcheck render` to see an env-configured avatar)",
-                      soft_wrap=True)
+    """Say which ``LAM_*`` override variables are set (the gate's variants declare their overrides; an
+    ambient edit would be applied twice), whether a value would be refused, and mistyped names."""
+    print_unapplied_overrides("the gate renders the variants its gate file declares")
 
 
 def _load_gate_for_run(gate: str, pyproject: Path | None, report_dir: Path, golden_dir: Path) -> GateSpec:
