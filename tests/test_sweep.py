@@ -342,9 +342,9 @@ def test_a_sweep_says_which_moments_went_unchecked_and_fails_for_them_when_the_g
     good = {"leak_mean": 0.0, "leak_p99": 0.0, "leak_max": 0.0, "leak_area": 0.0, "coverage_min": 1.0,
             "coverage_p1": 1.0, "open_e_mean": 1.0}
     present = {m: object() for m in sg.moments if m != lacking}
-    ev = SimpleNamespace(spec=sg, inputs=SimpleNamespace(present=present),
-                         moment_evals=lambda e, c: {m: SimpleNamespace(metrics={"left": good, "right": good})
-                                                    for m in present})
+    evals = {m: SimpleNamespace(metrics={"left": good, "right": good}) for m in present}
+    ev = SimpleNamespace(spec=sg, inputs=SimpleNamespace(present=present), moment_evals=lambda e, c: evals,
+                         frame_eval=lambda e, c, m: evals[m])
     item = sweep_item(ev, s, s.corrections[0])
     assert all(item.passed) and item.unchecked == [lacking]
     assert f"not checked at {lacking}" in item.message

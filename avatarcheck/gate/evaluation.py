@@ -21,7 +21,7 @@ from avatarcheck.gate.inputs import GateInputs, take_pose
 from avatarcheck.gate.leak_eyeball import as_leak_view, leak_eyeball_mask
 from avatarcheck.gate.metrics import COVERAGE_STATS, STATS, worst_eye
 from avatarcheck.gate.sharpness import face_region, sharpness
-from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, GateSpec
+from avatarcheck.gate.spec import UNEDITED, WORST_CLOSED, CheckSpec, GateSpec
 from avatarcheck.render.camera import Camera, head_camera
 
 
@@ -41,6 +41,16 @@ class Timings:
 
 
 CLOSED_MOMENTS = ("full_blink",)  # moments whose frame has both lids closed
+
+
+def unedited_value(ev: "GateEvaluation", check: CheckSpec, moment: str) -> float | None:
+    """The unedited avatar's value (worse eye) of a check relative to it (``CheckSpec.unedited_margin``) at
+    ``moment``, else None (nothing is evaluated then). Every variant key renders the same unedited avatar:
+    the reference variant's, or the first variant's in a sweep gate (which has no reference)."""
+    if check.unedited_margin is None:
+        return None
+    key = (ev.spec.variants_with("reference") or list(ev.spec.variants))[0]
+    return worst_eye(ev.frame_eval(UNEDITED, key, moment).metrics, check.stat)[1]
 
 
 class GateEvaluation:

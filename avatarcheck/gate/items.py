@@ -12,13 +12,13 @@ import numpy as np
 
 from avatarcheck.errors import InputError
 from avatarcheck.gate.artefacts import Artefacts, inside
-from avatarcheck.gate.evaluation import GateEvaluation
+from avatarcheck.gate.evaluation import GateEvaluation, unedited_value
 from avatarcheck.gate.golden import (GoldenSet, begin_update, compare_images, golden_relpath, read_image, set_problem,
                                      write_golden)
 from avatarcheck.gate.metrics import FACE_STATS, STATS, worst_eye
 from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, GoldenResult, LeakCurve,
                                      OrderingResult)
-from avatarcheck.gate.spec import UNEDITED, CheckItem, GoldenItem, OrderingSpec
+from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
 
 
 def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
@@ -33,8 +33,7 @@ def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
     else:
         eye, value = worst_eye(ev.frame_eval(item.edit, item.variant, item.moment).metrics, c.stat)
         where = f"{eye} eye"
-        if c.unedited_margin is not None:
-            unedited = worst_eye(ev.frame_eval(UNEDITED, ev.reference_variant, item.moment).metrics, c.stat)[1]
+        unedited = unedited_value(ev, c, item.moment)
     bar = c.bar(unedited)
     passed = c.passes(value, unedited)
     ok = True if item.expected == "any" else passed == (item.expected == "pass")
@@ -84,11 +83,8 @@ def ordering_moot(ev: GateEvaluation, spec: OrderingSpec) -> str | None:
     for pair in (spec.greater, spec.lesser):
         edit, variant = pair.split("/")
         value = worst_eye(ev.moment_evals(edit, variant)[spec.moment].metrics, spec.stat)[1]
-        for c in checks:
-            unedited = (worst_eye(ev.moment_evals(UNEDITED, ev.reference_variant)[spec.moment].metrics, c.stat)[1]
-                        if c.unedited_margin is not None else None)
-            if not c.passes(value, unedited):
-                return None
+        if any(not c.passes(value, unedited_value(ev, c, spec.moment)) for c in checks):
+            return None
     return (f"neither {spec.greater} nor {spec.lesser} fails a {spec.stat} check at {spec.moment}: "
             "no artefact there to order")
 

@@ -324,8 +324,9 @@ class GateSession:
         if not self.inputs.source.calibrated:
             notes.append("No verdict is calibrated for this splat cloud: the thresholds were set on the embedded "
                          "stand-in and on trained LAM avatars.")
-        relative = sorted({c.check for c in self.checks.values() if c.unedited is not None
-                           and c.threshold != next(x.threshold for x in self.spec.checks if x.name == c.check)})
+        by_name = {c.name: c for c in self.spec.checks}
+        relative = sorted({c.check for c in self.checks.values()
+                           if c.unedited is not None and not by_name[c.check].passes_threshold(c.unedited)})
         if relative:
             notes.append("The unedited avatar is itself beyond the threshold of " + ", ".join(relative)
                          + " (a trained avatar's thin lids): there the bar is its own value plus the check's "

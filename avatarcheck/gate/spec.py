@@ -79,12 +79,15 @@ class CheckSpec:
             return self.threshold
         return unedited + self.unedited_margin if self.op == "<=" else unedited - self.unedited_margin
 
+    def meets(self, value: float, bar: float) -> bool:
+        """``value <op> bar``."""
+        return value <= bar if self.op == "<=" else value >= bar
+
     def passes_threshold(self, value: float) -> bool:
-        return value <= self.threshold if self.op == "<=" else value >= self.threshold
+        return self.meets(value, self.threshold)
 
     def passes(self, value: float, unedited: float | None = None) -> bool:
-        bar = self.bar(unedited)
-        return value <= bar if self.op == "<=" else value >= bar
+        return self.meets(value, self.bar(unedited))
 
 
 @dataclasses.dataclass(frozen=True)

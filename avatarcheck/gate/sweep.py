@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from avatarcheck.errors import InputError
-from avatarcheck.gate.evaluation import GateEvaluation
+from avatarcheck.gate.evaluation import GateEvaluation, unedited_value
 from avatarcheck.gate.inputs import GateInputs
 from avatarcheck.gate.metrics import worst_eye
 from avatarcheck.gate.result import SweepCorrection
-from avatarcheck.gate.spec import UNEDITED, CheckSpec, EditSpec, GateSpec, VariantSpec
+from avatarcheck.gate.spec import EditSpec, GateSpec, VariantSpec
 from avatarcheck.gate.sweep_spec import CORRECTIONS, SweepSpec
 
 __all__ = ["CORRECTIONS", "SweepResult", "largest_safe", "sweep", "sweep_gate", "sweep_correction",
@@ -59,14 +59,6 @@ def sweep_gate(spec: GateSpec, kind: str, params: Mapping, strengths: Sequence[f
                                sweep=None)
 
 
-def unedited_value(ev: GateEvaluation, moment: str, check: CheckSpec) -> float | None:
-    """The unedited avatar's value of a check relative to it (``CheckSpec.unedited_margin``), else None."""
-    if check.unedited_margin is None:
-        return None
-    # Every correction's unedited avatar is the same one: render it once, under the first correction's key.
-    return worst_eye(ev.moment_evals(UNEDITED, next(iter(ev.spec.variants)))[moment].metrics, check.stat)[1]
-
-
 def sweep_correction(ev: GateEvaluation, correction: str) -> tuple[list[bool], list[str], list[float]]:
     """One correction over the sweep gate's edits (``sweep_gate``), in strength order: per strength
     (passed every check, the first failing check or "refused (...)" or "", worst leak max over the moments;
@@ -83,7 +75,7 @@ def sweep_correction(ev: GateEvaluation, correction: str) -> tuple[list[bool], l
             continue
         failing = [f"{m}/{chk.name}" for m, fe in frames.items() for chk in spec.checks
                    if m in chk.moments and not chk.passes(worst_eye(fe.metrics, chk.stat)[1],
-                                                          unedited_value(ev, m, chk))]
+                                                          unedited_value(ev, chk, m))]
         passed.append(not failing)
         worst.append(failing[0] if failing else "")
         leak.append(max((worst_eye(fe.metrics, "leak_max")[1] for fe in frames.values()), default=np.nan))

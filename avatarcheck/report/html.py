@@ -11,7 +11,7 @@ import datetime
 import math
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -405,37 +405,40 @@ def _curves(result: GateResult) -> list[dict[str, Any]]:
     return charts
 
 
+def _beside_unedited(result: GateResult, rows: list, view: Callable[[Any], dict[str, Any]],
+                     name: str) -> list[dict[str, Any]]:
+    """Per edit (report order): the unedited avatar's rows, then the edit's own by variant and moment, each
+    through ``view``, under the key ``name``; one group of the unedited rows alone when no edit has any."""
+    order = _variant_key(result)
+    refs = [view(r) for r in rows if r.edit == UNEDITED]
+    edits = [e for e in _edit_order(result) if e != UNEDITED and any(r.edit == e for r in rows)]
+    groups = [{"edit": e, name: refs + [view(r) for r in sorted((r for r in rows if r.edit == e),
+                                                              key=lambda r: (order(r.variant), r.moment))]}
+              for e in edits]
+    return groups or ([{"edit": UNEDITED, name: refs}] if refs else [])
+
+
 def _faces(result: GateResult, images: _Images) -> list[dict[str, Any]]:
     """Sharpness: per edit, the reference's face region beside each variant's, with the check's number."""
     checks = {(c.edit, c.variant, c.moment): c for c in result.checks if c.eye == "face"}
-    key = _variant_key(result)
 
     def view(f: FaceImages) -> dict[str, Any]:
         return {"f": f, "img": images(f.image), "check": checks.get((f.edit, f.variant, f.moment))}
 
-    refs = [view(f) for f in result.faces if f.edit == UNEDITED]
-    edits = [e for e in _edit_order(result) if e != UNEDITED and any(f.edit == e for f in result.faces)]
-    return [{"edit": e, "faces": refs + [view(f) for f in sorted((f for f in result.faces if f.edit == e),
-                                                                 key=lambda f: (key(f.variant), f.moment))]}
-            for e in edits] or ([{"edit": UNEDITED, "faces": refs}] if refs else [])
+    return _beside_unedited(result, result.faces, view, "faces")
 
 
 def _heads(result: GateResult, images: _Images) -> list[dict[str, Any]]:
     """Head coverage: per edit, the unedited head beside each variant's, per view the render and its
     holes, with the head_holes check."""
     checks = {(c.edit, c.variant, c.moment): c for c in result.checks if c.stat == "head_holes"}
-    key = _variant_key(result)
 
     def view(h: HeadImages) -> dict[str, Any]:
         return {"h": h, "check": checks.get((h.edit, h.variant, h.moment)),
                 "views": [{"name": name, "img": images(v["image"]), "rel": v["image"], "holes": images(v["holes"]),
                            "holes_rel": v["holes"], "shares": v["shares"]} for name, v in h.views.items()]}
 
-    refs = [view(h) for h in result.heads if h.edit == UNEDITED]
-    edits = [e for e in _edit_order(result) if e != UNEDITED and any(h.edit == e for h in result.heads)]
-    return [{"edit": e, "heads": refs + [view(h) for h in sorted((h for h in result.heads if h.edit == e),
-                                                                 key=lambda h: (key(h.variant), h.moment))]}
-            for e in edits] or ([{"edit": UNEDITED, "heads": refs}] if refs else [])
+    return _beside_unedited(result, result.heads, view, "heads")
 
 
 def _audit(result: GateResult, summary: EditSummary) -> list[dict[str, Any]]:
