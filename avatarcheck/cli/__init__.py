@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from avatarcheck.cli.avatar import avatar_app
+from avatarcheck.cli.catalogue import catalogue_cmd
 from avatarcheck.cli.gate import gate_cmd
 from avatarcheck.cli.head import head_app
 from avatarcheck.cli.render import bake_cmd, render_cmd
@@ -32,6 +33,7 @@ app.command("render")(render_cmd)
 app.command("bake")(bake_cmd)
 app.command("gate")(gate_cmd)
 app.command("sweep")(sweep_cmd)
+app.command("catalogue")(catalogue_cmd)
 
 
 def main() -> None:  # pragma: no cover

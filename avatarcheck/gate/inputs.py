@@ -14,7 +14,7 @@ from avatarcheck.avatar import Avatar
 from avatarcheck.errors import InputError
 from avatarcheck.head.pose import Pose
 from avatarcheck.moments import MissingMoment, Moment, pick_moments
-from avatarcheck.sources.base import LoadOptions, SourceInfo, safe_stem
+from avatarcheck.sources.base import LoadedAvatar, LoadOptions, SourceInfo, safe_stem
 from avatarcheck.takes.take import Take
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -95,11 +95,16 @@ class GateInputs:
 
 
 def load_inputs(avatar_source: str | Path | None, take_source: str, moment_names: tuple[str, ...],
-                moment_params: dict, options: LoadOptions = LoadOptions()) -> GateInputs:
-    """The avatar (through ``avatarcheck.sources``), the take and its moments."""
+                moment_params: dict, options: LoadOptions = LoadOptions(),
+                loaded: LoadedAvatar | None = None) -> GateInputs:
+    """The avatar (through ``avatarcheck.sources``), the take and its moments.
+
+    ``loaded``: the avatar already read from ``avatar_source`` (a catalogue worker reads each avatar once and
+    gates it for several edits and takes); None reads it here."""
     from avatarcheck.sources import load_avatar_source
 
     take = load_take_source(take_source)
-    loaded = load_avatar_source(avatar_source, options)
+    if loaded is None:
+        loaded = load_avatar_source(avatar_source, options)
     return GateInputs(safe_stem(loaded.name, "avatar"), loaded.avatar, take, take_key(take_source, take),
                       pick_moments(take, moment_names, moment_params), loaded.info)

@@ -29,7 +29,7 @@ from avatarcheck.gate.sweep import sweep_gate, sweep_item
 from avatarcheck.gate.sweep_spec import require_sweep
 from avatarcheck.moments import MissingMoment
 from avatarcheck.render.backend import Backend, resolve_backend
-from avatarcheck.sources.base import LoadOptions
+from avatarcheck.sources.base import LoadedAvatar, LoadOptions
 
 AVATAR_ITEM = "avatar/plausible"
 CLOSURE_ITEM = "avatar/blink_closure"
@@ -70,8 +70,11 @@ def versions() -> dict[str, str]:
 class GateSession:
     def __init__(self, spec: GateSpec, report_dir: Path, *, avatar: Path | None = None, take: str | None = None,
                  backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False,
-                 sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False) -> None:
+                 sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False,
+                 loaded: LoadedAvatar | None = None) -> None:
+        """``loaded``: the avatar ``avatar`` names, already read (reused across runs; None: read on first use)."""
         self.spec = spec
+        self.loaded = loaded
         self.report_dir = Path(report_dir)
         self.avatar_source = avatar or spec.avatar
         self.load_options = LoadOptions(ply_layout=ply_layout)
@@ -102,7 +105,7 @@ class GateSession:
     def inputs(self) -> GateInputs:
         with self.timings.timed("load inputs"):
             return load_inputs(self.avatar_source, self.take_source, self.spec.moments, self.spec.moment_params,
-                               self.load_options)
+                               self.load_options, self.loaded)
 
     @functools.cached_property
     def evaluation(self) -> GateEvaluation:

@@ -395,6 +395,11 @@ def _parse_edits(top: Table, source: str) -> tuple[EditSpec, ...]:
     return tuple(edits)
 
 
+def parse_edits(tables: list, source: str) -> tuple[EditSpec, ...]:
+    """Edit tables read exactly as a gate file's ``[[edits]]`` (a catalogue manifest declares its edits so)."""
+    return _parse_edits(Table({"edits": tables}, source, "", {"edits"}), source)
+
+
 def _parse_variants(top: Table, source: str) -> dict[str, VariantSpec]:
     """``[variants.<name>]``: at least one."""
     variants = {vname: _parse_variant(vname, v, source) for vname, v in top.get("variants", dict).items()}

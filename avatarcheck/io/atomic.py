@@ -4,8 +4,10 @@ A write goes to a hidden temp file beside the target, ``.NAME.<host>-<pid>.XXXXX
 is fsynced and renamed over the target: a reader never sees a partial file, and a failed write
 leaves the old file (or none). A process killed mid-write (SIGKILL, power loss) leaves its temp
 file behind; the next successful write into the same folder removes temp files whose writer (by
-host tag and pid) is gone (``remove_stale_temps``, run on a process's first write to a folder). Temp files get the mode a plain ``open()``
-would give (not ``mkstemp``'s 0600), so neither outputs nor leftovers differ from normal files.
+host tag and pid) is gone (``remove_stale_temps``, run on a process's first write to a folder). Temp files get
+the mode a plain ``open()`` would give (not ``mkstemp``'s 0600), so neither outputs nor leftovers differ from
+normal files. ``atomic_dir`` does the same for a whole folder: built under a temp name, renamed when complete
+(stale temp folders are swept like files).
 
 ``check_output_dir`` / ``check_output_file`` let a command refuse a bad ``--out`` up front (an
 existing file where a folder is wanted, a parent that is a file, a folder it cannot write in)
@@ -18,6 +20,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -90,6 +93,9 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False) and _TEMP.match(entry.name):  # an ``atomic_dir`` build
+                shutil.rmtree(entry.path)
                 removed.append(Path(entry.path))
     return removed
 
@@ -171,6 +177,35 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        raise
+    _sweep_once(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder in a temp sibling (named like ``atomic_open``'s temp files); on clean exit rename it to
+    ``path``. A reader sees the whole folder or none; a builder killed midway leaves a temp folder that the next
+    ``remove_stale_temps`` of the parent removes. ``path`` must not exist: if it appears meanwhile (another
+    writer finished first), the build is discarded and ``FileExistsError`` raised."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{HOST_TAG}-{os.getpid()}.", suffix=".tmp",
+                                    dir=target.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give what mkdir would
+    except OSError as err:
+        raise InputError(target, "output folder", "a path in a folder this process can write in",
+                         f"{type(err).__name__}: {err.strerror or err}") from None
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, target)  # atomic; refuses (on Linux) a target that exists and is not empty
+        except OSError as err:
+            if not target.exists():
+                raise
+            raise FileExistsError(f"{target}: finished by another writer") from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     _sweep_once(target.parent)
 

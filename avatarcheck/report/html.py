@@ -137,6 +137,8 @@ def _fmt_num(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
+fmt_num = _fmt_num  # the catalogue summary (avatarcheck.catalogue.summary) formats its numbers the same way
+
 _ENV: jinja2.Environment | None = None
 
 

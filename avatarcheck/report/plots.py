@@ -193,11 +193,11 @@ def line_chart_svg(series: Sequence[Series], *, markers: Sequence[tuple[float, s
 
 def histogram_svg(counts: Sequence[int], edges: Sequence[float], *, title: str, chart_id: str,
                   x_label: str = "scale ratio (edited / canonical)", ref: float | None = 1.0,
-                  width: int = 760, height: int = 220) -> str:
+                  width: int = 760, height: int = 220, y_label: str = "vertices", fill: str | None = None) -> str:
     """Inline SVG bar chart of a histogram: counts (B,), edges (B + 1,) increasing.
 
-    Bars are coloured like the ratio head image (``ratio_colors`` at the bin centre); ``ref``
-    draws a dashed line (ratio 1 = unchanged density). Returns "" for an empty histogram.
+    Bars are coloured like the ratio head image (``ratio_colors`` at the bin centre), or all ``fill`` when
+    given; ``ref`` draws a dashed line (ratio 1 = unchanged density). Returns "" for an empty histogram.
     """
     c = np.asarray(counts, np.float64)
     e = np.asarray(edges, np.float64)
@@ -210,14 +210,14 @@ def histogram_svg(counts: Sequence[int], edges: Sequence[float], *, title: str, 
     _, _, xticks = nice_ticks(x0, x1, 8)   # bars fill the plot: ticks inside the edges only
     y0, y1, yticks = nice_ticks(0.0, float(c.max()) if c.max() > 0 else 1.0, 4, expand=True)
     fr = _Frame(width, height, left=64, right=16, top=12, bottom=40, x0=x0, x1=x1, y0=y0, y1=y1)
-    colors = ratio_colors(0.5 * (e[:-1] + e[1:]))
+    colors = [fill] * len(c) if fill else [rgb_hex(x) for x in ratio_colors(0.5 * (e[:-1] + e[1:]))]
     out = [_svg_open(width, height, title, chart_id, "chart histogram")]
-    out += _axes(fr, xticks, yticks, x_label, "vertices")
+    out += _axes(fr, xticks, yticks, x_label, y_label)
     out.append('<g class="bars" stroke="#666" stroke-width="0.5">')
     for k in range(len(c)):
         xa, xb, yt = fr.px(e[k]), fr.px(e[k + 1]), fr.py(c[k])
         out.append(f'<rect x="{_f(xa)}" y="{_f(yt)}" width="{_f(max(xb - xa, 0.5))}" '
-                   f'height="{_f(fr.py(0) - yt)}" fill="{rgb_hex(colors[k])}"><title>'
+                   f'height="{_f(fr.py(0) - yt)}" fill="{escape(colors[k])}"><title>'
                    f'{escape(fmt_tick(e[k]))} to {escape(fmt_tick(e[k + 1]))}: {int(c[k])}</title></rect>')
     out.append("</g>")
     if ref is not None and x0 <= ref <= x1:
