@@ -76,6 +76,13 @@ def render_cmd(
     console.print(f"wrote {n} frame(s) to {escape(str(out))} ({result.backend} backend)", soft_wrap=True)
 
 
+FORMAT_HELP = ("overrides (the recipe's three override files + manifest, for a patched LAM) | oac (LAM's "
+               "OpenAvatarChat zip of the edited avatar: skin.glb, offset.ply, vertex_order.json, animation.glb) | lam "
+               "(LAM's infer output of the edited avatar: mesh .obj + _gs_offset.ply + FLAME head .npz)")
+BAKE_FORMATS = ("overrides", "oac", "lam")
+DEFAULT_CORRECTION = "ratio"
+
+
 def bake_cmd(
     edit: Optional[str] = typer.Option(None, help="edit kind (registered in avatarcheck.edit.registry; default "
                                        "chibi)"),
@@ -84,60 +91,191 @@ def bake_cmd(
     strength: Optional[str] = typer.Option(None, metavar="FLOAT", help="the edit's strength (default: the edit "
                                            "kind's own: chibi 2, anime_eyes 1); chibi: radial peak 1 + 0.3 s"),
     param: list[str] = typer.Option([], "--param", help="KEY=VALUE, any other parameter of the edit kind"),
-    out: Optional[Path] = typer.Option(None, help="output folder (default out/<edit>_<preset>)"),
+    out: Optional[Path] = typer.Option(None, help="output: a folder (overrides, lam; default out/<edit>_<preset>) "
+                                       "or a .zip (oac; default out/<edit>_<preset>.zip)"),
     avatar: Optional[str] = typer.Option(None, help=AVATAR_HELP),
     ply_layout: str = typer.Option("auto", help=PLY_LAYOUT_HELP),
-    jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY)"),
+    jacobians: bool = typer.Option(False, help="also write per-vertex Jacobians (LAM_J_PER_VERT_NPY; overrides "
+                                   "only)"),
     mesh: Optional[Path] = typer.Option(None, "--mesh", help="an edited .obj of the avatar's coarse or subdivided "
                                         "topology (a sculpt): bake its assets instead of a registered edit"),
     rigid_eyes: bool = typer.Option(True, "--rigid-eyes/--no-rigid-eyes",
                                     help="keep each eyeball a uniformly scaled copy of the rest one, so an eye "
                                          "rotation turns a sphere (edit/rigid_eyes.py)"),
+    format: str = typer.Option("overrides", "--format", help=FORMAT_HELP),
+    correction: Optional[str] = typer.Option(None, help="oac, lam: the scale correction written into the splats, "
+                                             "as the sweep names them: none | boost | ratio (default) | jacobian | "
+                                             "ratio+lash_ring | ratio+offsets"),
+    force: bool = typer.Option(False, "--force", help="oac, lam: replace an existing output"),
+    prove: bool = typer.Option(False, "--prove", help="oac, lam: read the written avatar back and gate it against "
+                               "the input with the three-moment gate's must-pass checks (./pyproject.toml applies), "
+                               "beside the edit in memory; exit 1 when the written avatar fails a check"),
 ) -> None:
-    """Bake an edit's assets: mesh .obj, re-evaluated ARKit basis, scale ratio, manifest."""
-    from avatarcheck.sources import load_avatar as avatar_from_path
-    from avatarcheck.edit.base import save_assets
-    from avatarcheck.edit.override_assets import BY_GATE_NAME
-    from avatarcheck.edit.registry import bake_edit, edit_kind
-
+    """Bake an edit: its override assets (mesh .obj, re-evaluated ARKit basis, scale ratio, manifest), or the
+    edited avatar itself in LAM's formats (--format oac | lam)."""
     try:
-        if mesh is not None:
-            # a sculpt: per-face deformation gradients -> per-vertex Jacobians, ratio, basis (edit/mesh_edit.py)
-            from avatarcheck.edit.mesh_edit import bake_mesh_file
-            from avatarcheck.io.atomic import check_output_dir
-
-            given = [name for name, v in (("--preset", preset), ("--strength", strength), ("--param", param)) if v]
-            if given:  # the sculpt is the edit: its parameters would be silently ignored
-                raise InputError(", ".join(given), "edit parameters", "none beside --mesh (the sculpt is the edit)",
-                                 ", ".join(given))
-            folder = out or Path("out") / "mesh"
-            check_output_dir(folder)
-            av = avatar_from_path(avatar, checked_ply_layout(ply_layout))
-            assets = bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes, edit=edit)
-            manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
-        else:
-            edit = edit or "chibi"
-            params = bake_params(edit_kind(edit, "--edit", "edit"), preset, strength, param)
-            label = f"{edit}_{params['preset']}" if "preset" in params else edit
-            folder = out or Path("out") / label
-            from avatarcheck.io.atomic import check_output_dir
-
-            check_output_dir(folder)
-            av = avatar_from_path(avatar, checked_ply_layout(ply_layout))
-            assets = bake_edit(av, edit, params, name=str(params.get("preset", edit)), source="bake",
-                               rigid_eyes=rigid_eyes)
-            manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
+        fmt = _bake_format(format, correction, {"--force": force, "--prove": prove}, jacobians)
+        kind, params = _bake_edit_params(edit, preset, strength, param, mesh)
+        label = "mesh" if mesh is not None else f"{kind}_{params['preset']}" if "preset" in params else kind
+        target = out or Path("out") / (label + (".zip" if fmt == "oac" else "_lam" if fmt == "lam" else ""))
+        _check_bake_output(target, fmt, avatar, force)
+        loaded = _load_source(avatar, ply_layout)
+        assets = _bake_assets(loaded.avatar, kind, params, mesh, rigid_eyes)
+        if fmt == "overrides":
+            _write_overrides(assets, loaded.avatar, target, jacobians)
+            return
+        edited = _write_fixed(loaded, assets, target, fmt, correction or DEFAULT_CORRECTION, rigid_eyes)
+        proven = _prove_fixed(loaded, edited, target) if prove else True
     except (InputError, OSError) as err:
         _fail(err)
+    if not proven:
+        raise typer.Exit(code=1)
+
+
+def _bake_format(fmt: str, correction: str | None, flags: dict[str, bool], jacobians: bool) -> str:
+    """The checked ``--format``; options that belong to the other formats are refused, not ignored
+    (``flags``: the oac / lam switches given, by option name)."""
+    from avatarcheck.gate.sweep_spec import CORRECTIONS
+
+    if fmt not in BAKE_FORMATS:
+        raise InputError("--format", "format", " | ".join(BAKE_FORMATS), repr(fmt))
+    if fmt == "overrides":
+        given = [o for o, v in (("--correction", correction), *flags.items()) if v]
+        if given:
+            raise InputError(", ".join(given), "bake options", "--format oac or lam (the override files carry no "
+                             "correction: the renderer applies them; their folder is reused)", ", ".join(given))
+        return fmt
+    if jacobians:
+        raise InputError("--jacobians", "bake options", "--format overrides (with oac / lam the correction is "
+                         "written into the splats: --correction jacobian)", "--jacobians")
+    if correction is not None and correction not in CORRECTIONS:
+        raise InputError("--correction", "correction", " | ".join(CORRECTIONS), repr(correction))
+    return fmt
+
+
+def _bake_edit_params(edit: str | None, preset: str | None, strength: str | None, param: list[str],
+                      mesh: Path | None) -> tuple[str, dict[str, object]]:
+    """(edit kind, its parameters) from the options; a sculpt (``--mesh``) takes none."""
+    from avatarcheck.edit.registry import edit_kind
+
+    if mesh is not None:
+        given = [name for name, v in (("--preset", preset), ("--strength", strength), ("--param", param)) if v]
+        if given:  # the sculpt is the edit: its parameters would be silently ignored
+            raise InputError(", ".join(given), "edit parameters", "none beside --mesh (the sculpt is the edit)",
+                             ", ".join(given))
+        return edit or "mesh", {}
+    kind = edit or "chibi"
+    return kind, bake_params(edit_kind(kind, "--edit", "edit"), preset, strength, param)
+
+
+def _check_bake_output(target: Path, fmt: str, avatar: str | None, force: bool) -> None:
+    from avatarcheck.export.fixed_output import check_fixed_output
+    from avatarcheck.io.atomic import check_output_dir
+
+    if fmt == "overrides":
+        check_output_dir(target)
+    else:
+        check_fixed_output(target, fmt, avatar, force)
+
+
+def _load_source(avatar: str | None, ply_layout: str):
+    from avatarcheck.sources import LoadOptions, load_avatar_source
+
+    return load_avatar_source(avatar, LoadOptions(ply_layout=checked_ply_layout(ply_layout)))
+
+
+def _bake_assets(av, kind: str, params: dict[str, object], mesh: Path | None, rigid_eyes: bool):
+    """The edit baked on ``av`` in memory: a registered kind, or a sculpt (per-face deformation gradients ->
+    per-vertex Jacobians, ratio, basis: ``edit/mesh_edit.py``)."""
+    if mesh is not None:
+        from avatarcheck.edit.mesh_edit import bake_mesh_file
+
+        return bake_mesh_file(av, mesh, name=mesh.stem or "mesh", rigid_eyes=rigid_eyes,
+                              edit=None if kind == "mesh" else kind)
+    from avatarcheck.edit.registry import bake_edit
+
+    return bake_edit(av, kind, params, name=str(params.get("preset", kind)), source="bake", rigid_eyes=rigid_eyes)
+
+
+def _print_rigid_eyes(eyeballs) -> None:
+    for f in eyeballs:
+        e = f.summary()
+        console.print(f"rigid {f.side} eyeball: anisotropy {e['anisotropy_before']:.3f} -> 1, uniform scale "
+                      f"{e['scale']:.3f}, eye joint {e['joint_offset_mm']:.3g} mm from its centre", soft_wrap=True)
+
+
+def _write_overrides(assets, av, folder: Path, jacobians: bool) -> None:
+    """Today's bake: the recipe's override files + manifest, and the variables that hand them to LAM."""
+    from avatarcheck.edit.base import save_assets
+    from avatarcheck.edit.override_assets import BY_GATE_NAME
+
+    manifest = save_assets(assets, folder, av.head_sub.faces, jacobians=jacobians)
     r = manifest["scale_ratio"]
     console.print(f"wrote {escape(str(folder))}: scale ratio min {r['min']:.3f} median {r['median']:.3f} "
                   f"max {r['max']:.3f}", soft_wrap=True)
-    for side, e in (manifest["rigid_eyes"] or {}).items():
-        console.print(f"rigid {side} eyeball: anisotropy {e['anisotropy_before']:.3f} -> 1, uniform scale "
-                      f"{e['scale']:.3f}, eye joint {e['joint_offset_mm']:.3g} mm from its centre")
+    _print_rigid_eyes(assets.eyeballs)
     env = " ".join(f"{BY_GATE_NAME[g].env_var}={folder / f}" for g, f in manifest["files"].items())
     console.print(f"use: {escape(env)}", soft_wrap=True)
 
+
+def _write_fixed(loaded, assets, target: Path, fmt: str, correction: str, rigid_eyes: bool):
+    """The edited avatar, ``correction`` applied as the gate applies it (``OverrideArrays``), in LAM's format;
+    returns it (an ``Avatar``)."""
+    from avatarcheck.edit.overrides import OverrideArrays, apply_override_arrays
+    from avatarcheck.export.edited_lam import write_edited_lam
+    from avatarcheck.export.edited_oac import write_edited_oac
+    from avatarcheck.gate.sweep_spec import CORRECTIONS
+
+    overrides, numbers = CORRECTIONS[correction]
+    edited = apply_override_arrays(loaded.avatar, OverrideArrays.from_assets(assets, overrides, numbers))
+    provenance = {"edit": {"name": assets.name, "kind": assets.kind, "params": assets.params,
+                           "rigid_eyes": rigid_eyes},
+                  "correction": correction, "overrides": list(overrides), "numbers": numbers,
+                  "input": {"kind": loaded.info.kind, "spec": loaded.info.spec}, "scale_ratio": assets.ratio_stats()}
+    if fmt == "oac":
+        members = write_edited_oac(loaded, edited, target, provenance)
+        what = ", ".join(members)
+    else:
+        write_edited_lam(loaded, edited, target, provenance)
+        what = ", ".join(sorted(p.name for p in target.iterdir()))
+    console.print(escape(f"wrote {target} ({fmt}: {what}): {assets.name} ({assets.kind}), correction {correction} "
+                         f"({' + '.join(overrides)})"), soft_wrap=True)
+    _print_rigid_eyes(assets.eyeballs)
+    console.print(escape(f"read it with: avatarcheck avatar info --avatar {target}"), soft_wrap=True)
+    return edited
+
+
+def _prove_fixed(loaded, edited, target: Path) -> bool:
+    """Gate the written avatar (read back from ``target``) and the edit in memory against the input
+    (``export/proof.py``); print both per check; True when the written one passes every check."""
+    from rich.table import Table
+
+    from avatarcheck.export.proof import prove
+    from avatarcheck.gate.inputs import load_inputs
+    from avatarcheck.gate.spec import load_gate
+    from avatarcheck.render.backend import resolve_backend
+    from avatarcheck.sources import load_avatar_source
+
+    spec = load_gate("three-moment", Path("pyproject.toml"))
+    inputs = load_inputs(None, spec.take, spec.moments, spec.moment_params, loaded=loaded)
+    written = load_avatar_source(target).avatar
+    results = prove(spec, inputs, resolve_backend("auto").name, {"in memory": edited, "written": written})
+    table = Table(title=f"{spec.name} must-pass checks against the input, worse eye")
+    for column in ("moment / check", "bar", "in memory", "written"):
+        table.add_column(column)
+    for mem, back in zip(results["in memory"], results["written"]):
+        table.add_row(f"{back.moment} / {back.check}", f"{back.op} {back.threshold:.4g}",
+                      _verdict(mem), _verdict(back))
+    console.print(table)
+    ok = all(r.passed for r in results["written"])
+    same = [r.passed for r in results["written"]] == [r.passed for r in results["in memory"]]
+    console.print(f"written avatar: {'passes every check' if ok else 'FAILS'}; verdicts "
+                  f"{'equal' if same else 'DIFFER from'} the edit's in memory")
+    return ok
+
+
+def _verdict(r) -> str:
+    return f"{r.value:.4f} {'pass' if r.passed else 'FAIL'}"
 
 
 def bake_params(kind, preset: str | None, strength: str | None, pairs: list[str]) -> dict[str, object]:

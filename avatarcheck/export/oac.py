@@ -4,10 +4,11 @@ Members, under one folder named after the avatar (LAM's zip layout):
 
 - ``skin.glb``: the subdivided mesh in a body frame (head centred at y ``BODY_Y``, as LAM's are), its faces,
   the 51 ARKit morph targets LAM's template has (no ``tongueOut``), sparse, names in ``extras.targetNames``,
-  gaze baked into ``eyeLook*`` (``export/gaze.py``), every vertex skinned to one head joint;
+  gaze baked into ``eyeLook*`` (``export/gaze.py``), skinned to a body skeleton laid out like LAM's
+  (``export/body_skeleton.py``: cm armature, inverse bind matrices, two influences along the neck);
 - ``offset.ply``: the splats in LAM's PLY layout (offset from the vertex, RGB);
-- ``vertex_order.json``: the vertex indices sorted by depth (z), back to front;
-- ``animation.glb``: a skeleton-only placeholder (LAM ships its own sample clips; we cannot).
+- ``vertex_order.json``: LAM's rule (``vertex_order``);
+- ``animation.glb``: the skeleton alone, no clips (LAM ships its own sample clips; we cannot).
 """
 
 from __future__ import annotations
@@ -33,39 +34,60 @@ def body_offset(vertices: np.ndarray) -> np.ndarray:
     return np.array([0.0, 0.0 if abs(dy) < 0.05 else dy, 0.0], np.float32)
 
 
+def vertex_order(positions: np.ndarray) -> list[int]:
+    """LAM's ``vertex_order.json`` for positions (V, 3): the vertex indices sorted by height, lowest first.
+
+    LAM's exporter sorts Blender's vertices by world z (Python's stable ``sorted``); Blender's z is glTF's y.
+    (Three public exports agree to within 7 mm of height: their orders come from each person's own shape,
+    while the three zips carry one template's skin.glb.)"""
+    return np.argsort(np.asarray(positions, np.float32)[:, 1], kind="stable").tolist()
+
+
+def lam_ply_bytes(cloud, anchors: np.ndarray) -> bytes:
+    """``cloud`` on anchors (V, 3) as LAM's ``offset.ply`` (``splats/ply.py``'s LAM layout), in memory."""
+    from avatarcheck.splats.ply import write_ply
+
+    with tempfile.TemporaryDirectory(prefix="avatarcheck-oac-") as tmp:
+        ply = Path(tmp) / "offset.ply"
+        write_ply(ply, cloud, anchors, layout="lam")
+        return ply.read_bytes()
+
+
 def oac_members(avatar) -> dict[str, bytes]:
     """The four members' bytes for ``avatar`` (an ``Avatar``)."""
+    from avatarcheck.export.body_skeleton import body_skeleton, chain_weights
     from avatarcheck.export.gaze import gaze_basis
     from avatarcheck.io.glb import SkinMesh, write_skin_glb
-    from avatarcheck.splats.ply import write_ply
 
     sub = avatar.head_sub
     positions = (np.asarray(sub.v_template, np.float32) + body_offset(sub.v_template)).astype(np.float32)
     basis = gaze_basis(sub)
     keep = [i for i, n in enumerate(ARKIT_NAMES) if n not in ABSENT]
-    n = len(positions)
-    joints = np.zeros((n, 4), np.int64)
-    weights = np.zeros((n, 4), np.float32)
-    weights[:, 0] = 1.0
+    skeleton = body_skeleton(positions)
+    joints, weights = chain_weights(positions, skeleton)
     mesh = SkinMesh(positions=positions, triangles=np.asarray(sub.faces, np.int64),
                     target_names=tuple(ARKIT_NAMES[i] for i in keep), target_deltas=basis[keep],
                     joints=joints, weights=weights, source="skin.glb")
-    with tempfile.TemporaryDirectory(prefix="avatarcheck-oac-") as tmp:
-        ply = Path(tmp) / "offset.ply"
-        write_ply(ply, avatar.cloud, positions, layout="lam")
-        ply_bytes = ply.read_bytes()
-    order = np.argsort(positions[:, 2], kind="stable").tolist()
-    return {"skin.glb": write_skin_glb(mesh), "offset.ply": ply_bytes,
-            "vertex_order.json": json.dumps(order).encode(), "animation.glb": skeleton_glb()}
+    return {"skin.glb": write_skin_glb(mesh, skeleton=skeleton, material=True),
+            "offset.ply": lam_ply_bytes(avatar.cloud, positions),
+            "vertex_order.json": json.dumps(vertex_order(positions)).encode(),
+            "animation.glb": skeleton_glb(skeleton)}
 
 
-def skeleton_glb() -> bytes:
-    """A minimal valid GLB: one scene with one ``root`` node (no mesh, no clips)."""
-    import pygltflib
+def skeleton_glb(skeleton) -> bytes:
+    """A valid GLB holding ``skeleton``'s armature and joint nodes alone (no mesh, no clips, no BIN chunk)."""
+    from avatarcheck.io.glb_rewrite import pack_glb
 
-    doc = pygltflib.GLTF2(scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(name="root")],
-                          asset=pygltflib.Asset(generator="avatarcheck", version="2.0"))
-    return b"".join(doc.save_to_bytes())
+    arm: dict = {"name": "Armature", "rotation": [float(q) for q in skeleton.armature_rotation],
+                 "scale": [float(skeleton.armature_scale)] * 3}
+    nodes = [arm] + [{"name": n, "translation": [float(x) for x in t]}
+                     for n, t in zip(skeleton.names, skeleton.local_translations())]
+    for j, parent in enumerate(skeleton.parents):
+        owner = arm if parent < 0 else nodes[1 + parent]
+        owner.setdefault("children", []).append(1 + j)
+    doc = {"asset": {"generator": "avatarcheck", "version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+           "nodes": nodes}
+    return pack_glb(doc, None)
 
 
 def write_oac(avatar, out: str | os.PathLike, name: str = "avatar") -> Path:

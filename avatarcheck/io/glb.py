@@ -4,7 +4,9 @@ LAM's OpenAvatarChat export holds ``skin.glb``, written by Blender's glTF export
 one triangle primitive (POSITION, indices, JOINTS_0 / WEIGHTS_0) and 51 ARKit morph targets
 (POSITION deltas, usually *sparse* accessors with no base bufferView) named in the mesh's
 ``extras.targetNames``. ``read_skin_glb`` turns such a file into a ``SkinMesh`` of dense numpy
-arrays; ``write_skin_glb`` writes one back (a valid glTF 2.0 GLB, exact round trip).
+arrays; ``write_skin_glb`` writes one back (a valid glTF 2.0 GLB, exact round trip), skinned to a
+``Skeleton`` (an armature node over a joint hierarchy with inverse bind matrices, as Blender writes
+LAM's). ``io/glb_rewrite.py`` edits an existing file's positions and targets instead, keeping the rest.
 
 pygltflib provides the JSON document model; everything it would trust is checked here first:
 
@@ -115,7 +117,7 @@ class SkinMesh:
 # GLB container
 
 
-def _split_glb(data: bytes, source: str, max_bytes: int) -> tuple[bytes, bytes | None]:
+def split_glb(data: bytes, source: str, max_bytes: int) -> tuple[bytes, bytes | None]:
     """A GLB file -> (JSON chunk bytes, BIN chunk bytes or None), every length checked first."""
     size = len(data)
     if size > max_bytes:
@@ -192,7 +194,7 @@ def read_glb_document(data: bytes, source: str | os.PathLike,
     Only the container and the JSON's shape are checked here; accessors are checked when read.
     """
     source = str(source)
-    json_bytes, blob = _split_glb(data, source, max_bytes)
+    json_bytes, blob = split_glb(data, source, max_bytes)
     try:
         text = json_bytes.decode("utf-8")
         if not isinstance(json.loads(text, parse_constant=_refuse_constant), dict):
@@ -493,7 +495,7 @@ def _check_writable(mesh: SkinMesh) -> None:
         raise InputError(src, "SkinMesh.target_names", "unique names", repr(mesh.target_names)[:200])
 
 
-_COMPONENT_OF = {np.dtype("<f4"): FLOAT, np.dtype("<u2"): USHORT, np.dtype("<u4"): UINT}
+_COMPONENT_OF = {np.dtype("<f4"): FLOAT, np.dtype("<u1"): UBYTE, np.dtype("<u2"): USHORT, np.dtype("<u4"): UINT}
 _TYPE_OF = {1: "SCALAR", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
 
 
@@ -524,13 +526,14 @@ class _Builder:
         """dense (V, 3) float32 -> a sparse accessor with no bufferView holding its non-zero rows.
 
         Rows are compared bit for bit (-0.0 is kept). The spec needs sparse.count >= 1, so an
-        all-zero target stores row 0 explicitly.
+        all-zero target stores row 0 explicitly. Indices are uint16 when they fit (as Blender writes them).
         """
-        rows = np.flatnonzero(dense.view(np.uint32).any(axis=1)).astype("<u4")
-        rows = rows if rows.size else np.zeros(1, "<u4")
+        rows = np.flatnonzero(dense.view(np.uint32).any(axis=1))
+        rows = (rows if rows.size else np.zeros(1, np.int64)).astype("<u2" if len(dense) <= 0x10000 else "<u4")
         sparse = pygltflib.Sparse(
             count=len(rows),
-            indices=pygltflib.AccessorSparseIndices(bufferView=self.view(rows), componentType=UINT),
+            indices=pygltflib.AccessorSparseIndices(bufferView=self.view(rows),
+                                                    componentType=_COMPONENT_OF[rows.dtype]),
             values=pygltflib.AccessorSparseValues(bufferView=self.view(dense[rows])))
         return self._add(pygltflib.Accessor(byteOffset=None, componentType=FLOAT, count=len(dense), type="VEC3",
                                             sparse=sparse, min=dense.min(axis=0).tolist(),
@@ -541,47 +544,140 @@ class _Builder:
         return len(self.doc.accessors) - 1
 
 
-def _add_skin(b: _Builder, joint_count: int) -> int:
-    """A flat skeleton of ``joint_count`` joint nodes at the origin, identity inverse binds -> skin index.
+@dataclasses.dataclass(frozen=True, eq=False)
+class Skeleton:
+    """A joint hierarchy at rest, as a DCC tool exports it: an armature node (``armature_rotation`` xyzw,
+    ``armature_scale``: Blender's cm armatures carry 0.01) over joints in its units.
 
-    Identity joints and bind matrices leave the rest pose as written (the skin matrix is I).
+    names (J,); parents (J,) with -1 for the root joint (parents come before children); positions
+    (J, 3) float64: each joint's rest position in the *mesh's* frame (metres). Local translations and the
+    inverse bind matrices follow, so that skinning at rest is the identity.
     """
-    first = len(b.doc.nodes)
-    joints = list(range(first, first + joint_count))
-    b.doc.nodes.extend(pygltflib.Node(name=f"joint{j}") for j in range(joint_count))
-    b.doc.nodes[first].children = joints[1:]
-    b.doc.scenes[0].nodes.append(first)
-    ibm = np.tile(np.eye(4, dtype="<f4").reshape(1, 16), (joint_count, 1))
-    b.doc.skins.append(pygltflib.Skin(inverseBindMatrices=b.accessor(ibm), skeleton=first, joints=joints))
+
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    positions: np.ndarray
+    armature_rotation: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
+    armature_scale: float = 1.0
+
+    def armature_matrix(self) -> np.ndarray:
+        """(4, 4) the armature node's transform (rotation then uniform scale)."""
+        from scipy.spatial.transform import Rotation
+
+        m = np.eye(4)
+        m[:3, :3] = Rotation.from_quat(self.armature_rotation).as_matrix() * self.armature_scale
+        return m
+
+    def local_translations(self) -> np.ndarray:
+        """(J, 3) each joint's translation from its parent, in armature units (the root's from the armature)."""
+        inv = np.linalg.inv(self.armature_matrix())
+        local = (np.asarray(self.positions, np.float64) @ inv[:3, :3].T) + inv[:3, 3]
+        parents = np.asarray(self.parents)
+        return local - np.where(parents[:, None] >= 0, local[np.maximum(parents, 0)], 0.0)
+
+    def inverse_bind_matrices(self) -> np.ndarray:
+        """(J, 16) column-major float32: inverse of each joint's world matrix (no joint rotations)."""
+        world = np.tile(np.eye(4), (len(self.names), 1, 1))
+        world[:, :3, 3] = self.positions
+        world[:, :3, :3] = self.armature_matrix()[:3, :3]
+        return np.linalg.inv(world).transpose(0, 2, 1).reshape(-1, 16).astype("<f4")
+
+
+def flat_skeleton(joint_count: int) -> Skeleton:
+    """``joint_count`` joints at the origin, the first the parent of the rest (identity inverse binds)."""
+    return Skeleton(tuple(f"joint{j}" for j in range(joint_count)), (-1,) + (0,) * (joint_count - 1),
+                    np.zeros((joint_count, 3)))
+
+
+def _add_skin(b: _Builder, skeleton: Skeleton) -> int:
+    """An armature node holding ``skeleton``'s joint nodes, their inverse bind matrices -> the skin's index."""
+    from scipy.spatial.transform import Rotation
+
+    armature = len(b.doc.nodes)
+    first = armature + 1
+    joints = list(range(first, first + len(skeleton.names)))
+    arm = pygltflib.Node(name="Armature")
+    if skeleton.armature_rotation != (0.0, 0.0, 0.0, 1.0):
+        arm.rotation = [float(q) for q in Rotation.from_quat(skeleton.armature_rotation).as_quat()]
+    if skeleton.armature_scale != 1.0:
+        arm.scale = [float(skeleton.armature_scale)] * 3
+    b.doc.nodes.append(arm)
+    translations = skeleton.local_translations()
+    for name, t in zip(skeleton.names, translations):
+        node = pygltflib.Node(name=name)
+        if np.any(t):
+            node.translation = [float(x) for x in t]
+        b.doc.nodes.append(node)
+    for j, parent in enumerate(skeleton.parents):
+        owner = arm if parent < 0 else b.doc.nodes[first + parent]
+        owner.children = (owner.children or []) + [first + j]
+    b.doc.scenes[0].nodes.append(armature)
+    ibm = b.accessor(skeleton.inverse_bind_matrices())
+    b.doc.skins.append(pygltflib.Skin(inverseBindMatrices=ibm, skeleton=first, joints=joints))
     return len(b.doc.skins) - 1
 
 
-def write_skin_glb(mesh: SkinMesh, *, sparse: bool = True, skeleton: bool = True) -> bytes:
+# Blender's material on LAM's skin.glb (a grey double-sided one): optional, so readers see one there too
+SKIN_MATERIAL = {"name": "skin", "doubleSided": True,
+                 "pbrMetallicRoughness": {"baseColorFactor": [0.5, 0.5, 0.5, 1.0], "metallicFactor": 0.0}}
+
+
+def _index_dtype(count: int) -> str:
+    """uint16 while every index fits below 65535 (the primitive-restart value glTF forbids), as Blender
+    writes them; else uint32."""
+    return "<u2" if count <= 0xFFFF else "<u4"
+
+
+def _check_skeleton(mesh: SkinMesh, skeleton: Skeleton) -> None:
+    """Joint indices within the skeleton, parents listed before their children, positions (J, 3) finite."""
+    j = len(skeleton.names)
+    pos = np.asarray(skeleton.positions)
+    parents = np.asarray(skeleton.parents)
+    if pos.shape != (j, 3) or not np.isfinite(pos).all() or parents.shape != (j,):
+        raise InputError(mesh.source, "Skeleton", f"{j} finite joint positions (J, 3) and parents",
+                         f"positions {pos.shape}, parents {parents.shape}")
+    if j == 0 or parents[0] != -1 or (parents[1:] < 0).any() or (parents[1:] >= np.arange(1, j)).any():
+        raise InputError(mesh.source, "Skeleton.parents", "-1 for joint 0, then a parent listed earlier",
+                         repr(skeleton.parents)[:80])
+    if int(mesh.joints.max()) >= j:
+        raise InputError(mesh.source, "SkinMesh.joints", f"joint indices below the skeleton's {j} joints",
+                         str(int(mesh.joints.max())))
+
+
+def write_skin_glb(mesh: SkinMesh, *, sparse: bool = True, skeleton: bool | Skeleton = True,
+                   material: bool = False) -> bytes:
     """SkinMesh -> a glTF 2.0 GLB (bytes) that ``read_skin_glb`` reads back exactly.
 
-    One scene, one mesh node, one triangle primitive: POSITION (float, min/max), indices (uint32),
-    JOINTS_0 (uint16) + WEIGHTS_0 (float) when given; morph targets as sparse accessors without a
-    base bufferView (``sparse=True``, as Blender writes them) or dense ones, named in
-    ``mesh.extras.targetNames``. ``skeleton``: with joints, add a skin over a flat skeleton of
-    ``max(joints) + 1`` identity joints so the file is a valid skinned mesh.
+    One scene, one mesh node, one triangle primitive: POSITION (float, min/max), indices (uint16 below
+    65535 vertices, else uint32, as Blender writes them), JOINTS_0 (uint8 or uint16) + WEIGHTS_0 (float)
+    when given; morph targets as sparse accessors without a base bufferView (``sparse=True``, as Blender
+    writes them) or dense ones, named in ``mesh.extras.targetNames``. ``skeleton``: with joints, a skin
+    over that ``Skeleton`` (``True``: a flat one of ``max(joints) + 1`` identity joints) under an armature
+    node, so the file is a valid skinned mesh. ``material``: the mesh uses ``SKIN_MATERIAL``.
     """
     _check_writable(mesh)
     doc = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator="avatarcheck"), scene=0,
                           scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(name="skin", mesh=0)])
     b = _Builder(doc)
     attributes = pygltflib.Attributes(POSITION=b.accessor(mesh.positions, _ARRAY_BUFFER, bounds=True))
-    indices = b.accessor(mesh.triangles.astype("<u4").reshape(-1, 1), _ELEMENT_ARRAY_BUFFER)
+    indices = b.accessor(mesh.triangles.astype(_index_dtype(len(mesh.positions))).reshape(-1, 1),
+                         _ELEMENT_ARRAY_BUFFER)
     if mesh.joints is not None:
-        attributes.JOINTS_0 = b.accessor(mesh.joints.astype("<u2"), _ARRAY_BUFFER)
+        attributes.JOINTS_0 = b.accessor(mesh.joints.astype("<u1" if mesh.joints.max() < 256 else "<u2"),
+                                         _ARRAY_BUFFER)
         attributes.WEIGHTS_0 = b.accessor(mesh.weights, _ARRAY_BUFFER)
-        if skeleton:
-            doc.nodes[0].skin = _add_skin(b, int(mesh.joints.max()) + 1)
+        if skeleton is not False:
+            bones = skeleton if isinstance(skeleton, Skeleton) else flat_skeleton(int(mesh.joints.max()) + 1)
+            _check_skeleton(mesh, bones)
+            doc.nodes[0].skin = _add_skin(b, bones)
     targets = [{"POSITION": b.sparse_accessor(t) if sparse else b.accessor(t, _ARRAY_BUFFER, bounds=True)}
                for t in mesh.target_deltas]
     extras = {"targetNames": list(mesh.target_names)} if targets else {}
-    doc.meshes.append(pygltflib.Mesh(name="skin", extras=extras, weights=[0.0] * len(targets),
-                                     primitives=[pygltflib.Primitive(attributes=attributes, indices=indices,
-                                                                     mode=TRIANGLES, targets=targets)]))
+    prim = pygltflib.Primitive(attributes=attributes, indices=indices, mode=TRIANGLES, targets=targets)
+    if material:
+        doc.materials.append(pygltflib.Material(**SKIN_MATERIAL))
+        prim.material = 0
+    doc.meshes.append(pygltflib.Mesh(name="skin", extras=extras, weights=[0.0] * len(targets), primitives=[prim]))
     b.blob.extend(b"\0" * (-len(b.blob) % 4))
     doc.buffers.append(pygltflib.Buffer(byteLength=len(b.blob)))
     doc.set_binary_blob(bytes(b.blob))

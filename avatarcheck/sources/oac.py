@@ -10,12 +10,14 @@ member                 content
                        ``tongueOut``), skinned to a body skeleton; body frame (head at y 1.5-1.8 m)
 ``offset.ply``         one splat per GLB vertex in LAM's PLY layout: ``x y z`` = offset from the vertex,
                        ``f_dc`` = RGB (``splats/ply.py``)
-``vertex_order.json``  the vertex indices sorted for the web renderer (checked to be a permutation)
+``vertex_order.json``  the vertex indices sorted by height for the web renderer (checked to be a permutation)
 ``animation.glb``      LAM's sample skeleton clips: not used
 =====================  ===============================================================================
 
 The head is built from ``skin.glb`` by ``sources/skin_head.py`` (coarse mesh recovered and checked, ARKit
-basis by name, rigid head pose, vertex sets); splat i sits at vertex i + offset i.
+basis by name, rigid head pose, vertex sets); splat i sits at vertex i + offset i. An edited avatar
+written by ``avatarcheck bake --format oac`` also holds ``avatarcheck_edit.json`` (``sources/edit_marker.py``):
+its mesh's midpoints are then used as written.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ import numpy as np
 
 from avatarcheck.errors import InputError
 from avatarcheck.sources.base import AvatarSource, LoadedAvatar, LoadOptions, SourceInfo, avatar_name
+from avatarcheck.sources.edit_marker import MARKER
 
 REQUIRED = ("skin.glb", "offset.ply")
-OPTIONAL = ("vertex_order.json", "animation.glb")
+OPTIONAL = ("vertex_order.json", "animation.glb", MARKER)
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -87,25 +90,34 @@ def read_offset_ply(data: bytes, head_sub, layout: str, source: str):
             raise InputError(source, err.field, err.expected, err.got) from None
 
 
-def load(spec: str, options: LoadOptions) -> LoadedAvatar:
+def avatar_from_members(files: dict[str, bytes], path: str | os.PathLike, options: LoadOptions = LoadOptions()
+                        ) -> LoadedAvatar:
+    """The avatar the bundle's members {base name: bytes} hold (``read_bundle``'s result for ``path``; errors
+    name ``path:member``). Also how a writer re-reads what it is about to publish."""
     from avatarcheck.avatar import Avatar
     from avatarcheck.io.glb import read_skin_glb
-    from avatarcheck.io.zipped import read_bundle
+    from avatarcheck.sources.edit_marker import describe, vouched_edit
     from avatarcheck.sources.skin_head import head_from_skin
 
-    path = Path(spec)
-    files = read_bundle(path, REQUIRED, OPTIONAL)
     glb_source = f"{path}:skin.glb"
+    note = vouched_edit(files.get(MARKER), "skin.glb", files["skin.glb"], f"{path}:{MARKER}")
     mesh = read_skin_glb(files["skin.glb"], glb_source)
     name = avatar_name(path)
-    skin = head_from_skin(mesh.positions, mesh.triangles, mesh.target_names, mesh.target_deltas, glb_source, name)
+    skin = head_from_skin(mesh.positions, mesh.triangles, mesh.target_names, mesh.target_deltas, glb_source, name,
+                          edited=None if note is None else describe(note), marker=note)
     cloud, decision = read_offset_ply(files["offset.ply"], skin.head_sub, options.ply_layout, f"{path}:offset.ply")
     notes = [f"offset.ply: {decision}", *skin.notes]
     if "vertex_order.json" in files:
         notes.append(_checked_order(files["vertex_order.json"], len(mesh.positions), f"{path}:vertex_order.json"))
     members = tuple(f"{path}:{m}" for m in REQUIRED + OPTIONAL if m in files)
     return LoadedAvatar(name, Avatar(skin.head, skin.head_sub, skin.topology, cloud),
-                        SourceInfo("oac", spec, members, tuple(notes), calibrated=True))
+                        SourceInfo("oac", os.fspath(path), members, tuple(notes), calibrated=True))
+
+
+def load(spec: str, options: LoadOptions) -> LoadedAvatar:
+    from avatarcheck.io.zipped import read_bundle
+
+    return avatar_from_members(read_bundle(Path(spec), REQUIRED, OPTIONAL), spec, options)
 
 
 OAC = AvatarSource("oac", "LAM's OpenAvatarChat export: a zip or folder with skin.glb and offset.ply", detect, load)

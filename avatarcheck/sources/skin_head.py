@@ -5,6 +5,8 @@ build every array the harness uses:
 
 - **mesh**: the coarse FLAME mesh is recovered from the subdivided one and checked by re-subdividing it
   (``head.subdivide.coarse_of_subdivided``): the first V vertices are FLAME's, the faces in pytorch3d order.
+  An edited mesh (``edited``: vouched for by ``sources/edit_marker.py``) keeps the faces check, and its
+  midpoints, which the edit moved off their edges, are used as written.
 - **ARKit basis**: the morph targets matched to ARKit-52 by name (any case); a missing ``tongueOut`` is zero
   and named; any other missing channel is an error. The basis is kept on all subdivided vertices as the file
   gives it (``Avatar.basis_on_subdivided`` then tells edits to re-evaluate it there).
@@ -27,7 +29,7 @@ from avatarcheck.arkit import ARKIT_NAMES, NUM_ARKIT
 from avatarcheck.errors import InputError
 from avatarcheck.geometry.sphere import fit_sphere
 from avatarcheck.head.model import FLAME_PARENTS, NUM_JOINTS, HeadModel
-from avatarcheck.head.subdivide import SubdivisionTopology, coarse_of_subdivided
+from avatarcheck.head.subdivide import SubdivisionTopology, coarse_of_subdivided, subdivision_topology
 
 # FLAME's eyeball vertices (5023-vertex topology); "left" is the subject's left, +x.
 FLAME_VERTICES = 5023
@@ -149,17 +151,60 @@ def rigid_rig(v: np.ndarray, sets: dict[str, np.ndarray]) -> tuple[np.ndarray, n
     return reg, weights
 
 
+def with_exact_midpoints(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """positions (V_sub, 3) with every vertex past the coarse ones moved to its edge's midpoint (as the faces'
+    pytorch3d blocks say); unchanged when the faces are not such blocks (``coarse_of_subdivided`` says why)."""
+    f = np.asarray(triangles)
+    p = np.array(positions, np.float64)
+    if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0 or len(f) % 4:
+        return p
+    n_f = len(f) // 4
+    coarse = np.stack([f[:n_f, 0], f[n_f:2 * n_f, 0], f[2 * n_f:3 * n_f, 0]], axis=1).astype(np.int64)
+    n_v = int(coarse.max()) + 1
+    if n_v >= len(p):
+        return p
+    topo = subdivision_topology(coarse, n_v)
+    if topo.num_vertices_sub == len(p):
+        p[n_v:] = 0.5 * (p[topo.edges[:, 0]] + p[topo.edges[:, 1]])
+    return p
+
+
+def coarse_of_mesh(positions: np.ndarray, triangles: np.ndarray, source: str, edited: bool = False
+                   ) -> tuple[np.ndarray, SubdivisionTopology, float]:
+    """(coarse faces (F, 3), topology, largest midpoint offset in metres) of a subdivided mesh (V_sub, 3).
+
+    Unedited: ``coarse_of_subdivided``'s exact checks (offset 0). ``edited``: the faces are checked exactly
+    and the midpoints are measured, not checked (an edit moves them off their edges)."""
+    if not edited:
+        faces, topo = coarse_of_subdivided(positions, triangles, source)
+        return faces, topo, 0.0
+    exact = with_exact_midpoints(positions, triangles)
+    faces, topo = coarse_of_subdivided(exact, triangles, source)
+    return faces, topo, float(np.linalg.norm(exact - np.asarray(positions, np.float64), axis=1).max())
+
+
+SET_NAMES = ("eyeball_left", "eyeball_right", "lid_upper_left", "lid_lower_left", "eye_region_left",
+             "lid_upper_right", "lid_lower_right", "eye_region_right", "face", "neck")  # what head_sets makes
+
+
 def head_from_skin(positions: np.ndarray, triangles: np.ndarray, names: tuple[str, ...], deltas: np.ndarray,
-                   source: str, name: str = "skin") -> SkinHead:
-    """positions (V_sub, 3), triangles (4F, 3), T target names and deltas (T, V_sub, 3) -> ``SkinHead``."""
+                   source: str, name: str = "skin", edited: str | None = None,
+                   marker: dict | None = None) -> SkinHead:
+    """positions (V_sub, 3), triangles (4F, 3), T target names and deltas (T, V_sub, 3) -> ``SkinHead``.
+
+    ``edited``: the mesh is an edit's (a line saying whose, for the notes): its midpoints are used as written,
+    and the vertex sets ``marker`` (its ``avatarcheck_edit.json``) carries replace the derived ones."""
     from avatarcheck.head.subdivided import subdivide_head
 
-    coarse_faces, topo = coarse_of_subdivided(positions, triangles, source)
+    coarse_faces, topo, moved = coarse_of_mesh(positions, triangles, source, edited is not None)
     n = topo.num_vertices
     basis_sub, notes = arkit_basis_from_targets(names, np.asarray(deltas, np.float32), source)
     v = np.asarray(positions, np.float32)[:n]
-    eyeballs = eyeball_sets(v, basis_sub[:, :n], source)
-    sets = head_sets(v, basis_sub[:, :n], eyeballs)
+    from avatarcheck.sources.edit_marker import carried_vertex_sets
+
+    carried = carried_vertex_sets(marker, SET_NAMES, n, source)
+    eyeballs = eyeball_sets(v, basis_sub[:, :n], source)  # checked to be spheres either way
+    sets = head_sets(v, basis_sub[:, :n], eyeballs) if carried is None else carried
     reg, weights = rigid_rig(v, sets)
     head = HeadModel(v_template=v, faces=coarse_faces, shapedirs=np.zeros((n, 3, 0), np.float32),
                      arkit_basis=basis_sub[:, :n], J_regressor=reg, parents=FLAME_PARENTS.copy(),
@@ -170,4 +215,7 @@ def head_from_skin(positions: np.ndarray, triangles: np.ndarray, names: tuple[st
               "are >= 99.7 % on its head bone); gaze comes from the eyeLook morph targets",
               f"eyeballs: {len(eyeballs['left'])} + {len(eyeballs['right'])} coarse vertices "
               + ("(FLAME's ranges)" if n == FLAME_VERTICES else "(moved by the eyeLook targets)")]
+    if edited is not None:
+        notes.append(f"{edited}: midpoints up to {moved * 1e3:.2f} mm off their edges, used as written"
+                     + ("; vertex sets carried from the input (an edit keeps them)" if carried is not None else ""))
     return SkinHead(head, head_sub, topo, tuple(notes))
