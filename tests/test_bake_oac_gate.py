@@ -59,16 +59,9 @@ def test_the_written_zip_gates_as_the_edit_in_memory(proof):
         assert b.threshold == pytest.approx(a.threshold, abs=TOLERANCE)
 
 
-@pytest.mark.xfail(strict=False, reason="stand-in eye_visible recalibration (issue 26): the fixed pear's open eye "
-                   "reads below the bar on the trained stand-in")
 def test_the_fixed_pear_passes_when_read_back(proof):
     failing = [r.item_id for r in proof["written ratio"] if not r.passed]
     assert not failing
-
-
-def test_the_fixed_pear_passes_every_check_but_the_open_eye(proof):
-    failing = {r.check for r in proof["written ratio"] if not r.passed}
-    assert failing <= {"eye_visible"}
 
 
 def test_without_the_ratio_the_written_pear_fails(proof):

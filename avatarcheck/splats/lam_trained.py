@@ -37,16 +37,18 @@ away would smear the face. The landing is a permutation (one splat per vertex, `
 meshed parts keep their coverage, and picks vertices that move like the anchor under the blink and
 jawOpen blendshapes, so a blink or an open mouth carries each colour with the surface it paints.
 
+**Around the eyes, training clears the open eye** (measured; the region statistics alone covered the
+open eye of an edited stand-in and failed the recipe's own fix): lid and eye-region offsets point away
+from the eye (``outward_regions``), and within 20 mm of an eyeball centre the splats wider than 3 mm are
+nearly transparent and none is much wider than 5 mm (``eye_zone*``).
+
 Where the generator departs from the measurements, to keep a readable face on the synthetic head
 (its closed lid lies 1.6 mm over the eyeball, FLAME's 2.8 mm; its lids and iris are meshed 2.5-3 x
-finer than FLAME's): the lids' sigma-opacity correlation (+0.35, measured -0.41..-0.48: with the
-large lid splats the faint ones the eyeball shows at the closure line of a blink), no film (it cannot
-lie outside the 1.5 mm margin and under a lid 1.6 mm up), the lid-margin sigma limit
-(``margin_sigma_ratio``), which splats sit at the clip (never the face, lids or visible eyeball: real
-exports clip 1-3 % of the face splats), the lids' flattened discs (the stand-in's: normal sigma 0.3 x
-the tangent ones; the face, eye and scalp splats are ellipsoids of the measured axis ratios in random
-orientations, ``free_regions``, which is what opens streaks when an edit stretches the head) and the
-choices listed at ``LamTrainedParams``.
+finer than FLAME's): no film (it cannot lie outside the 1.5 mm margin and under a lid 1.6 mm up), the
+lid-margin sigma limit (``margin_sigma_ratio``), which splats sit at the clip (never the face, lids or
+visible eyeball: real exports clip 1-3 % of the face splats) and the choices listed at
+``LamTrainedParams``. Face, eye, lid and scalp splats are ellipsoids of the measured axis ratios in
+random orientations (``free_regions``), which is what opens streaks when an edit stretches the head.
 
 The eyeball splats outside the sphere keep their ``eyeball_*`` labels, as in LAM (they are bound to
 the eyeball's vertices). An eyeball-share channel (the magenta shader's E) at a full blink in a
@@ -118,11 +120,10 @@ class LamTrainedParams:
     # -0.08..-0.34.
     eye: RegionTargets = RegionTargets((2.0, 3.2, 4.8, 7.9, 18.0, 34.0), 1.55, 0.7, 0.11, 1.1, -0.25)
     # lids: |offset| 1.7-2.7, 2.6-3.9, 4.0-5.4, 7.4-8.6, 12.5-13.3, 17-23 mm; sigma / edge 1.52-1.89
-    # (median lid sigma / median lid edge 1.46-1.95), ln sd 0.6; opacity median 0.09-0.18 (logit sd 1.2-1.6).
-    # Chosen: correlation +0.35 (measured -0.41..-0.48): a closed synthetic lid made of faint large and
-    # opaque small splats lets the eyeball show at the closure line (|RGB - lids only| 0.02-0.04 at the
-    # eye centre, the render test's bound 0.02).
-    lid: RegionTargets = RegionTargets((2.3, 3.3, 4.8, 8.0, 13.0, 20.7), 1.7, 0.6, 0.13, 1.5, 0.35)
+    # (median lid sigma / median lid edge 1.46-1.95), ln sd 0.6; opacity median 0.09-0.18 (logit sd 1.2-1.6);
+    # correlation -0.41..-0.48 (the large lid splats are the faint ones: a closed lid lets the eyeball
+    # show at the closure line, as the real exports' closed lids read leak 0.70-0.77 unedited).
+    lid: RegionTargets = RegionTargets((2.3, 3.3, 4.8, 8.0, 13.0, 20.7), 1.7, 0.6, 0.13, 1.5, -0.45)
     # scalp, back of the head, neck: |offset| 4.9-7.4, 9-15, 18-28, 33-49, 85-92, 104-108 mm; sigma /
     # edge 0.74-1.0 (ln sd ~1.9 with the clip; chosen 1.0 without it); opacity median 0.13-0.21, logit sd
     # 2.1-3.7; correlation +0.51..+0.63.
@@ -136,6 +137,16 @@ class LamTrainedParams:
     # avatar's does, where the measured spread of the lid sigmas would put a few wide, opaque lid
     # splats over the open eye (0: no limit).
     margin_sigma_ratio: float = 1.0
+    # Measured: within 20 mm of an eyeball centre (``eye_zone``), the lid and eye-region sigmas reach
+    # p90 3.1-4.3 mm and p99 4.5-5.7 mm; the 0.4-3.5 % above 5 mm are nearly transparent (opacity median
+    # 0.003-0.014): their opacity x sigma^2 sums to 0-6 mm^2 per export (the region statistics above,
+    # with no such rule, gave 1,300). Training makes what would paint over the open eye fade.
+    eye_zone: float = 0.02
+    eye_zone_knee: float = 3.0e-3
+    eye_zone_limit: float = 6.0e-3
+    eye_zone_large: float = 3e-3
+    eye_zone_large_opacity: float = 0.005
+    eye_zone_large_logit_sd: float = 2.0
     # Measured: correlation of ln sigma and logit opacity of the eyeball splats outside the sphere
     # -0.2..-0.47 (correlations of the non-clipped splats; the regions' own are at the fields above).
     outside_sigma_opacity_correlation: float = -0.37
@@ -148,6 +159,15 @@ class LamTrainedParams:
     # distance (1: 1 mm of displacement at full weight counts as 1 mm).
     landing_channels: tuple[str, ...] = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen")
     landing_motion_weight: float = 2.0
+    # Measured: around the eyes, offsets point away from the eye. The component of a lid splat's offset
+    # along the direction from the eyeball centre to its anchor (seen from the front), p10 / p50 / p90:
+    # -0.7..-0.1 / +1.6..+2.8 / +7.0..+8.1 mm (eye regions: -2.2..-1.2 / +0.6..+1.4 / +8.4..+11.5 mm);
+    # 2-3 % of the lid splats point inwards by more than 2 mm, and those are faint (opacity median
+    # 0.006). Training pushes whatever would paint skin over the open eye out of the opening. These
+    # regions' landing steps are mirrored to point away from the nearer eye (``_away_from_eyes``) and
+    # snapped to the nearest vertex rather than permuted: a permutation's offsets average to zero
+    # radially, so it cannot reproduce an outward drift (the margins keep fewer splats, as measured).
+    outward_regions: tuple[str, ...] = ("lid", "eye")
 
     # --- variations (chosen: 1 / 0 reproduce the measurements) ---
     offset_scale: float = 1.0        # every offset length
@@ -159,8 +179,9 @@ class LamTrainedParams:
     normal_ratio: float = 0.3
     # Measured: real splats are ellipsoids in any orientation (|smallest axis . normal| median 0.52-0.60,
     # a uniform direction's is 0.5), middle / largest axis median 0.56, smallest / largest 0.23 (p10
-    # 0.003). ``free_regions`` get that shape, randomly turned, instead of the tangent discs.
-    free_regions: tuple[str, ...] = ("face", "eye", "rest")
+    # 0.003). ``free_regions`` get that shape, randomly turned, instead of the tangent discs (tangent
+    # discs on the lids turn face-on where an edit tilts the lid and cover the open eye).
+    free_regions: tuple[str, ...] = ("face", "eye", "rest", "lid")
     free_axis_quantiles: tuple[tuple[float, ...], tuple[float, ...]] = (
         (0.30, 0.40, 0.56, 0.75, 0.90, 0.98),   # middle / largest at OFFSET_QUANTILES
         (0.01, 0.25, 0.48, 0.68, 0.85, 0.95))   # smallest / middle (smallest / largest: median 0.23, p10 0.006)
@@ -296,13 +317,17 @@ def _tangent_directions(normals: np.ndarray, rng: np.random.Generator) -> np.nda
 
 
 def _land(v: np.ndarray, normals: np.ndarray, motion: np.ndarray, anchors: np.ndarray, members: np.ndarray,
-          length: np.ndarray, rng: np.random.Generator, iterations: int, candidates: int = 16) -> np.ndarray:
+          length: np.ndarray, rng: np.random.Generator, iterations: int, candidates: int = 16,
+          away: np.ndarray | None = None, permute: bool = True) -> np.ndarray:
     """(K,) the vertex each splat of ``anchors`` (K,) lands on: a permutation of ``members`` (K,),
     each ~``length`` (K,) metres (straight line) from its anchor in a random tangential direction and
     moving like it (``motion`` (N, F), ``_motion_features``).
 
     Where: a tangent step of the target length, snapped to the nearest member in (position, motion),
     the step rescaled by target / reached (the surface curves away), the best of ``iterations`` tries.
+    ``away`` (K, 3), optional: unit directions (zero: none); a step against one is mirrored to point
+    along it (``_away_from_eyes``). ``permute=False``: each splat keeps the member it snapped to (two
+    may share one), for regions whose measured offsets drift one way (``outward_regions``).
     Which: a permutation (``_permutation``): each splat takes a member near its target that no other
     splat has taken. A plain nearest-vertex snap would drain densely meshed parts (the iris, the eye
     region) into the coarse ones around them; a permutation keeps one splat per vertex, so the
@@ -310,9 +335,13 @@ def _land(v: np.ndarray, normals: np.ndarray, motion: np.ndarray, anchors: np.nd
     """
     tree = cKDTree(np.concatenate([v[members], motion[members]], axis=1))
     direction = _tangent_directions(normals[anchors], rng)
+    if away is not None:
+        along = (direction * away).sum(axis=1, keepdims=True)
+        direction -= 2.0 * np.minimum(along, 0.0) * away
     a, m = v[anchors], motion[anchors]
     step = length.copy()
     target, err = a.copy(), length.copy()  # staying put misses by the whole length
+    snapped = np.searchsorted(members, anchors) if not permute else None
     for _ in range(iterations):
         x = a + step[:, None] * direction
         _, j = tree.query(np.concatenate([x, m], axis=1))
@@ -320,7 +349,11 @@ def _land(v: np.ndarray, normals: np.ndarray, motion: np.ndarray, anchors: np.nd
         miss = np.abs(got - length)
         better = miss < err
         target[better], err[better] = x[better], miss[better]
+        if snapped is not None:
+            snapped[better] = j[better]
         step *= np.clip(length / np.maximum(got, 1e-6), 0.5, 2.0)
+    if snapped is not None:
+        return members[snapped]
     return members[_permutation(tree.data, np.concatenate([target, m], axis=1), rng, candidates)]
 
 
@@ -547,13 +580,18 @@ def lam_trained_cloud(head_sub: HeadModel, edges_sub: np.ndarray, rgb: np.ndarra
     orbit = is_out & ~film
 
     length = _landing_lengths(region, head_sub.num_vertices, params, rng)
-    dest = _landing_vertices(head_sub, v, normals, labels, skin, is_out, length, params, rng)
+    dest = _landing_vertices(head_sub, v, normals, labels, skin, is_out, length, params, rng, region)
     position = v[dest] + _landing_jitter(normals, edge, dest, params, rng)
     _place_outside_splats(outside, v, labels, skin, position, dest)
 
-    sigma, opacity, z_opacity = _sigmas_and_opacities(region, edge[dest], is_out, film, orbit, params, rng)
-    sigma = _sharp_lid_margins(head_sub, v, position, edge[dest], eyeball, sigma, params)
+    # Sigmas follow the landing point's mesh density, but around the eyes (which land outwards, on the
+    # coarser skin beyond the finely meshed lids) the anchor's: measured as lid sigma / lid edge.
+    outward = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    sized = np.where(outward, edge, edge[dest])
+    sigma, opacity, z_opacity = _sigmas_and_opacities(region, sized, is_out, film, orbit, params, rng)
+    sigma = _sharp_lid_margins(head_sub, v, position, sized, eyeball, sigma, params)
     sigma, opacity = _clipped(head_sub, labels, orbit, sigma, opacity, z_opacity, params)
+    sigma, opacity = _around_the_eyes(head_sub, position, eyeball, sigma, opacity, z_opacity, params)
 
     bound = params.offset_bound * (1 - 1e-4)
     offsets = np.clip(position - v, -bound, bound)
@@ -595,15 +633,44 @@ def _landing_lengths(region: np.ndarray, n: int, params: LamTrainedParams, rng: 
     return length
 
 
+def _away_from_eyes(head_sub: HeadModel, v: np.ndarray, normals: np.ndarray, region: np.ndarray,
+                    params: LamTrainedParams) -> np.ndarray:
+    """(N, 3) for the anchors of ``params.outward_regions``: the unit direction away from the nearer
+    eye's gaze axis (through the eyeball centre along +z) in the anchor's tangent plane; zero elsewhere
+    (and without eyeballs)."""
+    out = np.zeros_like(v)
+    spheres = [s for s in (eyeball_sphere(head_sub, side) for side in SIDES) if s is not None]
+    picked = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    if not spheres or not picked.any():
+        return out
+    centres = np.array([c for c, _ in spheres], np.float64)
+    ids = np.nonzero(picked)[0]
+    d = v[ids, None, :] - centres[None]
+    d = d[np.arange(len(ids)), np.linalg.norm(d, axis=2).argmin(axis=1)]
+    d[:, 2] = 0.0  # away from the gaze axis as the face is seen (+z forward), not off the eyeball's sphere
+    n = normals[ids]
+    d -= (d * n).sum(axis=1, keepdims=True) * n
+    norm = np.linalg.norm(d, axis=1, keepdims=True)
+    out[ids] = np.where(norm > 1e-9, d / np.maximum(norm, 1e-12), 0.0)
+    return out
+
+
 def _landing_vertices(head_sub: HeadModel, v: np.ndarray, normals: np.ndarray, labels: np.ndarray,
                       skin: np.ndarray, is_out: np.ndarray, length: np.ndarray, params: LamTrainedParams,
-                      rng: np.random.Generator) -> np.ndarray:
+                      rng: np.random.Generator, region: np.ndarray) -> np.ndarray:
     """(N,) the vertex each splat lands on, a tangential step of ``length`` away on a vertex that moves
     like its anchor. Skin on skin; an eyeball's remaining splats on its eyeball (``_eyeball_members``);
     the eyeball splats placed outside stay home here."""
     motion = _motion_features(head_sub, params)
     dest = np.arange(head_sub.num_vertices)
-    dest[skin] = _land(v, normals, motion, skin, skin, length[skin], rng, params.landing_iterations)
+    away = _away_from_eyes(head_sub, v, normals, region, params)
+    out = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    rest = np.intersect1d(skin, np.nonzero(~out)[0])
+    near = np.intersect1d(skin, np.nonzero(out)[0])
+    dest[rest] = _land(v, normals, motion, rest, rest, length[rest], rng, params.landing_iterations)
+    if len(near):
+        dest[near] = _land(v, normals, motion, near, skin, length[near], rng, params.landing_iterations,
+                           away=away[near], permute=False)
     for side in SIDES:
         ids = np.nonzero(labels == label_code(f"eyeball_{side}"))[0]
         stay = ids[~is_out[ids]]
@@ -689,6 +756,25 @@ def _sharp_lid_margins(head_sub: HeadModel, v: np.ndarray, position: np.ndarray,
     near, _ = cKDTree(v[opening]).query(position)
     cap = np.maximum(edge, params.margin_sigma_ratio * near)
     return np.where(eyeball, sigma, np.minimum(sigma, cap))
+
+
+def _around_the_eyes(head_sub: HeadModel, position: np.ndarray, eyeball: np.ndarray, sigma: np.ndarray,
+                     opacity: np.ndarray, z_opacity: np.ndarray,
+                     params: LamTrainedParams) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma, opacity) of the skin splats within ``eye_zone`` of an eyeball centre: sigmas compressed
+    softly from ``eye_zone_knee`` towards ``eye_zone_limit``, and those still above ``eye_zone_large``
+    nearly transparent (``eye_zone_large_opacity``, the opacities' own draw ``z_opacity`` for the spread)."""
+    centres = [s[0] for s in (eyeball_sphere(head_sub, side) for side in SIDES) if s is not None]
+    if not centres or not params.eye_zone:
+        return sigma, opacity
+    near = np.min([np.linalg.norm(position - c, axis=1) for c in centres], axis=0)
+    zone = ~eyeball & (near < params.eye_zone)
+    knee, room = params.eye_zone_knee, params.eye_zone_limit - params.eye_zone_knee
+    soft = np.where(sigma > knee, knee + room * (1 - np.exp(-(sigma - knee) / room)), sigma)
+    sigma = np.where(zone, soft, sigma)
+    large = zone & (sigma > params.eye_zone_large)
+    faint = _sigmoid(_logit(params.eye_zone_large_opacity) + params.eye_zone_large_logit_sd * z_opacity)
+    return sigma, np.where(large, faint, opacity)
 
 
 def _clipped(head_sub: HeadModel, labels: np.ndarray, orbit: np.ndarray, sigma: np.ndarray, opacity: np.ndarray,
