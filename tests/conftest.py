@@ -129,3 +129,21 @@ def fake_chumpy():
                 sys.modules.pop(k, None)
             else:
                 sys.modules[k] = m
+
+
+def zip_members(path) -> dict[str, bytes]:
+    """Every file member of the zip at ``path`` by name (tests that take an OAC zip apart)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+
+
+def rezip(members: dict[str, bytes], path):
+    """Write ``members`` (name -> bytes) as a zip at ``path``; returns ``path``."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    return path

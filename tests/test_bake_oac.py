@@ -22,21 +22,10 @@ from avatarcheck.cli import app
 from avatarcheck.errors import InputError
 from avatarcheck.io.glb import read_skin_glb, split_glb
 from avatarcheck.sources import load_avatar_source
+from tests.conftest import rezip, zip_members
 
 VALIDATOR = Path(__file__).resolve().parents[1] / ".gl" / "node_modules" / "gltf-validator"
 PEAR = {"preset": "pear", "strength": 2.0}
-
-
-def _members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-
-
-def _rezip(members: dict[str, bytes], path: Path) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
-    return path
 
 
 def _bake(*args: str):
@@ -54,10 +43,10 @@ def alice(work) -> Path:
     from avatarcheck.export.oac import write_oac
 
     path = write_oac(load_avatar_source("synthetic:lam-trained").avatar, work / "alice.zip", "alice")
-    members = _members(path)
+    members = zip_members(path)
     members["alice/bsData.json"] = b'{"names": [], "frames": []}'
     members["__MACOSX/alice/._skin.glb"] = b"resource fork"
-    return _rezip(members, work / "alice_extra.zip")
+    return rezip(members, work / "alice_extra.zip")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +76,7 @@ def in_memory(alice_read):
 # -- what the zip holds --------------------------------------------------------------------------------
 
 def test_members_and_their_folder(pear_zip):
-    names = sorted(_members(pear_zip))
+    names = sorted(zip_members(pear_zip))
     assert names == [f"pear/{n}" for n in ("animation.glb", "avatarcheck_edit.json", "bsData.json", "offset.ply",
                                            "skin.glb", "vertex_order.json")]
 
@@ -95,7 +84,7 @@ def test_members_and_their_folder(pear_zip):
 def test_positions_and_morph_targets_are_the_edit(pear_zip, in_memory):
     """Read with pygltflib alone (not our reader): POSITION is the edited mesh, each target (by name, sparse
     as the input's) is the basis the bake re-evaluated on it."""
-    doc = pygltflib.GLTF2.load_from_bytes(_members(pear_zip)["pear/skin.glb"])
+    doc = pygltflib.GLTF2.load_from_bytes(zip_members(pear_zip)["pear/skin.glb"])
     blob = doc.binary_blob()
     prim = doc.meshes[0].primitives[0]
 
@@ -126,8 +115,8 @@ def test_positions_and_morph_targets_are_the_edit(pear_zip, in_memory):
 def test_everything_else_in_skin_glb_is_carried_over(alice, pear_zip):
     """Same JSON apart from the rewritten accessors and the bufferView / buffer lengths and offsets; every other
     bufferView byte for byte (skeleton, inverse bind matrices, joints, weights, indices)."""
-    old = _members(alice)["alice/skin.glb"]
-    new = _members(pear_zip)["pear/skin.glb"]
+    old = zip_members(alice)["alice/skin.glb"]
+    new = zip_members(pear_zip)["pear/skin.glb"]
     (oj, ob), (nj, nb) = split_glb(old, "a", 1 << 30), split_glb(new, "b", 1 << 30)
     oj, nj = json.loads(oj), json.loads(nj)
     assert {k: v for k, v in oj.items() if k not in ("accessors", "bufferViews", "buffers")} == \
@@ -155,7 +144,7 @@ def test_offset_ply_vertex_order_and_carried_files(alice, pear_zip, in_memory):
     from plyfile import PlyData
     import io
 
-    m = _members(pear_zip)
+    m = zip_members(pear_zip)
     ply = PlyData.read(io.BytesIO(m["pear/offset.ply"]))["vertex"]
     scales = np.exp(np.stack([ply[f"scale_{k}"] for k in range(3)], axis=1))
     assert np.allclose(scales, in_memory.cloud.scales, rtol=1e-5)
@@ -164,7 +153,7 @@ def test_offset_ply_vertex_order_and_carried_files(alice, pear_zip, in_memory):
     order = json.loads(m["pear/vertex_order.json"])
     y = in_memory.head_sub.v_template[:, 1]
     assert sorted(order) == list(range(len(y))) and (np.diff(y[order]) >= 0).all()  # LAM's rule: by height
-    a = _members(alice)
+    a = zip_members(alice)
     assert m["pear/animation.glb"] == a["alice/animation.glb"] and m["pear/bsData.json"] == a["alice/bsData.json"]
     note = json.loads(m["pear/avatarcheck_edit.json"])
     assert note["correction"] == "ratio" and note["edit"]["params"]["strength"] == 2.0
@@ -181,7 +170,7 @@ def test_read_back_by_our_reader_and_trimesh(pear_zip, in_memory):
     for k, ids in in_memory.head.vertex_sets.items():
         assert np.array_equal(a.head.vertex_sets[k], ids), k
     trimesh = pytest.importorskip("trimesh")
-    scene = trimesh.load(trimesh.util.wrap_as_stream(_members(pear_zip)["pear/skin.glb"]), file_type="glb",
+    scene = trimesh.load(trimesh.util.wrap_as_stream(zip_members(pear_zip)["pear/skin.glb"]), file_type="glb",
                          process=False)
     (geom,) = scene.geometry.values()
     assert len(geom.vertices) == a.head_sub.num_vertices and len(geom.faces) == len(a.head_sub.faces)
@@ -209,7 +198,7 @@ def test_written_glbs_pass_khronos_validator(pear_zip, work):
     files = []
     for name in ("skin.glb", "animation.glb"):
         files.append(work / f"validate_{name}")
-        files[-1].write_bytes(_members(pear_zip)[f"pear/{name}"])
+        files[-1].write_bytes(zip_members(pear_zip)[f"pear/{name}"])
     run = subprocess.run([node, "-e", _VALIDATE_JS, str(VALIDATOR), *map(str, files)], capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0, run.stderr
@@ -283,7 +272,7 @@ def test_existing_output_needs_force(alice, pear_zip, work):
     assert r.exit_code == 2 and "--force" in r.output and target.read_bytes() == b"keep me"
     r = _bake("--avatar", alice, "--format", "oac", "--out", target, "--force")
     assert r.exit_code == 0, r.output
-    assert _members(target)["taken/skin.glb"] == _members(pear_zip)["pear/skin.glb"]  # deterministic
+    assert zip_members(target)["taken/skin.glb"] == zip_members(pear_zip)["pear/skin.glb"]  # deterministic
 
 
 def test_output_inside_the_input_is_refused(alice, work):
@@ -302,7 +291,7 @@ def test_output_inside_the_input_is_refused(alice, work):
 
 @pytest.mark.parametrize("drop, word", [("animation.glb", "animation.glb"), ("offset.ply", "offset.ply")])
 def test_oac_input_with_missing_parts(alice, work, drop, word):
-    bad = _rezip({k: v for k, v in _members(alice).items() if not k.endswith(drop)}, work / f"no_{drop}.zip")
+    bad = rezip({k: v for k, v in zip_members(alice).items() if not k.endswith(drop)}, work / f"no_{drop}.zip")
     r = _bake("--avatar", bad, "--format", "oac", "--out", work / f"from_no_{drop}.zip")
     assert r.exit_code == 2 and word in r.output, r.output
     assert not (work / f"from_no_{drop}.zip").exists()
@@ -342,21 +331,21 @@ def test_a_failed_read_back_writes_nothing(alice_read, in_memory, work, monkeypa
 
 
 def test_a_reader_refuses_a_mesh_changed_after_the_bake(pear_zip, work):
-    m = _members(pear_zip)
+    m = zip_members(pear_zip)
     glb = bytearray(m["pear/skin.glb"])
     glb[-4:] = b"\0\0\0\1"  # one byte of the BIN chunk's padding or data
     m["pear/skin.glb"] = bytes(glb)
     with pytest.raises(InputError, match="changed after the bake"):
-        load_avatar_source(_rezip(m, work / "tampered.zip"))
+        load_avatar_source(rezip(m, work / "tampered.zip"))
     del m["pear/avatarcheck_edit.json"]  # without the note the midpoints are checked as LAM's
     with pytest.raises(InputError, match="midpoint"):
-        load_avatar_source(_rezip(m, work / "unvouched.zip"))
+        load_avatar_source(rezip(m, work / "unvouched.zip"))
 
 
 def test_rewriter_refuses_normals_and_missing_targets(alice):
     from avatarcheck.io.glb_rewrite import pack_glb, rewrite_skin_glb
 
-    data = _members(alice)["alice/skin.glb"]
+    data = zip_members(alice)["alice/skin.glb"]
     mesh = read_skin_glb(data, "skin.glb")
     targets = dict(zip(mesh.target_names, mesh.target_deltas))
     with pytest.raises(InputError, match="morph targets"):

@@ -12,6 +12,7 @@ import pytest
 from avatarcheck.arkit import arkit_index
 from avatarcheck.errors import InputError
 from avatarcheck.sources import LoadOptions, detect_source, load_avatar_source
+from tests.conftest import rezip, zip_members
 
 
 @pytest.fixture(scope="module")
@@ -31,27 +32,15 @@ def oac_read(oac_zip):
     return load_avatar_source(oac_zip)
 
 
-def _members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-
-
-def _rezip(members: dict[str, bytes], path: Path) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for n, data in members.items():
-            zf.writestr(n, data)
-    return path
-
-
 # -- the written zip is LAM's layout ------------------------------------------------------------------
 
 def test_zip_holds_lams_four_members_in_one_folder(oac_zip):
-    names = sorted(_members(oac_zip))
+    names = sorted(zip_members(oac_zip))
     assert names == [f"alice/{n}" for n in ("animation.glb", "offset.ply", "skin.glb", "vertex_order.json")]
 
 
 def test_offset_ply_is_lams_layout(oac_zip):
-    data = _members(oac_zip)["alice/offset.ply"]
+    data = zip_members(oac_zip)["alice/offset.ply"]
     header = data[: data.index(b"end_header")].decode()
     props = [line.split()[-1] for line in header.splitlines() if line.startswith("property")]
     assert props == ["x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
@@ -61,7 +50,7 @@ def test_offset_ply_is_lams_layout(oac_zip):
 def test_skin_glb_has_51_named_targets_in_a_body_frame(oac_zip):
     from avatarcheck.io.glb import read_skin_glb
 
-    mesh = read_skin_glb(_members(oac_zip)["alice/skin.glb"], "skin.glb")
+    mesh = read_skin_glb(zip_members(oac_zip)["alice/skin.glb"], "skin.glb")
     assert len(mesh.target_names) == 51 and "tongueOut" not in mesh.target_names
     y = mesh.positions[:, 1]
     assert 1.3 < y.min() < y.max() < 2.0  # LAM's heads stand at y 1.48-1.80 m
@@ -159,9 +148,9 @@ def test_edits_reevaluate_a_subdivided_basis(trained, oac_read):
 # -- bad OAC inputs -------------------------------------------------------------------------------------
 
 def test_missing_member_named(oac_zip, tmp_path):
-    m = {k: v for k, v in _members(oac_zip).items() if not k.endswith("offset.ply")}
+    m = {k: v for k, v in zip_members(oac_zip).items() if not k.endswith("offset.ply")}
     with pytest.raises(InputError, match="offset.ply"):
-        load_avatar_source(_rezip(m, tmp_path / "x.zip"))
+        load_avatar_source(rezip(m, tmp_path / "x.zip"))
 
 
 def test_wrong_splat_count_named(trained, oac_zip, tmp_path):
@@ -170,10 +159,10 @@ def test_wrong_splat_count_named(trained, oac_zip, tmp_path):
     c = trained.cloud
     cut = c.replace(**{k: getattr(c, k)[:-5] for k in ("offsets", "scales", "quats", "opacities", "sh", "labels")})
     write_ply(tmp_path / "cut.ply", cut, np.zeros((cut.num_splats, 3), np.float32), layout="lam")
-    m = _members(oac_zip)
+    m = zip_members(oac_zip)
     m["alice/offset.ply"] = (tmp_path / "cut.ply").read_bytes()
     with pytest.raises(InputError, match="offset.ply: vertex count"):
-        load_avatar_source(_rezip(m, tmp_path / "x.zip"))
+        load_avatar_source(rezip(m, tmp_path / "x.zip"))
 
 
 def _with_mesh(oac_zip, tmp_path, **changes):
@@ -181,10 +170,10 @@ def _with_mesh(oac_zip, tmp_path, **changes):
 
     from avatarcheck.io.glb import read_skin_glb, write_skin_glb
 
-    m = _members(oac_zip)
+    m = zip_members(oac_zip)
     mesh = read_skin_glb(m["alice/skin.glb"], "skin.glb")
     m["alice/skin.glb"] = write_skin_glb(dataclasses.replace(mesh, **{k: f(mesh) for k, f in changes.items()}))
-    return _rezip(m, tmp_path / "x.zip")
+    return rezip(m, tmp_path / "x.zip")
 
 
 def test_triangles_not_in_subdivision_order(oac_zip, tmp_path):
@@ -218,10 +207,10 @@ def test_non_arkit_target_name_refused(oac_zip, tmp_path):
 
 
 def test_bad_vertex_order_named(oac_zip, tmp_path):
-    m = _members(oac_zip)
+    m = zip_members(oac_zip)
     m["alice/vertex_order.json"] = json.dumps([0, 0, 1]).encode()
     with pytest.raises(InputError, match="vertex_order.json"):
-        load_avatar_source(_rezip(m, tmp_path / "x.zip"))
+        load_avatar_source(rezip(m, tmp_path / "x.zip"))
 
 
 def test_not_an_avatar(tmp_path):
@@ -278,9 +267,9 @@ def test_embedded_flavours():
 def test_macos_zip_debris_is_ignored(oac_zip, oac_read, tmp_path):
     """Real LAM zips passed around by hand carry macOS debris (``__MACOSX/._*`` resource forks, ``.DS_Store``)
     and extra files (one public export adds ``bsData.json``): none of it is read."""
-    m = _members(oac_zip)
+    m = zip_members(oac_zip)
     m.update({"__MACOSX/._alice": b"\x00\x05\x16\x07junk", "__MACOSX/alice/._offset.ply": b"\x00\x05\x16\x07",
               "__MACOSX/alice/._skin.glb": b"\x00\x05\x16\x07", "alice/.DS_Store": b"\x00\x00\x00\x01Bud1",
               "alice/bsData.json": b"{}"})
-    loaded = load_avatar_source(_rezip(m, tmp_path / "mac.zip"))
+    loaded = load_avatar_source(rezip(m, tmp_path / "mac.zip"))
     assert np.array_equal(loaded.avatar.cloud.scales, oac_read.avatar.cloud.scales)

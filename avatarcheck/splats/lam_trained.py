@@ -294,6 +294,11 @@ def regions_of(head_sub: HeadModel, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def in_regions(region: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """(N,) bool: splats whose region (``regions_of``, (N,) index into REGIONS) is one of ``names``."""
+    return np.isin(region, [REGIONS.index(r) for r in names])
+
+
 def _motion_features(head_sub: HeadModel, params: LamTrainedParams) -> np.ndarray:
     """(N, F) how each vertex moves: its displacement under ``landing_channels`` (ARKit, metres at
     weight 1) and its skinning weights (x 0.05 m), times ``landing_motion_weight``. Landing picks the
@@ -586,7 +591,7 @@ def lam_trained_cloud(head_sub: HeadModel, edges_sub: np.ndarray, rgb: np.ndarra
 
     # Sigmas follow the landing point's mesh density, but around the eyes (which land outwards, on the
     # coarser skin beyond the finely meshed lids) the anchor's: measured as lid sigma / lid edge.
-    outward = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    outward = in_regions(region, params.outward_regions)
     sized = np.where(outward, edge, edge[dest])
     sigma, opacity, z_opacity = _sigmas_and_opacities(region, sized, is_out, film, orbit, params, rng)
     sigma = _sharp_lid_margins(head_sub, v, position, sized, eyeball, sigma, params)
@@ -640,7 +645,7 @@ def _away_from_eyes(head_sub: HeadModel, v: np.ndarray, normals: np.ndarray, reg
     (and without eyeballs)."""
     out = np.zeros_like(v)
     spheres = [s for s in (eyeball_sphere(head_sub, side) for side in SIDES) if s is not None]
-    picked = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    picked = in_regions(region, params.outward_regions)
     if not spheres or not picked.any():
         return out
     centres = np.array([c for c, _ in spheres], np.float64)
@@ -664,7 +669,7 @@ def _landing_vertices(head_sub: HeadModel, v: np.ndarray, normals: np.ndarray, l
     motion = _motion_features(head_sub, params)
     dest = np.arange(head_sub.num_vertices)
     away = _away_from_eyes(head_sub, v, normals, region, params)
-    out = np.isin(region, [REGIONS.index(r) for r in params.outward_regions])
+    out = in_regions(region, params.outward_regions)
     rest = np.intersect1d(skin, np.nonzero(~out)[0])
     near = np.intersect1d(skin, np.nonzero(out)[0])
     dest[rest] = _land(v, normals, motion, rest, rest, length[rest], rng, params.landing_iterations)
@@ -799,7 +804,7 @@ def _scales_and_quats(quats: np.ndarray, region: np.ndarray, eyeball: np.ndarray
     """(scales (N, 3), quats (N, 4)): flattened discs in the landing vertex's frame (``quats``, updated),
     except ``free_regions``' splats: three measured axis ratios, randomly turned."""
     scales = np.stack([sigma, sigma, params.normal_ratio * sigma], axis=1)
-    free = np.isin(region, [REGIONS.index(r) for r in params.free_regions]) & ~eyeball
+    free = in_regions(region, params.free_regions) & ~eyeball
     if free.any():
         mid_q, small_q = params.free_axis_quantiles
         mid = np.minimum(sample_quantiles(rng.random(int(free.sum())), mid_q), 1.0)
