@@ -103,6 +103,10 @@ def test_override_files_of_the_wrong_kind_are_clear_errors(tmp_path, baked):
     (f'{GATE}]\nedits = [{{name = "..", preset = "pear"}}]\n', "edits[0].name"),
     (f'{GATE}]\nedits = [{{name = "a", preset = "bogus"}}]\n', "preset"),
     (f'{GATE}]\nedits = [{{name = "a", preset = "pear", strength = nan}}]\n', "edits[0].strength"),
+    # the bound the bake command keeps (edit.interface.MAX_STRENGTH) holds in a gate file too
+    (f'{GATE}]\nedits = [{{name = "a", preset = "pear", strength = 1e308}}]\n', "edits[0].strength"),
+    (f'{GATE}]\nedits = [{{name = "a", preset = "pear", strength = -0.5}}]\n', "edits[0].strength"),
+    (f'{GATE}]\nedits = [{{name = "a", preset = "pear", strength = 10.5}}]\n', "edits[0].strength"),
     (f'{GATE}]\nedits = [{{name = "a", preset = "pear"}}, {{name = "a", preset = "pear"}}]\n', "edits.name"),
     (f'{GATE}.variants."a/b"]\nrole = "must-pass"\noverrides = []\n', "variants.a/b"),
     (f'{GATE}.variants.boosted]\nrole = "must-pass"\noverrides = ["xyz", "scale_boost"]\n', "variants.boosted.scale_boost"),

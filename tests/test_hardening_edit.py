@@ -291,3 +291,26 @@ def test_bake_refuses_edit_options_beside_a_sculpt(av, coarse, tmp_path, extra):
     assert r.exit_code == 2, r.output
     assert extra[0] in r.output and "--mesh" in r.output
     assert not (tmp_path / "o" / MANIFEST_FILE).exists()
+
+
+# One strength bound for every way an edit is named (the bake command, a gate file, a sweep, a catalogue
+# manifest, the Python API): all go through edit.interface.checked_params.
+@settings(max_examples=60, deadline=None)
+@given(strength=st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_the_strength_bound_is_one_rule_for_every_caller(strength):
+    from avatarcheck.edit.interface import MAX_STRENGTH, checked_params
+    from avatarcheck.edit.registry import edit_kind
+
+    inside = 0.0 <= strength <= 10.0  # the documented bound, stated independently of the constant
+    assert MAX_STRENGTH == 10.0
+    if inside:
+        out = checked_params(edit_kind("chibi"), {"preset": "pear", "strength": strength}, "api", "e")
+        assert out["strength"] == strength
+    else:
+        with pytest.raises(InputError, match=r"api.*e\.strength.*\[0, 10\]"):
+            checked_params(edit_kind("chibi"), {"preset": "pear", "strength": strength}, "api", "e")
+
+
+def test_the_python_bake_refuses_an_overflowing_strength(av):
+    with pytest.raises(InputError, match="strength"):
+        bake_edit(av, "chibi", {"preset": "pear", "strength": 1e308}, source="notebook")

@@ -283,7 +283,7 @@ def bake_params(kind, preset: str | None, strength: str | None, pairs: list[str]
     are ``--param preset=`` / ``--param strength=`` spelled as options, so giving one twice is a conflict;
     what is left out takes the kind's own default. Numbers are plain decimals (``avatarcheck.numbers``)."""
     from avatarcheck.edit.base import REQUIRED
-    from avatarcheck.gate.sweep_spec import MAX_STRENGTH
+    from avatarcheck.edit.interface import MAX_STRENGTH
 
     given: dict[str, tuple[str, str]] = {}  # key -> (the option that set it, its text)
     for key, option, text in (("preset", "--preset", preset), ("strength", "--strength", strength)):

@@ -46,6 +46,10 @@ class EditKind:
 
 
 REQUIRED = object()
+# An edit's ``strength`` (where a kind has one) lies in [0, MAX_STRENGTH]: beyond about 10 every shipped
+# kind folds the mesh, and 1e308 overflows the bake. One bound for the bake command, a gate file's
+# ``[[edits]]``, a sweep's strengths, a catalogue manifest and the Python API (all pass ``checked_params``).
+MAX_STRENGTH = 10.0
 
 
 def checked_params(kind: EditKind, given: Mapping[str, Any], source: str, where: str) -> dict[str, Any]:
@@ -67,6 +71,8 @@ def checked_params(kind: EditKind, given: Mapping[str, Any], source: str, where:
             raise InputError(source, f"{where}.{key}", f"a {typ.__name__}", repr(value))
         if typ is float and not np.isfinite(float(value)):
             raise InputError(source, f"{where}.{key}", "a finite number", repr(value))
+        if key == "strength" and not 0.0 <= float(value) <= MAX_STRENGTH:
+            raise InputError(source, f"{where}.{key}", f"a strength in [0, {MAX_STRENGTH:g}]", repr(value))
         out[key] = float(value) if typ is float else value
     if kind.validate is not None:
         kind.validate(out, source, where)

@@ -20,6 +20,7 @@ import dataclasses
 import math
 from typing import Any
 
+from avatarcheck.edit.interface import MAX_STRENGTH
 from avatarcheck.errors import InputError
 from avatarcheck.gate.schema import Table, checked_name, deep_merge
 
@@ -33,7 +34,6 @@ CORRECTIONS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
     # the ratio with each splat's offset stretched by its anchor's Jacobian (edit.overrides.follow_edit)
     "ratio+offsets": (("xyz", "arkit_bs", "scale_ratio", "offsets_j"), {}),
 }
-MAX_STRENGTH = 10.0
 MAX_STRENGTHS = 32          # each strength is a bake plus a render per correction
 # The table's own keys; any other key is a parameter of the edit kind.
 OWN_KEYS = frozenset({"edit", "kind", "strengths", "corrections", "min_safe", "image_size"})
