@@ -200,12 +200,17 @@ def test_fuzz_obj(tmp_path, data):
 V, J = 12, 5
 
 
+def _distinct_triangles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 3) uint32: random triangles, each naming three different vertices (as a head model must)."""
+    return np.stack([rng.choice(V, 3, replace=False) for _ in range(n)]).astype(np.uint32)
+
+
 def _flame_arrays() -> dict[str, Any]:
     rng = np.random.default_rng(1)
     w = rng.random((V, J))
     jreg = np.zeros((J, V))
     jreg[np.arange(J), np.arange(J)] = 1.0
-    return {"v_template": rng.normal(0, 0.05, (V, 3)), "f": rng.integers(0, V, (20, 3)).astype(np.uint32),
+    return {"v_template": rng.normal(0, 0.05, (V, 3)), "f": _distinct_triangles(rng, 20),
             "shapedirs": rng.normal(0, 1e-3, (V, 3, 3)), "posedirs": rng.normal(0, 1e-3, (V, 3, 36)),
             "J_regressor": jreg, "kintree_table": np.array([[2**32 - 1, 0, 1, 1, 1], [0, 1, 2, 3, 4]], np.uint32),
             "weights": w / w.sum(1, keepdims=True)}

@@ -454,6 +454,19 @@ def test_npz_truncated_or_missing_field(tmp_path):
     assert str(tmp_path / "badfaces.npz") in str(err.value)
 
 
+@pytest.mark.parametrize("faces, said", [
+    (np.zeros((0, 3), np.int64), "at least one triangle"),
+    (np.array([[0, 1, 2], [3, 3, 4]]), "faces[1] = [3, 3, 4]"),
+    (np.array([[5, 6, 5]]), "faces[0] = [5, 6, 5]"),
+])
+def test_a_head_without_faces_or_with_a_pointless_triangle_is_refused(tmp_path, faces, said):
+    make_folder(tmp_path / "f")
+    m = load_flame_folder(tmp_path / "f")
+    with pytest.raises(InputError, match="faces") as err:
+        m.replace(faces=faces)
+    assert said in str(err.value)
+
+
 runner = CliRunner()
 
 

@@ -134,8 +134,17 @@ def validate_head_arrays(m: HeadModel) -> None:
     check_size(src, "v_template", "vertices", n_v, MAX_VERTICES)
     faces = checked_array(m.faces, src, "faces", (None, 3), kind="int")
     check_size(src, "faces", "faces", len(faces), MAX_FACES)
-    if faces.size and (faces.min() < 0 or faces.max() >= n_v):
+    if len(faces) == 0:  # no face: no edges to subdivide, no scale ratio, nothing to render
+        raise InputError(src, "faces", "at least one triangle", "none")
+    if faces.min() < 0 or faces.max() >= n_v:
         raise InputError(src, "faces", f"indices in [0, {n_v})", f"range [{faces.min()}, {faces.max()}]")
+    # A triangle naming a vertex twice has no area and no normal; FLAME has none.
+    repeated = np.flatnonzero((faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2])
+                              | (faces[:, 0] == faces[:, 2]))
+    if repeated.size:
+        raise InputError(src, "faces", "three distinct vertices per triangle",
+                         f"{repeated.size} triangle(s) repeating a vertex, first faces[{repeated[0]}] = "
+                         f"{faces[repeated[0]].tolist()}")
     check_size(src, "shapedirs", "basis dimensions", checked_real(m.shapedirs, src, "shapedirs", ("V", 3, None),
                                                                   sz).shape[2], MAX_BASIS)
     checked_real(m.arkit_basis, src, "arkit_basis", (NUM_ARKIT, "V", 3), sz)

@@ -11,7 +11,6 @@ import array
 import io
 import math
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +18,11 @@ import numpy as np
 from avatarcheck.errors import InputError
 from avatarcheck.io.atomic import write_text_atomic
 from avatarcheck.io.inputs import read_bytes_checked
+from avatarcheck.numbers import PLAIN_INTEGER, PLAIN_NUMBER
 
 # A subdivided FLAME mesh is about 1.5 MB as OBJ; a million-vertex mesh about 80 MB.
 MAX_OBJ_BYTES = 128 << 20
 MAX_OBJ_INDEX = 2**31 - 1  # larger face indices cannot refer to a vertex in a bounded file
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-_INT = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def write_obj(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, comment: str | None = None) -> None:
@@ -45,7 +43,7 @@ def write_obj(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, 
 
 def _coords(parts: list[str]) -> list[float] | None:
     """``v`` tokens -> [x, y, z] or None; accepts x y z, x y z w and x y z r g b (ASCII numbers only)."""
-    if len(parts) not in (3, 4, 6) or not all(_NUMBER.fullmatch(t) for t in parts):
+    if len(parts) not in (3, 4, 6) or not all(PLAIN_NUMBER.fullmatch(t) for t in parts):
         return None
     xyz = [float(t) for t in parts[:3]]
     return xyz if all(math.isfinite(x) for x in xyz) else None
@@ -59,7 +57,8 @@ def _face_indices(parts: list[str], num_read: int) -> list[int] | None:
     out = []
     for tok in parts:
         first, *rest = tok.split("/")
-        if not _INT.fullmatch(first) or len(rest) > 2 or not all(r == "" or _INT.fullmatch(r) for r in rest):
+        if (not PLAIN_INTEGER.fullmatch(first) or len(rest) > 2
+                or not all(r == "" or PLAIN_INTEGER.fullmatch(r) for r in rest)):
             return None
         i = int(first)
         if i == 0 or abs(i) > MAX_OBJ_INDEX:
