@@ -11,7 +11,7 @@ The **exposed cap** (``exposed_vertices``) is the part of the eyeball the mesh s
 open at rest, the gaze turned up to ``GAZE_DEG`` any way. Its splats carry the iris and sclera a
 person knows; the rest of the sphere, hidden by the lids even when open, is never seen in training.
 E counted over the cap alone, on the unedited avatar at a full blink, is the iris ghost at the lash
-line (``gate.lash_line``).
+line (README, "The lash-line seam"; ``bench/lash_line.py`` measures it). It is a finding, not a check.
 """
 
 from __future__ import annotations
