@@ -160,7 +160,7 @@ def _model_fields(raw: Any, path: Path) -> dict[str, Any]:
 
 def checked_faces(faces: np.ndarray, source: PathLike, field: str) -> np.ndarray:
     """A head's (F, 3) faces, at least one: with none there is no surface to render, subdivide or bind
-    splats to (``HeadModel`` itself admits F = 0 for partial models built in code)."""
+    splats to. ``HeadModel`` refuses none too; checked here first to name the file's own field (``f``)."""
     if len(faces) == 0:
         raise InputError(source, field, "at least one triangle", "0 faces")
     return faces
