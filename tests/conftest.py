@@ -19,6 +19,13 @@ settings.register_profile("ci", parent=settings.get_profile("default"))  # the o
 settings.register_profile("explore", max_examples=200, derandomize=False, **_COMMON)
 settings.load_profile(os.environ.get("AVATARCHECK_HYPOTHESIS") or os.environ.get("HYPOTHESIS_PROFILE") or "default")
 
+# rich fixes a console's width from $COLUMNS when the console is made (avatarcheck.cli.common, at import), and
+# the CLI tests set COLUMNS per CliRunner call, which only a console made without it follows. A COLUMNS already
+# in the environment (xdist workers get COLUMNS=80, some CI runners set one) would freeze every table and
+# wrapped path at that width.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 
 def pytest_collection_modifyitems(config, items):
     import torch
