@@ -159,6 +159,15 @@ def test_a_local_dask_cluster_in_another_order_gives_the_same_summary(sequential
     assert json.loads(outcome.summary.read_text())["engine"].startswith("Dask cluster at")
 
 
+def test_a_local_process_pool_gives_the_same_summary(sequential, catalogue):
+    """``--workers 2``: spawned processes (numba and torch are not fork-safe) give the rows one process gives."""
+    out = catalogue / "pool"
+    outcome = run_catalogue(discover([str(catalogue / "avatars")]), _settings(catalogue, out), engine=Engine(workers=2))
+    assert not outcome.ok
+    assert [stable(r) for r in outcome.rows] == [stable(r) for r in sequential[0]["items"]]
+    assert "local process(es)" in json.loads(outcome.summary.read_text())["engine"]
+
+
 def _kill_mid_item(cmd: list[str], items: Path, key: str) -> None:
     """Start ``cmd`` and SIGKILL it once it is building ``key``'s folder."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
