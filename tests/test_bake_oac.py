@@ -238,9 +238,31 @@ def test_lam_infer_input_gives_lam_infer_output(work):
 
     assets = bake_edit(src, "chibi", PEAR, name="pear")
     assert back.info.kind == "lam-infer"
+    assert back.info.edited.startswith("edited by avatarcheck bake") and "pear" in back.info.edited
+    assert load_avatar_source(work / "bob").info.edited == ""
     assert np.array_equal(back.avatar.head_sub.v_template, assets.edited_sub)  # midpoints as the edit put them
     assert np.array_equal(back.avatar.head.arkit_basis, assets.basis)
     assert np.allclose(back.avatar.cloud.scales, src.cloud.scales * assets.ratio[:, None], rtol=1e-5)
+
+
+def test_gating_a_baked_avatar_says_it_is_an_edit_of_an_edit(pear_zip, alice, work):
+    """``gate --avatar fixed.zip`` deforms the fixed avatar again: the CLI and the report say so, and point at
+    ``bake --prove``; the avatar it was made from gets no such warning."""
+    from tests.test_catalogue import FAST_GATE
+
+    (work / "tiny.toml").write_text(FAST_GATE)
+    outputs = {}
+    for name, avatar in (("pear", pear_zip), ("alice", alice)):
+        r = CliRunner().invoke(app, ["gate", "--gate", str(work / "tiny.toml"), "--avatar", str(avatar), "--backend",
+                                     "cpu", "--report-dir", str(work / f"reports_{name}")], env={"COLUMNS": "1000"})
+        assert r.exit_code in (0, 1), r.output
+        html = (work / f"reports_{name}" / "latest" / "index.html").read_text()
+        outputs[name] = (" ".join(r.output.split()), html)
+    out, html = outputs["pear"]
+    assert "Already an edit (edited by avatarcheck bake" in out and "edit of an edit" in out
+    assert "bake --avatar ORIGINAL ... --prove" in out and "correction ratio). The gate's" in out
+    assert "Already an edit (edited by avatarcheck bake" in html
+    assert all("Already an edit" not in text for text in outputs["alice"])
 
 
 # -- bad input -------------------------------------------------------------------------------------------

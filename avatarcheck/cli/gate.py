@@ -176,11 +176,16 @@ def print_avatar_check(result) -> None:
     """Where the avatar came from, and its plausibility findings, before the verdicts."""
     from rich.markup import escape
 
+    from avatarcheck.gate.avatar_check import edited_warning
+
     src = result.source
     if src:
         console.print(f"avatar: {escape(src.get('spec', ''))} ({src.get('kind')})", soft_wrap=True)
         for note in src.get("notes", []):
             console.print(f"  {escape(note)}", soft_wrap=True)
+        warning = edited_warning(src, result.notes)
+        if warning:
+            console.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
     check = result.avatar_check
     if check.get("implausible"):
         how = "gated anyway (--allow-implausible)" if check.get("allowed") else "verdicts withheld"

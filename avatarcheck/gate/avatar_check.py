@@ -40,3 +40,19 @@ def refusal(record: dict[str, Any]) -> str | None:
     found = "; ".join(f["message"] for f in record["findings"])
     return (f"the avatar is implausible for a trained LAM avatar ({found}); verdicts withheld "
             "(--allow-implausible gates it anyway)")
+
+
+def already_edited_note(edited: str) -> str:
+    """What a gate with edits means on an avatar ``avatarcheck bake`` wrote (``SourceInfo.edited``: whose edit)."""
+    return (f"Already an edit ({edited}). The gate's unedited variant is this avatar as shipped, and its edits "
+            "deform it again: their verdicts are about an edit of an edit. To prove a fix, gate the avatar it was "
+            "made from, or run `avatarcheck bake --avatar ORIGINAL ... --prove`.")
+
+
+def edited_warning(source: dict[str, Any] | None, notes: list[str]) -> str | None:
+    """``already_edited_note`` when this run gave it (an avatar bake wrote, gated with edits), else None:
+    the CLI and the report's Avatar section show it beside the source."""
+    if not source or not source.get("edited"):
+        return None
+    note = already_edited_note(source["edited"])
+    return note if note in notes else None

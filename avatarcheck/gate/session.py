@@ -17,7 +17,7 @@ from pathlib import Path
 
 from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
-from avatarcheck.gate.avatar_check import avatar_record, refusal
+from avatarcheck.gate.avatar_check import already_edited_note, avatar_record, refusal
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
 from avatarcheck.gate.golden import PACKAGED_SOURCE, GoldenSet, choose_set, golden_set_relpath
 from avatarcheck.gate.inputs import GateInputs, load_inputs
@@ -324,6 +324,8 @@ class GateSession:
         notes = [f"Leak heatmaps: E from 0 (black) to {HEATMAP_VMAX} or more (pale yellow), inside the eye regions.",
                  "Numbers are defined on gsplat 1.5.3's rasteriser semantics (EWA, eps2d 0.3, 16 px tiles); "
                  "the CPU backend reproduces them."]
+        if self.inputs.source.edited and self.spec.edits:
+            notes.append(already_edited_note(self.inputs.source.edited))
         if not self.inputs.source.calibrated:
             notes.append("No verdict is calibrated for this splat cloud: the thresholds were set on the embedded "
                          "stand-in and on trained LAM avatars.")

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from PIL import Image
 
 from avatarcheck.errors import InputError
+from avatarcheck.gate.avatar_check import edited_warning
 from avatarcheck.gate.result import (CheckResult, EditSummary, FaceImages, GateResult, GoldenResult, HeadImages,
                                      LeakCurve, MomentImages)
 from avatarcheck.io.atomic import write_text_atomic
@@ -499,7 +500,7 @@ def _context(result: GateResult, report_dir: Path) -> dict[str, Any]:
         "curves": _curves(result), "faces": _faces(result, images), "heads": _heads(result, images),
         "detections": result.detections, "edits": _edit_views(result, images),
         "timings": timings, "timings_total": total, "missing_images": _missing(result, images),
-        "sweeps": _sweeps(result),
+        "sweeps": _sweeps(result), "edited_warning": edited_warning(result.source, result.notes),
     }
 
 

@@ -18,6 +18,7 @@ its evidence, and the report names the source and its files. A new source is one
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -61,8 +62,7 @@ def load_avatar_source(spec: str | os.PathLike | None, options: LoadOptions = Lo
     source, evidence = detect_source(spec)
     loaded = source.load("synthetic" if spec is None else os.fspath(spec), options)
     notes = (f"read as {source.name}: {evidence}",) + loaded.info.notes
-    return LoadedAvatar(loaded.name, loaded.avatar, SourceInfo(loaded.info.kind, loaded.info.spec, loaded.info.files,
-                                                               notes, loaded.info.calibrated))
+    return LoadedAvatar(loaded.name, loaded.avatar, dataclasses.replace(loaded.info, notes=notes))
 
 
 def load_avatar(spec: str | os.PathLike | None, ply_layout: str = "auto") -> "Avatar":

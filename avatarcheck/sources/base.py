@@ -45,6 +45,8 @@ class SourceInfo:
     ``calibrated``: the gate's thresholds were calibrated on this kind of splat cloud: the embedded
     stand-in's and trained LAM avatars' (the trained-statistics stand-in, checked on public exports);
     not a cloud broken like ``synthetic:lam-broken``. Reports say when it is not.
+    ``edited``: for an avatar ``avatarcheck bake`` wrote (its ``avatarcheck_edit.json`` vouches for the mesh), the
+    line naming the edit and correction; empty otherwise. A gate's edits then deform an edit again.
     """
 
     kind: str
@@ -52,10 +54,11 @@ class SourceInfo:
     files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     calibrated: bool = False
+    edited: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "spec": self.spec, "files": list(self.files), "notes": list(self.notes),
-                "calibrated": self.calibrated}
+                "calibrated": self.calibrated, "edited": self.edited}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -123,7 +123,7 @@ def load(spec: str, options: LoadOptions) -> LoadedAvatar:
     notes = (f"{ply.name}: {decision}", f"motion from the FLAME assets {flame}") + ((edited,) if edited else ())
     return LoadedAvatar(avatar_name(folder), Avatar(head, head_sub, topo, cloud),
                         SourceInfo("lam-infer", spec, (str(obj), str(ply), str(flame)), notes,
-                                   calibrated=True))
+                                   calibrated=True, edited=edited or ""))
 
 
 LAM_INFER = AvatarSource("lam-infer", "LAM's infer output: a folder with the shaped mesh .obj, its *_gs_offset.ply "

@@ -101,17 +101,18 @@ def avatar_from_members(files: dict[str, bytes], path: str | os.PathLike, option
 
     glb_source = f"{path}:skin.glb"
     note = vouched_edit(files.get(MARKER), "skin.glb", files["skin.glb"], f"{path}:{MARKER}")
+    edited = None if note is None else describe(note)
     mesh = read_skin_glb(files["skin.glb"], glb_source)
     name = avatar_name(path)
     skin = head_from_skin(mesh.positions, mesh.triangles, mesh.target_names, mesh.target_deltas, glb_source, name,
-                          edited=None if note is None else describe(note), marker=note)
+                          edited=edited, marker=note)
     cloud, decision = read_offset_ply(files["offset.ply"], skin.head_sub, options.ply_layout, f"{path}:offset.ply")
     notes = [f"offset.ply: {decision}", *skin.notes]
     if "vertex_order.json" in files:
         notes.append(_checked_order(files["vertex_order.json"], len(mesh.positions), f"{path}:vertex_order.json"))
     members = tuple(f"{path}:{m}" for m in REQUIRED + OPTIONAL if m in files)
     return LoadedAvatar(name, Avatar(skin.head, skin.head_sub, skin.topology, cloud),
-                        SourceInfo("oac", os.fspath(path), members, tuple(notes), calibrated=True))
+                        SourceInfo("oac", os.fspath(path), members, tuple(notes), calibrated=True, edited=edited or ""))
 
 
 def load(spec: str, options: LoadOptions) -> LoadedAvatar:
