@@ -100,6 +100,32 @@ def test_cli_two_runs_in_one_second_get_two_folders_named_after_the_gate(tmp_pat
     assert doc["complete"] and len(doc["files"]) == 3
 
 
+def test_the_command_a_missing_golden_prints_writes_the_goldens_that_run_lacks(tmp_path, monkeypatch):
+    """A gate file by path, an avatar and a golden root of the user's own: the printed command names all
+    three, and running it (the CLI half, as printed) makes the same run pass its goldens."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    _lids_gate(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(_tiny("lids"))
+    run = ["--gate", "teams/lids.toml", "--avatar", "synthetic:lam-trained", "--take", "synthetic:1",
+           "--golden-dir", "my goldens"]
+    first = _gate(*run)
+    result = GateResult.load(tmp_path / "reports" / "latest" / "result.json")
+    missing = [g for g in result.goldens if g.status == "missing"]
+    assert first.exit_code == 1 and len(missing) == 3, first.output
+    printed = missing[0].message.split("create it with: ", 1)[1]
+    assert printed.startswith("pytest --gate teams/lids.toml --gate-backend cpu --gate-avatar synthetic:lam-trained "
+                              "--gate-golden-dir 'my goldens' --gate-take synthetic:1 --golden-update")
+    cli = shlex.split(printed.split("(or: ", 1)[1].rstrip(")"))
+    assert cli[:2] == ["avatarcheck", "gate"]
+    assert _gate(*cli[2:]).exit_code in (0, 1)
+    assert not list((tmp_path / "golden").glob("**/*.png"))  # the user's own root, not the default one
+    _gate(*run)
+    again = GateResult.load(tmp_path / "reports" / "latest" / "result.json")
+    assert len(again.goldens) == 3 and all(g.status == "pass" for g in again.goldens)
+
+
 CLOCK = f"""
 import avatarcheck.report.html as html
 html.report_timestamp = lambda: {STAMP!r}

@@ -37,6 +37,7 @@ from avatarcheck.io.atomic import write_text_atomic
 from avatarcheck.io.images import write_png
 
 PACKAGED = "goldens"                    # the package's golden root: avatarcheck/gate/goldens
+DEFAULT_ROOT = Path("golden")           # the user's golden root unless --golden-dir / --gate-golden-dir says otherwise
 USER, PACKAGED_SOURCE = "user", "packaged"
 
 

@@ -7,18 +7,20 @@ returns a result dataclass from ``gate.result``; the messages people read are wr
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import numpy as np
 
 from avatarcheck.errors import InputError
 from avatarcheck.gate.artefacts import Artefacts, inside
 from avatarcheck.gate.evaluation import GateEvaluation, unedited_value
+from avatarcheck.gate.golden import DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT
 from avatarcheck.gate.golden import (GoldenSet, begin_update, compare_images, golden_relpath, read_image, set_problem,
                                      write_golden)
 from avatarcheck.gate.metrics import FACE_STATS, STATS, worst_eye
 from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, GoldenResult, LeakCurve,
                                      OrderingResult)
-from avatarcheck.gate.spec import CheckItem, GoldenItem, OrderingSpec
+from avatarcheck.gate.spec import CheckItem, GateSpec, GoldenItem, OrderingSpec
 
 
 def check(ev: GateEvaluation, item: CheckItem) -> CheckResult:
@@ -103,13 +105,31 @@ def ordering(ev: GateEvaluation, spec: OrderingSpec) -> OrderingResult:
     return OrderingResult(spec.item_id, spec.stat, spec.moment, spec.greater, spec.lesser, vals[0], vals[1], ok, msg)
 
 
+def golden_update_command(spec: GateSpec, backend: str, take: str, avatar: str | None = None,
+                          golden_root: Path = DEFAULT_GOLDEN_ROOT) -> str:
+    """The commands (pytest's, then the CLI's) that write the goldens this run compares with: its own gate as
+    ``--gate`` named it (a gate file by its path), backend, avatar, take and golden root, shell-quoted.
+
+    ``take``: as the run was given it (``synthetic:1``, a file path), not the take's description of itself."""
+    q = shlex.quote
+    pairs = [("gate", spec.selector or spec.name, "gate"), ("gate-backend", backend, "backend")]
+    if avatar is not None:
+        pairs.append(("gate-avatar", str(avatar), "avatar"))
+    if Path(golden_root) != DEFAULT_GOLDEN_ROOT:
+        pairs.append(("gate-golden-dir", str(golden_root), "golden-dir"))
+    pairs.append(("gate-take", take, "take"))
+    plugin = " ".join(f"--{opt} {q(value)}" for opt, value, _ in pairs)
+    cli = " ".join(f"--{opt} {q(value)}" for _, value, opt in pairs)
+    return f"pytest {plugin} --golden-update (or: avatarcheck gate {cli} --golden-update)"
+
+
 def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, art: Artefacts, *,
-           take_source: str | None = None) -> GoldenResult:
+           update_command: str | None = None) -> GoldenResult:
     """Compare the item's magenta render with its golden in ``gset`` (or write it, with ``update`` only:
     the set is marked incomplete first, and the runner completes it when the run ends).
 
-    ``take_source``: the take as the run was given it (``synthetic:1``, a file path; default the gate's
-    ``take``), for the command a missing golden suggests."""
+    ``update_command``: what a missing golden tells the user to run (``golden_update_command`` of the run;
+    default: the gate's own take on this backend)."""
     frame = ev.moment_evals(item.edit, item.variant)[item.moment]
     rel = golden_relpath(ev.spec.name, ev.inputs.avatar_name, ev.inputs.take_key, item.edit, item.variant,
                          item.moment, ev.backend)
@@ -123,10 +143,7 @@ def golden(ev: GateEvaluation, item: GoldenItem, gset: GoldenSet, update: bool, 
         write_golden(path, frame.rgb)
         return GoldenResult(status="updated", ssim=None, flip=None, max_abs=None, message=f"wrote {path}", **common)
     if not path.is_file():
-        # The source as typed, not ``Take.source`` (a synthetic take's is its generator call, no option value).
-        take = shlex.quote(take_source if take_source is not None else ev.spec.take)
-        cmd = (f"pytest --gate {ev.spec.name} --gate-backend {ev.backend} --gate-take {take} "
-               f"--golden-update (or: avatarcheck gate --backend {ev.backend} --golden-update)")
+        cmd = update_command or golden_update_command(ev.spec, ev.backend, ev.spec.take)
         return GoldenResult(status="missing", ssim=None, flip=None, max_abs=None,
                             message=f"no golden at {path} for take {ev.inputs.take_key}; create it with: {cmd}",
                             **common)

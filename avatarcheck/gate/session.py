@@ -19,6 +19,7 @@ from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.avatar_check import already_edited_note, avatar_record, refusal
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
+from avatarcheck.gate.golden import DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT
 from avatarcheck.gate.golden import PACKAGED_SOURCE, GoldenSet, choose_set, golden_set_relpath
 from avatarcheck.gate.inputs import GateInputs, load_inputs
 from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, FaceImages, GateResult,
@@ -69,7 +70,7 @@ def versions() -> dict[str, str]:
 
 class GateSession:
     def __init__(self, spec: GateSpec, report_dir: Path, *, avatar: Path | None = None, take: str | None = None,
-                 backend: str = "auto", golden_root: Path = Path("golden"), golden_update: bool = False,
+                 backend: str = "auto", golden_root: Path = DEFAULT_GOLDEN_ROOT, golden_update: bool = False,
                  sweep: bool = False, ply_layout: str = "auto", allow_implausible: bool = False,
                  loaded: LoadedAvatar | None = None) -> None:
         """``loaded``: the avatar ``avatar`` names, already read (reused across runs; None: read on first use)."""
@@ -237,7 +238,7 @@ class GateSession:
             return skip
         self._moment_images(item.edit, item.variant)
         r = self.goldens[item.item_id] = items.golden(self.evaluation, item, self.golden_set, self.golden_update,
-                                                      self.artefacts, take_source=self.take_source)
+                                                      self.artefacts, update_command=self._golden_update_command())
         return PASS if r.status in ("pass", "updated") else Outcome("fail", f"{item.item_id}: {r.status}: {r.message}")
 
     def _curve(self, edit: str, variant: str) -> Outcome:
@@ -358,6 +359,11 @@ class GateSession:
             created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"), notes=notes,
             source=self.inputs.source.as_dict(), avatar_check=dict(self.avatar_check), closure=dict(self.closure),
             golden_set=self.golden_set.as_dict() if self.goldens else {})
+
+    def _golden_update_command(self) -> str:
+        """What a missing golden tells the user to run: this run's gate, backend, avatar, take and golden root."""
+        avatar = None if self.avatar_source is None else str(self.avatar_source)
+        return items.golden_update_command(self.spec, self.backend.name, self.take_source, avatar, self.golden_root)
 
     def _golden_note(self) -> str:
         g = self.golden_set

@@ -173,6 +173,8 @@ class GateSpec:
     # [gate] avatar: any --avatar spec (an OAC zip, LAM's infer output, a FLAME folder, synthetic[:flavour]);
     # None: the embedded stand-in. The command line's --avatar / --gate-avatar wins.
     avatar: str | None = None
+    # How --gate named it (load_gate): a packaged gate's name, or a gate file's path as typed ("" : ``name``).
+    selector: str = ""
     # [gate] closure_max: the largest share of an eyeball the closed lids may leave visible at mesh level
     # (gate.closure); None: reported, never failed (it is the avatar's rig, not the edit).
     closure_max: float | None = None
@@ -261,6 +263,7 @@ def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_requi
     (``gates/lids.toml``: its stem is the gate's name). ``pyproject_required``: a missing file is an
     error (an explicit ``--pyproject``), not the defaults.
     """
+    selector = name
     name, data, source = _read_gate_file(name)
     if pyproject is not None:
         path = Path(pyproject)
@@ -268,7 +271,7 @@ def load_gate(name: str, pyproject: str | Path | None = None, *, pyproject_requi
             data, source = _merge_pyproject(name, data, source, path)
         elif pyproject_required or path.exists():
             raise InputError(path, "pyproject", "an existing TOML file", "a directory" if path.exists() else "no such file")
-    return parse_gate(name, data, source)
+    return dataclasses.replace(parse_gate(name, data, source), selector=selector)
 
 
 def _read_gate_file(name: str) -> tuple[str, dict[str, Any], str]:
