@@ -14,9 +14,8 @@ import numpy as np
 from avatarcheck.errors import InputError
 from avatarcheck.gate.artefacts import Artefacts, inside
 from avatarcheck.gate.evaluation import GateEvaluation, unedited_value
-from avatarcheck.gate.golden import DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT
-from avatarcheck.gate.golden import (GoldenSet, begin_update, compare_images, golden_relpath, read_image, set_problem,
-                                     write_golden)
+from avatarcheck.gate.golden import (DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT, GoldenSet, begin_update, compare_images,
+                                     golden_relpath, read_image, set_problem, write_golden)
 from avatarcheck.gate.metrics import FACE_STATS, STATS, worst_eye
 from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, GoldenResult, LeakCurve,
                                      OrderingResult)

@@ -19,8 +19,8 @@ from avatarcheck.gate import items
 from avatarcheck.gate.artefacts import HEATMAP_VMAX, Artefacts
 from avatarcheck.gate.avatar_check import already_edited_note, avatar_record, refusal
 from avatarcheck.gate.evaluation import GateEvaluation, Timings
-from avatarcheck.gate.golden import DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT
-from avatarcheck.gate.golden import PACKAGED_SOURCE, GoldenSet, choose_set, golden_set_relpath
+from avatarcheck.gate.golden import (DEFAULT_ROOT as DEFAULT_GOLDEN_ROOT, PACKAGED_SOURCE, GoldenSet, choose_set,
+                                     golden_set_relpath)
 from avatarcheck.gate.inputs import GateInputs, load_inputs
 from avatarcheck.gate.result import (CheckResult, DetectionResult, EditSummary, FaceImages, GateResult,
                                      GoldenResult, HeadImages, LeakCurve, MomentImages, OrderingResult, SkippedItem,
