@@ -195,3 +195,26 @@ def test_gpu_tasks_on_a_cluster_without_gpu_workers_are_refused_not_left_waiting
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with pytest.raises(InputError, match="resource GPU"):
             run_dask([], settings, cluster.scheduler_address, 1, True, lambda rows: None)
+
+
+def test_a_failed_check_reads_with_its_value_and_bar_in_the_row():
+    """A near miss (0.034 over a 0.03 bar) must read differently from a far one in the summary."""
+    import types
+
+    from avatarcheck.catalogue.rows import problems
+    from avatarcheck.gate.result import CheckResult
+
+    def check(item_id, value, op, bar, expected="pass"):
+        passed = value <= bar if op == "<=" else value >= bar
+        return CheckResult(item_id, "pear", item_id.split("/")[1], "eye_wide", "c", "s", "left", value, op, bar,
+                           passed, expected, passed == (expected == "pass"), "")
+
+    checks = [check("pear/post-fix/eye_wide/head_holes", 0.0341, "<=", 0.03),
+              check("pear/post-fix/eye_wide/eye_visible", 0.434, ">=", 0.5),
+              check("pear/pre-fix/full_blink/leak_max", 0.2, "<=", 0.9, expected="fail"),
+              check("pear/post-fix/full_blink/leak_max", 0.1, "<=", 0.9)]
+    result = types.SimpleNamespace(checks=checks, orderings=[], detections=[], goldens=[], skipped=[],
+                                   avatar_check={}, closure={})
+    assert problems(result) == ["pear/post-fix/eye_wide/head_holes: 0.0341, bar <= 0.03",
+                                "pear/post-fix/eye_wide/eye_visible: 0.434, bar >= 0.5",
+                                "pear/pre-fix/full_blink/leak_max: 0.2, bar <= 0.9; expected to fail"]

@@ -39,9 +39,16 @@ def error_row(avatar: str, spec: str, edit: str, take: str, message: str, kind: 
     return _row(avatar, spec, edit, take, key=key, error=message, error_kind=kind)
 
 
+def check_problem(c) -> str:
+    """A failed ``CheckResult`` as a row reads it: the item, its value and the bar, so a catalogue shows at a
+    glance which avatars fail far beyond a bar and which by a hair (``0.034, bar <= 0.03``)."""
+    wanted = "" if c.expected == "pass" else f"; expected to {c.expected}"
+    return f"{c.item_id}: {c.value:.4g}, bar {c.op} {c.threshold:.4g}{wanted}"
+
+
 def problems(result) -> list[str]:
-    """What failed in a ``GateResult``, item ids first (at most ``MAX_PROBLEMS``)."""
-    out = [c.item_id for c in result.checks if not c.ok]
+    """What failed in a ``GateResult``, item ids first (at most ``MAX_PROBLEMS``); a check with its value and bar."""
+    out = [check_problem(c) for c in result.checks if not c.ok]
     out += [o.item_id for o in result.orderings if not o.ok] + [d.item_id for d in result.detections if not d.ok]
     out += [g.item_id for g in result.goldens if g.status not in ("pass", "updated")]
     out += [s.item_id for s in result.skipped if s.failed]
