@@ -114,6 +114,8 @@ def test_the_command_a_missing_golden_prints_writes_the_goldens_that_run_lacks(t
     result = GateResult.load(tmp_path / "reports" / "latest" / "result.json")
     missing = [g for g in result.goldens if g.status == "missing"]
     assert first.exit_code == 1 and len(missing) == 3, first.output
+    out = " ".join(first.output.split())  # the terminal says the command once, not once per golden
+    assert out.count("create it with:") == 1 and "3 golden images are missing; the first: no golden at" in out
     printed = missing[0].message.split("create it with: ", 1)[1]
     assert printed.startswith("pytest --gate teams/lids.toml --gate-backend cpu --gate-avatar synthetic:lam-trained "
                               "--gate-golden-dir 'my goldens' --gate-take synthetic:1 --golden-update")

@@ -162,7 +162,11 @@ def _print_problems(result: GateResult) -> None:
         console.print(f"[yellow]{len(skipped)} item(s) skipped: {escape(k.reason)}[/yellow]", soft_wrap=True)
     for c in [c for c in result.checks if not c.ok] + [o for o in result.orderings if not o.ok]:
         console.print(f"[red]{escape(c.message)}[/red]")
-    for g in [g for g in result.goldens if g.status not in ("pass", "updated")]:
+    missing = [g for g in result.goldens if g.status == "missing"]
+    if missing:  # one command writes them all (a new avatar or take has none): say it once, not once per image
+        more = f"{len(missing)} golden images are missing; the first: " if len(missing) > 1 else ""
+        console.print(f"[red]{escape(more + missing[0].message)}[/red]")
+    for g in [g for g in result.goldens if g.status not in ("pass", "updated", "missing")]:
         console.print(f"[red]{escape(g.message)}[/red]")
     for x in [x for x in result.sweep if not x.ok]:
         console.print(f"[red]{escape(x.message)}[/red]")
