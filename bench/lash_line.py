@@ -54,10 +54,13 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for src, per_eye in rows.items():
         for eye, m in per_eye.items():
-            print(f"| {Path(src).name} | {eye} | {m['e_max']:.2f} | {m['area_over_visible']:.0%} | {m['covered_px']:.0f} |")
+            print(f"| {Path(src).name} | {eye} | {m['e_max']:.2f} | {m['area_over_visible']:.0%} "
+                  f"| {m['covered_px']:.0f} |")
     if args.json:
+        from avatarcheck.io.atomic import write_text_atomic
+
         doc = {"date": datetime.date.today().isoformat(), "take": args.take, "size": args.size, "rows": rows}
-        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+        write_text_atomic(args.json, json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":
